@@ -1,0 +1,56 @@
+import acmeCore, { serverOptions } from '@acme/core'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { openDatabase } from './database.js'
+import type { Env } from './env.js'
+import type { PrismaClient } from './generated/prisma/client.js'
+import { aboutRoutes } from './routes/about.js'
+
+declare module '@acme/core' {
+  interface AcmeRegister {
+    prisma: PrismaClient
+  }
+}
+
+export interface BuildOptions {
+  /** Where log lines go; defaults to stdout. */
+  logStream?: NodeJS.WritableStream
+}
+
+/** Builds the whole server; `server.ts` starts it, tests inject into it. */
+export async function buildApp(env: Env, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify(
+    serverOptions({
+      level: env.LOG_LEVEL,
+      trustProxy: env.TRUST_PROXY,
+      ...(options.logStream ? { logger: { stream: options.logStream } } : {}),
+    }),
+  )
+  const database = await openDatabase(env)
+
+  await app.register(acmeCore, {
+    brand: {
+      name: env.BRAND_NAME,
+      baseUrl: env.PUBLIC_BASE_URL,
+      ...(env.SUPPORT_EMAIL ? { supportEmail: env.SUPPORT_EMAIL } : {}),
+      ...(env.MAIL_FROM ? { mailFrom: env.MAIL_FROM } : {}),
+    },
+    prisma: database.prisma,
+    ...(env.REDIS_URL ? { redis: env.REDIS_URL } : {}),
+    mail: env.SMTP_URL ? { transport: 'smtp', url: env.SMTP_URL } : { transport: 'file', dir: env.MAIL_DIR },
+    cors: { origin: env.CORS_ORIGINS.length > 0 ? env.CORS_ORIGINS : false },
+    rateLimit: { max: env.RATE_LIMIT_MAX },
+  })
+
+  app.log.info(
+    {
+      database: database.mode === 'embedded' ? `embedded PostgreSQL in ${env.PGLITE_DATA_DIR}` : 'PostgreSQL (DATABASE_URL)',
+      redis: env.REDIS_URL ? 'Redis (REDIS_URL)' : 'none: in-memory rate limit and in-process jobs',
+    },
+    database.mode === 'embedded' || !env.REDIS_URL
+      ? 'running in embedded mode: fine for development, not for production'
+      : 'running with PostgreSQL and Redis',
+  )
+
+  await app.register(aboutRoutes)
+  return app
+}

@@ -1,0 +1,52 @@
+import { existsSync } from 'node:fs'
+import { z } from 'zod'
+
+const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), z.url().optional())
+const optionalEmail = z.preprocess((value) => (value === '' ? undefined : value), z.email().optional())
+
+/** Every variable the server reads; `.env.example` documents each one. */
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  TRUST_PROXY: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
+
+  BRAND_NAME: z.string().min(1).default('Initech'),
+  PUBLIC_BASE_URL: z.url().default('http://localhost:3000'),
+  SUPPORT_EMAIL: optionalEmail,
+  MAIL_FROM: optionalEmail,
+
+  DATABASE_URL: optionalUrl,
+  PGLITE_DATA_DIR: z.string().default('.data/pglite'),
+  REDIS_URL: optionalUrl,
+  SMTP_URL: optionalUrl,
+  MAIL_DIR: z.string().default('.data/mail'),
+
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    ),
+  RATE_LIMIT_MAX: z.coerce.number().int().positive().default(100),
+})
+
+export type Env = z.output<typeof envSchema>
+
+/** Reads `.env` when present (Node's own loader), then validates; a bad variable stops startup. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env, envFile = '.env'): Env {
+  if (source === process.env && existsSync(envFile)) process.loadEnvFile(envFile)
+  const result = envSchema.safeParse(source)
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+    throw new Error(`Invalid environment:\n  - ${problems.join('\n  - ')}`)
+  }
+  return result.data
+}

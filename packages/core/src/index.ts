@@ -1,0 +1,215 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import type { Redis } from 'ioredis'
+import { type RequestContext, runWithContext } from './context.js'
+import { createPrismaClient, type PrismaClientLike, pingDatabase } from './data/prisma.js'
+import { closeRedis, createRedisClient, pingRedis } from './data/redis.js'
+import { AcmeConfigError, CoreErrors } from './errors.js'
+import { EventBus } from './events.js'
+import { HealthRegistry } from './health.js'
+import { registerHealthRoutes } from './health-routes.js'
+import { createJobRunner } from './jobs/index.js'
+import { installJsonBodyParser } from './json-body.js'
+import { createMailer } from './mail/mailer.js'
+import { createMailTransport } from './mail/transport.js'
+import { OpenApiRegistry, registerOpenApi } from './openapi.js'
+import {
+  type CoreOptions,
+  coreOptionsSchema,
+  parseOptions,
+  type ResolvedCoreOptions,
+} from './options.js'
+import { sendProblem, toAcmeError, toProblemDocument } from './problem.js'
+import { registerSecurityDefaults } from './security.js'
+import type { AcmePrisma } from './types.js'
+
+async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Promise<void> {
+  const options = parseOptions('@acme/core', coreOptionsSchema, rawOptions)
+  const { brand } = options
+
+  const prisma = resolvePrisma(options)
+  const ownsRedis = typeof options.redis === 'string'
+  const redis = resolveRedis(app, options.redis)
+
+  app.decorate('prisma', {
+    getter(): AcmePrisma {
+      if (!prisma) {
+        throw new AcmeConfigError('@acme/core', [
+          '"prisma" is not configured: pass your PrismaClient as "prisma" or "database"',
+        ])
+      }
+      // The host declares its generated client type through AcmeRegister.
+      return prisma as AcmePrisma
+    },
+  })
+  app.decorate('redis', redis)
+  app.decorate('brand', brand)
+
+  const events = new EventBus(app.log)
+  const health = new HealthRegistry(options.health.timeoutMs)
+  const openapi = new OpenApiRegistry()
+  const jobs = createJobRunner({
+    redis,
+    prefix: `${options.redisKeyPrefix}jobs`,
+    settings: options.jobs,
+    logger: app.log,
+  })
+  const transport = createMailTransport(options.mail, app.log)
+  const mailer = createMailer({ brand, transport, jobs, logger: app.log })
+  app.decorate('events', events)
+  app.decorate('health', health)
+  app.decorate('openapi', openapi)
+  app.decorate('jobs', jobs)
+  app.decorate('mailer', mailer)
+
+  if (prisma) health.register('database', () => pingDatabase(prisma))
+  if (redis) health.register('redis', () => pingRedis(redis))
+  if (jobs.mode === 'bullmq') health.register('queue', () => jobs.check())
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  installJsonBodyParser(app, options.limits.jsonDepth)
+
+  app.addHook('onRequest', (request, _reply, done) => {
+    const context: RequestContext = { requestId: request.id, user: null, tenant: null }
+    runWithContext(context, done)
+  })
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  const problemTypeBase = `${brand.baseUrl}/problems/`
+  app.setErrorHandler((error, request, reply) => {
+    const acmeError = toAcmeError(error)
+    if (acmeError.statusCode >= 500) {
+      request.log.error({ err: error, code: acmeError.code }, 'request failed')
+    } else {
+      request.log.info({ code: acmeError.code, status: acmeError.statusCode }, 'request refused')
+    }
+    return sendProblem(reply, acmeError, toProblemDocument(acmeError, request, problemTypeBase))
+  })
+
+  await registerSecurityDefaults(app, options, redis)
+
+  app.setNotFoundHandler(
+    options.rateLimit === false ? {} : { preHandler: app.rateLimit() },
+    (request, reply) => {
+      const error = new CoreErrors.RouteNotFound({
+        detail: `No route matches ${request.method} ${request.url.split('?', 1)[0]}.`,
+      })
+      return sendProblem(reply, error, toProblemDocument(error, request, problemTypeBase))
+    },
+  )
+
+  await registerOpenApi(app, options, openapi)
+  registerHealthRoutes(app, health)
+
+  app.addHook('onClose', async () => {
+    await jobs.close()
+    mailer.close()
+    if (!options.closeClients) return
+    if (redis) await closeRedis(redis)
+    if (prisma) await prisma.$disconnect()
+  })
+
+  app.log.info(
+    {
+      database: prisma ? 'configured' : 'none',
+      redis: redis ? (ownsRedis ? 'url' : 'client') : 'none (in-memory stand-ins)',
+      jobs: jobs.mode,
+      mail: options.mail.transport,
+    },
+    `${brand.name}: core ready`,
+  )
+}
+
+function resolvePrisma(options: ResolvedCoreOptions): PrismaClientLike | null {
+  if (options.prisma) return options.prisma
+  if (options.database) {
+    const { PrismaClient, url, poolSize } = options.database
+    return createPrismaClient(PrismaClient, url, poolSize)
+  }
+  return null
+}
+
+function resolveRedis(app: FastifyInstance, redis: Redis | string | undefined): Redis | null {
+  if (redis === undefined) return null
+  if (typeof redis !== 'string') return redis
+  const client = createRedisClient(redis)
+  let reported = false
+  // Without a listener ioredis prints every reconnect failure; log the first of each outage.
+  client.on('error', (error) => {
+    if (reported) return
+    reported = true
+    app.log.warn({ err: error }, 'redis connection error; reconnecting')
+  })
+  client.on('ready', () => {
+    reported = false
+  })
+  return client
+}
+
+/** The kernel every acme plugin depends on. Register it first. */
+export const acmeCore = fp(registerCore, {
+  name: '@acme/core',
+  fastify: '5.x',
+})
+
+export default acmeCore
+
+export type { AcmeContextTenant, AcmeContextUser, RequestContext } from './context.js'
+export { getRequestContext, runWithContext } from './context.js'
+export type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'
+export {
+  AcmeConfigError,
+  AcmeError,
+  type AcmeErrorClass,
+  type AcmeErrorOptions,
+  CoreErrors,
+  defineError,
+  isAcmeError,
+  type ProblemFieldError,
+} from './errors.js'
+export type { AcmeEvents, DomainEvent, EventBus, EventHandler, EventName } from './events.js'
+export type { CheckResult, HealthCheck, HealthRegistry, ReadinessReport } from './health.js'
+export type {
+  AcmeJobs,
+  EnqueueOptions,
+  FailedJob,
+  JobContext,
+  JobDefinition,
+  JobHandle,
+  JobRunner,
+} from './jobs/types.js'
+export type { Logger } from './logger.js'
+export {
+  generateRequestId,
+  type LoggerSettings,
+  loggerOptions,
+  REDACTED_PATHS,
+  redactUrl,
+  type ServerSettings,
+  serverOptions,
+} from './logging.js'
+export { escapeHtml } from './mail/layout.js'
+export type {
+  AcmeMailTemplates,
+  DeliveredMail,
+  MailContent,
+  Mailer,
+  MailMessage,
+  MailTemplate,
+} from './mail/types.js'
+export type { OpenApiRegistry, OpenApiSecurityScheme, OpenApiTag } from './openapi.js'
+export {
+  type Brand,
+  type CoreOptions,
+  coreOptionsSchema,
+  parseOptions,
+  type ResolvedCoreOptions,
+} from './options.js'
+export { PROBLEM_CONTENT_TYPE, type ProblemDocument } from './problem.js'
+export { idParam, MAX_PAGE_SIZE, paginationQuery } from './schemas.js'
+export { closeOnSignals, type ShutdownSettings } from './shutdown.js'
+export type { AcmePrisma, AcmeRegister, RouteAuthMode, RoutePermissions } from './types.js'

@@ -1,0 +1,176 @@
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { z } from 'zod'
+import { closeRedis, pingRedis } from '../data/redis.js'
+import type { Logger } from '../logger.js'
+import { isInvalidPayload, type ResolvedJob, resolveJob } from './definition.js'
+import type {
+  EnqueueOptions,
+  FailedJob,
+  JobDefinition,
+  JobHandle,
+  JobRunner,
+  JobRunnerSettings,
+} from './types.js'
+
+export interface BullmqRunnerOptions {
+  redis: Redis
+  /** Key prefix for every queue, e.g. `acme:jobs:`. */
+  prefix: string
+  settings: JobRunnerSettings
+  logger: Logger
+}
+
+interface DefinedJob {
+  job: ResolvedJob
+  queue: Queue<unknown, void, string>
+  worker: Worker<unknown, void, string>
+  workerConnection: Redis
+}
+
+/** One queue and one worker per job name, so each job gets its own concurrency. */
+export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
+  const { redis, settings, logger } = options
+  // BullMQ joins its prefix and key parts with ':' itself.
+  const prefix = options.prefix.replace(/:+$/, '')
+  const queueConnection = duplicateForBullmq(redis, logger)
+  const defined = new Map<string, DefinedJob>()
+  let closing: Promise<void> | undefined
+  // Handlers still running during close() may enqueue follow-ups until the queues close.
+  let queuesClosed = false
+
+  function lookup(name: string): DefinedJob {
+    const entry = defined.get(name)
+    if (!entry) throw new Error(`Job "${name}" is not defined; call jobs.define() first`)
+    return entry
+  }
+
+  async function enqueue(
+    name: string,
+    payload: unknown,
+    enqueueOptions: EnqueueOptions = {},
+  ): Promise<{ id: string }> {
+    if (queuesClosed) throw new Error(`Cannot enqueue job "${name}": the job runner is closed`)
+    const { job, queue } = lookup(name)
+    job.validate(payload)
+    const added = await queue.add(name, payload, {
+      delay: enqueueOptions.delayMs,
+      jobId: enqueueOptions.jobId,
+    })
+    if (added.id === undefined) throw new Error(`BullMQ returned no id for job "${name}"`)
+    return { id: added.id }
+  }
+
+  function define<S extends z.ZodType>(definition: JobDefinition<S>): JobHandle<z.input<S>> {
+    if (closing) throw new Error(`Cannot define job "${definition.name}": the job runner is closed`)
+    if (defined.has(definition.name)) {
+      throw new Error(`Job "${definition.name}" is already defined`)
+    }
+    const job = resolveJob(definition, settings)
+    const queue = new Queue<unknown, void, string>(job.name, {
+      connection: queueConnection,
+      prefix,
+      defaultJobOptions: {
+        attempts: job.attempts,
+        backoff: { type: 'exponential', delay: job.backoffMs },
+        removeOnComplete: !job.keepCompleted,
+        removeOnFail: settings.keepFailed === 0 ? true : { count: settings.keepFailed },
+      },
+    })
+    queue.on('error', (err) => logger.error({ err, job: job.name }, 'job queue error'))
+    const workerConnection = duplicateForBullmq(redis, logger)
+    const worker = new Worker<unknown, void, string>(job.name, (bullJob) => runBullJob(job, bullJob), {
+      connection: workerConnection,
+      prefix,
+      concurrency: job.concurrency,
+    })
+    watchWorker(worker, job, logger)
+    defined.set(job.name, { job, queue, worker, workerConnection })
+    return { name: job.name, enqueue: (payload, options) => enqueue(job.name, payload, options) }
+  }
+
+  return {
+    mode: 'bullmq',
+    define,
+    enqueue: (name, payload, enqueueOptions) => enqueue(name, payload, enqueueOptions),
+    async failed(name, limit = 50) {
+      const { queue } = lookup(name)
+      if (limit < 1) return []
+      const jobs = await queue.getFailed(0, limit - 1)
+      return jobs.filter((job) => job !== undefined).map(toFailedJob)
+    },
+    check: () => pingRedis(queueConnection),
+    close() {
+      closing ??= (async () => {
+        const jobs = [...defined.values()]
+        // Workers first: closing one waits for its active jobs.
+        await Promise.all(jobs.map(({ worker }) => worker.close()))
+        queuesClosed = true
+        await Promise.all(jobs.map(({ queue }) => queue.close()))
+        await Promise.all(
+          [queueConnection, ...jobs.map(({ workerConnection }) => workerConnection)].map(
+            closeRedis,
+          ),
+        )
+      })()
+      return closing
+    },
+  }
+}
+
+async function runBullJob(job: ResolvedJob, bullJob: Job<unknown, void, string>): Promise<void> {
+  const context = {
+    id: bullJob.id ?? '',
+    attempt: bullJob.attemptsMade + 1,
+    maxAttempts: bullJob.opts.attempts ?? job.attempts,
+  }
+  try {
+    await job.run(bullJob.data, context)
+  } catch (error) {
+    // Retrying cannot fix a payload that no longer matches its schema.
+    if (isInvalidPayload(error) && error instanceof Error) {
+      throw new UnrecoverableError(error.message)
+    }
+    throw error
+  }
+}
+
+function watchWorker(worker: Worker<unknown, void, string>, job: ResolvedJob, logger: Logger) {
+  worker.on('error', (err) => logger.error({ err, job: job.name }, 'job worker error'))
+  worker.on('completed', (bullJob) => {
+    logger.debug(
+      { job: job.name, jobId: bullJob.id, attempt: bullJob.attemptsMade },
+      'job completed',
+    )
+  })
+  worker.on('failed', (bullJob, err) => {
+    // The payload stays out of the log: it can carry secrets such as reset links.
+    const attempt = bullJob?.attemptsMade ?? 0
+    const maxAttempts = bullJob?.opts.attempts ?? job.attempts
+    const fields = { job: job.name, jobId: bullJob?.id, attempt, maxAttempts, err }
+    if (attempt >= maxAttempts || err.name === 'UnrecoverableError') {
+      logger.error(fields, 'job failed for good; kept for inspection')
+    } else {
+      logger.warn(fields, 'job failed; will retry')
+    }
+  })
+}
+
+function toFailedJob(job: Job<unknown, void, string>): FailedJob {
+  return {
+    id: job.id ?? '',
+    name: job.name,
+    payload: job.data,
+    attemptsMade: job.attemptsMade,
+    failedReason: job.failedReason,
+    failedAt: job.finishedOn === undefined ? null : new Date(job.finishedOn),
+  }
+}
+
+function duplicateForBullmq(redis: Redis, logger: Logger): Redis {
+  // Workers block on Redis, so a command must never give up; BullMQ rejects ioredis keyPrefix.
+  const connection = redis.duplicate({ maxRetriesPerRequest: null, keyPrefix: '' })
+  // BullMQ reports these through its own 'error' events; this only keeps ioredis from printing.
+  connection.on('error', (err) => logger.debug({ err }, 'job connection error'))
+  return connection
+}

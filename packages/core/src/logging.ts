@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import type { FastifyServerOptions } from 'fastify'
+
+/** Paths pino blanks in every log line: credentials never reach a log. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.currentPassword',
+  '*.newPassword',
+  '*.token',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.apiKey',
+  '*.secret',
+  'headers.authorization',
+  'headers.cookie',
+  'body.password',
+  'body.token',
+] as const
+
+const SENSITIVE_QUERY = /([?&](?:token|code|key|secret|password|signature|access_token)=)[^&#]*/gi
+
+/** Strips the values of token-like query parameters from a URL before it is logged. */
+export function redactUrl(url: string): string {
+  return url.replace(SENSITIVE_QUERY, '$1[REDACTED]')
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Trusts an incoming `x-request-id` only when it cannot inject anything into logs. */
+export function generateRequestId(request: IncomingMessage): string {
+  const incoming = request.headers['x-request-id']
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
+}
+
+export interface LoggerSettings {
+  level?: string
+  /** Extra redaction paths, added to the defaults. */
+  redact?: string[]
+}
+
+/** Pino options with redaction and a request serializer that never logs headers or secrets. */
+export function loggerOptions(settings: LoggerSettings = {}) {
+  return {
+    level: settings.level ?? 'info',
+    redact: { paths: [...REDACTED_PATHS, ...(settings.redact ?? [])], censor: '[REDACTED]' },
+    serializers: {
+      req(request: { method: string; url: string; id: string; ip?: string }) {
+        return { id: request.id, method: request.method, url: redactUrl(request.url), ip: request.ip }
+      },
+    },
+  }
+}
+
+export interface ServerSettings extends LoggerSettings {
+  /** `false` turns logging off (tests); a stream captures lines (tests of redaction). */
+  logger?: boolean | { stream: NodeJS.WritableStream }
+  bodyLimit?: number
+  trustProxy?: boolean | string | string[]
+}
+
+/**
+ * Fastify constructor options that belong with core: they cannot be set by a plugin after the
+ * server exists (logger, body limit, poisoning, request ids). Spread them into `Fastify()`.
+ */
+export function serverOptions(settings: ServerSettings = {}): FastifyServerOptions {
+  const logger =
+    settings.logger === false
+      ? false
+      : typeof settings.logger === 'object'
+        ? { ...loggerOptions(settings), stream: settings.logger.stream }
+        : loggerOptions(settings)
+  return {
+    logger,
+    bodyLimit: settings.bodyLimit ?? 1_048_576,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: generateRequestId,
+    requestIdLogLabel: 'requestId',
+    trustProxy: settings.trustProxy ?? false,
+    routerOptions: { maxParamLength: 200 },
+  }
+}

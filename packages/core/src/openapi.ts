@@ -1,0 +1,139 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+import type { ResolvedCoreOptions } from './options.js'
+
+export interface OpenApiTag {
+  name: string
+  description: string
+}
+
+export type OpenApiSecurityScheme =
+  | { type: 'http'; scheme: 'bearer'; bearerFormat?: string; description?: string }
+  | { type: 'apiKey'; in: 'header' | 'cookie'; name: string; description?: string }
+
+/** `app.openapi`: what plugins contribute to the one OpenAPI document. */
+export class OpenApiRegistry {
+  readonly #tags = new Map<string, OpenApiTag>()
+  readonly #securitySchemes = new Map<string, OpenApiSecurityScheme>()
+
+  addTag(tag: OpenApiTag): void {
+    this.#tags.set(tag.name, tag)
+  }
+
+  addSecurityScheme(name: string, scheme: OpenApiSecurityScheme): void {
+    this.#securitySchemes.set(name, scheme)
+  }
+
+  get tags(): OpenApiTag[] {
+    return [...this.#tags.values()].sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  get securitySchemes(): Record<string, OpenApiSecurityScheme> {
+    return Object.fromEntries(this.#securitySchemes)
+  }
+}
+
+const problemSchema = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'detail', 'instance', 'code', 'requestId'],
+  properties: {
+    type: { type: 'string', format: 'uri' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    code: { type: 'string', description: 'Stable machine-readable error code.' },
+    requestId: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['in', 'pointer', 'message', 'reason'],
+        properties: {
+          in: { type: 'string', enum: ['body', 'query', 'params', 'headers'] },
+          pointer: { type: 'string' },
+          message: { type: 'string' },
+          reason: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const
+
+interface RouteDocConfig {
+  auth?: string
+  permission?: string
+  permissions?: { all?: readonly string[]; any?: readonly string[] }
+}
+
+/**
+ * Registers @fastify/swagger (OpenAPI 3.1 from the zod route schemas) and the docs UI. Must run
+ * before any route is added so every route is documented.
+ */
+export async function registerOpenApi(
+  app: FastifyInstance,
+  options: ResolvedCoreOptions,
+  registry: OpenApiRegistry,
+): Promise<void> {
+  const { docs, brand } = options
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: docs.title ?? `${brand.name} API`,
+        version: docs.version,
+        ...(docs.description ? { description: docs.description } : {}),
+      },
+      servers: [{ url: brand.baseUrl }],
+    },
+    transform: (document) => {
+      const transformed = jsonSchemaTransform(document)
+      const config = (document.route.config ?? {}) as RouteDocConfig
+      const schema = transformed.schema as Record<string, unknown>
+      const extensions: Record<string, unknown> = {}
+      if (config.auth) extensions['x-auth'] = config.auth
+      const permissions = config.permission ? { all: [config.permission] } : config.permissions
+      if (permissions) extensions['x-permissions'] = permissions
+      const schemeNames = Object.keys(registry.securitySchemes)
+      if (config.auth === 'required' && schemeNames.length > 0 && !schema.security) {
+        extensions.security = schemeNames.map((name) => ({ [name]: [] }))
+      }
+      const response = { ...((schema.response as Record<string, unknown>) ?? {}) }
+      response.default ??= {
+        description: 'Error (RFC 9457 problem details)',
+        content: { 'application/problem+json': { schema: problemSchema } },
+      }
+      return { ...transformed, schema: { ...schema, ...extensions, response } }
+    },
+    transformObject: (document) => {
+      const object = jsonSchemaTransformObject(document) as Record<string, unknown>
+      const components = (object.components as Record<string, unknown> | undefined) ?? {}
+      return {
+        ...object,
+        tags: registry.tags,
+        components: {
+          ...components,
+          securitySchemes: {
+            ...((components.securitySchemes as Record<string, unknown>) ?? {}),
+            ...registry.securitySchemes,
+          },
+        },
+      }
+    },
+  })
+
+  if (!docs.enabled) return
+  await app.register(swaggerUi, {
+    routePrefix: docs.routePrefix,
+    staticCSP: true,
+    uiConfig: { validatorUrl: null, deepLinking: true },
+    theme: { title: `${brand.name} API` },
+  })
+  app.get(
+    `${docs.routePrefix.replace(/\/$/, '')}/openapi.json`,
+    { schema: { hide: true }, config: { rateLimit: false } },
+    async () => app.swagger(),
+  )
+}

@@ -1,0 +1,120 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { type AcmeError, CoreErrors, isAcmeError, type ProblemFieldError } from './errors.js'
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8'
+
+/** RFC 9457 problem document, with our stable `code` and the request id as extensions. */
+export interface ProblemDocument {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance: string
+  code: string
+  requestId: string
+  errors?: ProblemFieldError[]
+  [extension: string]: unknown
+}
+
+type ValidationContext = 'body' | 'querystring' | 'params' | 'headers'
+
+const FASTIFY_CODE_TO_ERROR: Record<string, (typeof CoreErrors)[keyof typeof CoreErrors]> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: CoreErrors.MalformedJson,
+  FST_ERR_CTP_EMPTY_JSON_BODY: CoreErrors.EmptyJsonBody,
+  FST_ERR_CTP_BODY_TOO_LARGE: CoreErrors.PayloadTooLarge,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: CoreErrors.UnsupportedMediaType,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: CoreErrors.BadRequest,
+  FST_ERR_NOT_FOUND: CoreErrors.RouteNotFound,
+}
+
+/** Turns anything thrown during a request into an AcmeError; unknown errors become a 500. */
+export function toAcmeError(error: unknown): AcmeError {
+  if (isAcmeError(error)) return error
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const part = toPart((error as { validationContext?: ValidationContext }).validationContext)
+    const errors: ProblemFieldError[] = error.validation.map((issue) => ({
+      in: part,
+      pointer: issue.instancePath === '/' ? '' : issue.instancePath,
+      message: issue.message ?? 'is invalid',
+      reason: issue.keyword,
+    }))
+    return new CoreErrors.ValidationFailed({ errors })
+  }
+  const fastifyError = error as Partial<FastifyError> | null
+  const code = typeof fastifyError?.code === 'string' ? fastifyError.code : undefined
+  const mapped = code ? FASTIFY_CODE_TO_ERROR[code] : undefined
+  if (mapped) return new mapped({ cause: error })
+  if (isDependencyFailure(error)) return new CoreErrors.DependencyUnavailable({ cause: error })
+  const status = fastifyError?.statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500 && code?.startsWith('FST_')) {
+    // Fastify's own client errors (bad content length, bad URL...) carry safe messages.
+    return new CoreErrors.BadRequest({ cause: error })
+  }
+  return new CoreErrors.Internal({ cause: error })
+}
+
+function toPart(context: ValidationContext | undefined): ProblemFieldError['in'] {
+  if (context === 'querystring') return 'query'
+  return context ?? 'body'
+}
+
+/**
+ * Errors that mean "the database or Redis is unreachable right now": the client should retry,
+ * and readiness already reports it. Everything else unexpected stays a 500.
+ */
+function isDependencyFailure(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const candidate = error as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown }
+  if (candidate.name === 'MaxRetriesPerRequestError') return true
+  if (candidate.message === 'Connection is closed.') return true
+  if (
+    typeof candidate.code === 'string' &&
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'P1001', 'P1002', 'P1017', 'P2024'].includes(
+      candidate.code,
+    )
+  ) {
+    return true
+  }
+  if (candidate.name === 'DriverAdapterError') {
+    const kind = (candidate.cause as { kind?: unknown } | undefined)?.kind
+    return kind === 'DatabaseNotReachable' || kind === 'SocketTimeout' || kind === 'ConnectionClosed'
+  }
+  return candidate.cause !== undefined && candidate.cause !== error
+    ? isDependencyFailure(candidate.cause)
+    : false
+}
+
+export function toProblemDocument(
+  error: AcmeError,
+  request: FastifyRequest,
+  typeBaseUrl: string,
+): ProblemDocument {
+  const problem: ProblemDocument = {
+    ...error.extensions,
+    type: `${typeBaseUrl}${error.code.toLowerCase().replaceAll('_', '-')}`,
+    title: error.title,
+    status: error.statusCode,
+    detail: error.detail,
+    // The path only: query strings can carry tokens.
+    instance: request.url.split('?', 1)[0] ?? '/',
+    code: error.code,
+    requestId: request.id,
+  }
+  if (error.errors) problem.errors = error.errors
+  return problem
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  error: AcmeError,
+  problem: ProblemDocument,
+): FastifyReply {
+  if (error.headers) reply.headers(error.headers)
+  // A problem document is never typed by the route's response schema: bypass its serializer.
+  return reply
+    .code(error.statusCode)
+    .type(PROBLEM_CONTENT_TYPE)
+    .serializer((payload: unknown) => JSON.stringify(payload))
+    .send(problem)
+}

@@ -1,0 +1,51 @@
+import type { Redis } from 'ioredis'
+import type { AcmeContextTenant, AcmeContextUser } from './context.js'
+import type { PrismaClientLike } from './data/prisma.js'
+import type { EventBus } from './events.js'
+import type { HealthRegistry } from './health.js'
+import type { JobRunner } from './jobs/types.js'
+import type { Mailer } from './mail/types.js'
+import type { OpenApiRegistry } from './openapi.js'
+import type { Brand } from './options.js'
+
+/**
+ * Hosts register their generated client so `app.prisma` carries its models:
+ * `declare module '@acme/core' { interface AcmeRegister { prisma: PrismaClient } }`
+ */
+export interface AcmeRegister {}
+
+export type AcmePrisma = AcmeRegister extends { prisma: infer Client } ? Client : PrismaClientLike
+
+/** How a route is authenticated; auth enforces it, the OpenAPI document shows it. */
+export type RouteAuthMode = 'public' | 'optional' | 'required'
+
+export interface RoutePermissions {
+  all?: readonly string[]
+  any?: readonly string[]
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The host's PrismaClient; throws ACME_CORE_INVALID_OPTION when none was configured. */
+    readonly prisma: AcmePrisma
+    /** Shared ioredis client, or null in embedded mode (no Redis configured). */
+    readonly redis: Redis | null
+    readonly brand: Brand
+    readonly jobs: JobRunner
+    readonly mailer: Mailer
+    readonly events: EventBus
+    readonly health: HealthRegistry
+    readonly openapi: OpenApiRegistry
+  }
+
+  interface FastifyContextConfig {
+    /** Authentication the route requires (default decided by the auth plugin). */
+    auth?: RouteAuthMode
+    /** The one permission the route requires. */
+    permission?: string
+    /** Several permissions: all of them, or any one. */
+    permissions?: RoutePermissions
+  }
+}
+
+export type { AcmeContextTenant, AcmeContextUser }

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildTestApp, type TestApp } from './support/app.js'
+
+const SECRETS = {
+  bearer: 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJlLXNlY3JldA',
+  cookie: 'session=cookie-secret-value',
+  password: 'correct horse battery staple',
+  resetToken: 'reset-token-3f9a1c77',
+  apiKey: 'ak_live_0123456789abcdef',
+}
+
+let t: TestApp
+beforeAll(async () => {
+  t = await buildTestApp({}, (app) => {
+    app.post('/login', async (request) => {
+      request.log.info({ body: request.body }, 'login attempt')
+      throw new Error('database exploded')
+    })
+    app.get('/verify', async (request) => {
+      request.log.info({ headers: request.headers }, 'verifying')
+      return { ok: true }
+    })
+  })
+})
+afterAll(async () => {
+  await t.app.close()
+})
+
+describe('log redaction', () => {
+  it('keeps authorization, cookies, API keys, passwords and tokens out of every log line', async () => {
+    await t.app.inject({
+      method: 'POST',
+      url: `/login?token=${SECRETS.resetToken}`,
+      headers: {
+        authorization: `Bearer ${SECRETS.bearer}`,
+        cookie: SECRETS.cookie,
+        'x-api-key': SECRETS.apiKey,
+      },
+      payload: { email: 'a@initech.test', password: SECRETS.password, token: SECRETS.resetToken },
+    })
+    await t.app.inject({
+      method: 'GET',
+      url: `/verify?code=123456&token=${SECRETS.resetToken}`,
+      headers: { authorization: `Bearer ${SECRETS.bearer}`, cookie: SECRETS.cookie },
+    })
+    const raw = t.rawLogs()
+    for (const secret of Object.values(SECRETS)) expect(raw).not.toContain(secret)
+    expect(raw).not.toContain('123456')
+    expect(raw).toContain('[REDACTED]')
+    // The lines are still useful: the error and the request are there.
+    expect(raw).toContain('database exploded')
+    expect(raw).toContain('/verify?code=[REDACTED]&token=[REDACTED]')
+  })
+
+  it('labels every request line with its request id, and trusts only safe incoming ids', async () => {
+    const safe = await t.app.inject({
+      method: 'GET',
+      url: '/verify',
+      headers: { 'x-request-id': 'edge-abc.123' },
+    })
+    expect(safe.headers['x-request-id']).toBe('edge-abc.123')
+    expect(t.logs.some((line) => line.requestId === 'edge-abc.123')).toBe(true)
+
+    const hostile = await t.app.inject({
+      method: 'GET',
+      url: '/verify',
+      headers: { 'x-request-id': 'x\u001b[31m injected' },
+    })
+    expect(hostile.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(t.rawLogs()).not.toContain('injected')
+  })
+})

@@ -1,0 +1,85 @@
+import { Validator } from '@seriousme/openapi-schema-validator'
+import type { FastifyInstance } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { buildTestApp, type TestApp } from './support/app.js'
+
+function routes(app: FastifyInstance) {
+  app.openapi.addTag({ name: 'projects', description: 'Projects of a tenant.' })
+  app.openapi.addSecurityScheme('bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  app.withTypeProvider<ZodTypeProvider>().post(
+    '/projects',
+    {
+      schema: {
+        tags: ['projects'],
+        summary: 'Create a project',
+        description: 'Creates a project in the active tenant.',
+        body: z.object({ name: z.string().min(1).max(100) }),
+        response: { 201: z.object({ id: z.uuid(), name: z.string() }) },
+      },
+      config: { auth: 'required', permission: 'projects:create' },
+    },
+    async (_request, reply) => reply.code(201).send({ id: crypto.randomUUID(), name: 'x' }),
+  )
+}
+
+let t: TestApp
+beforeAll(async () => {
+  t = await buildTestApp({}, routes)
+})
+afterAll(async () => {
+  await t.app.close()
+})
+
+describe('OpenAPI document', () => {
+  it('is served at /docs/openapi.json as a valid OpenAPI 3.1 document', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/docs/openapi.json' })
+    expect(response.statusCode).toBe(200)
+    const document = response.json()
+    expect(document.openapi).toBe('3.1.0')
+    expect(document.info.title).toBe('Initech API')
+    const result = await new Validator().validate(document)
+    expect(result.errors ?? []).toEqual([])
+    expect(result.valid).toBe(true)
+  })
+
+  it("shows a route's zod schemas, tags, auth mode and permission", async () => {
+    const document = (await t.app.inject({ method: 'GET', url: '/docs/openapi.json' })).json()
+    const operation = document.paths['/projects'].post
+    expect(operation.tags).toEqual(['projects'])
+    expect(operation['x-auth']).toBe('required')
+    expect(operation['x-permissions']).toEqual({ all: ['projects:create'] })
+    expect(operation.security).toEqual([{ bearerAuth: [] }])
+    const body = operation.requestBody.content['application/json'].schema
+    expect(body.properties.name).toMatchObject({ type: 'string', minLength: 1, maxLength: 100 })
+    expect(operation.responses['201']).toBeDefined()
+    expect(operation.responses.default.content['application/problem+json']).toBeDefined()
+    expect(document.tags).toEqual(
+      expect.arrayContaining([
+        { name: 'projects', description: 'Projects of a tenant.' },
+        { name: 'health', description: expect.any(String) },
+      ]),
+    )
+    expect(document.components.securitySchemes.bearerAuth).toMatchObject({ scheme: 'bearer' })
+  })
+
+  it('documents the health routes and hides its own docs routes', async () => {
+    const document = (await t.app.inject({ method: 'GET', url: '/docs/openapi.json' })).json()
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/health/live', '/health/ready', '/projects']),
+    )
+    expect(Object.keys(document.paths).some((path) => path.startsWith('/docs'))).toBe(false)
+  })
+
+  it('serves the interactive docs at /docs with the brand and no vendor name', async () => {
+    const redirect = await t.app.inject({ method: 'GET', url: '/docs' })
+    const page = redirect.statusCode === 302
+      ? await t.app.inject({ method: 'GET', url: redirect.headers.location as string })
+      : redirect
+    expect(page.statusCode).toBe(200)
+    expect(page.headers['content-type']).toContain('text/html')
+    expect(page.body).toContain('Initech API')
+    expect(page.body.toLowerCase()).not.toContain('acme')
+  })
+})
