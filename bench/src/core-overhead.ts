@@ -74,4 +74,6 @@ for (const row of rows) {
     `| ${row.round} | ${Math.round(row.bare)} | ${Math.round(row.core)} | ${(row.core / row.bare).toFixed(2)} |`,
   )
 }
-console.log(`| mean | ${Math.round(bareMean)} | ${Math.round(coreMean)} | ${(coreMean / bareMean).toFixed(2)} |`)
+console.log(
+  `| mean | ${Math.round(bareMean)} | ${Math.round(coreMean)} | ${(coreMean / bareMean).toFixed(2)} |`,
+)

@@ -36,14 +36,19 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
     },
     prisma: database.prisma,
     ...(env.REDIS_URL ? { redis: env.REDIS_URL } : {}),
-    mail: env.SMTP_URL ? { transport: 'smtp', url: env.SMTP_URL } : { transport: 'file', dir: env.MAIL_DIR },
+    mail: env.SMTP_URL
+      ? { transport: 'smtp', url: env.SMTP_URL }
+      : { transport: 'file', dir: env.MAIL_DIR },
     cors: { origin: env.CORS_ORIGINS.length > 0 ? env.CORS_ORIGINS : false },
     rateLimit: { max: env.RATE_LIMIT_MAX },
   })
 
   app.log.info(
     {
-      database: database.mode === 'embedded' ? `embedded PostgreSQL in ${env.PGLITE_DATA_DIR}` : 'PostgreSQL (DATABASE_URL)',
+      database:
+        database.mode === 'embedded'
+          ? `embedded PostgreSQL in ${env.PGLITE_DATA_DIR}`
+          : 'PostgreSQL (DATABASE_URL)',
       redis: env.REDIS_URL ? 'Redis (REDIS_URL)' : 'none: in-memory rate limit and in-process jobs',
     },
     database.mode === 'embedded' || !env.REDIS_URL

@@ -2,7 +2,10 @@ import { existsSync } from 'node:fs'
 import { z } from 'zod'
 
 const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), z.url().optional())
-const optionalEmail = z.preprocess((value) => (value === '' ? undefined : value), z.email().optional())
+const optionalEmail = z.preprocess(
+  (value) => (value === '' ? undefined : value),
+  z.email().optional(),
+)
 
 /** Every variable the server reads; `.env.example` documents each one. */
 const envSchema = z.object({

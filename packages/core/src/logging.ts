@@ -50,7 +50,12 @@ export function loggerOptions(settings: LoggerSettings = {}) {
     redact: { paths: [...REDACTED_PATHS, ...(settings.redact ?? [])], censor: '[REDACTED]' },
     serializers: {
       req(request: { method: string; url: string; id: string; ip?: string }) {
-        return { id: request.id, method: request.method, url: redactUrl(request.url), ip: request.ip }
+        return {
+          id: request.id,
+          method: request.method,
+          url: redactUrl(request.url),
+          ip: request.ip,
+        }
       },
     },
   }
@@ -82,7 +87,6 @@ export function serverOptions(settings: ServerSettings = {}): FastifyServerOptio
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: generateRequestId,
-    requestIdLogLabel: 'requestId',
     trustProxy: settings.trustProxy ?? false,
     routerOptions: { maxParamLength: 200 },
   }

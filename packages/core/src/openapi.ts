@@ -89,6 +89,13 @@ export async function registerOpenApi(
       servers: [{ url: brand.baseUrl }],
     },
     transform: (document) => {
+      // @fastify/swagger resolves each route's `security` against the document's schemes
+      // before transformObject runs, so plugins' schemes must be there already.
+      if ('openapiObject' in document && document.openapiObject) {
+        const components = document.openapiObject.components ?? {}
+        components.securitySchemes = { ...components.securitySchemes, ...registry.securitySchemes }
+        document.openapiObject.components = components
+      }
       const transformed = jsonSchemaTransform(document)
       const config = (document.route.config ?? {}) as RouteDocConfig
       const schema = transformed.schema as Record<string, unknown>

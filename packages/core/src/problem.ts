@@ -78,7 +78,9 @@ function isDependencyFailure(error: unknown): boolean {
   }
   if (candidate.name === 'DriverAdapterError') {
     const kind = (candidate.cause as { kind?: unknown } | undefined)?.kind
-    return kind === 'DatabaseNotReachable' || kind === 'SocketTimeout' || kind === 'ConnectionClosed'
+    return (
+      kind === 'DatabaseNotReachable' || kind === 'SocketTimeout' || kind === 'ConnectionClosed'
+    )
   }
   return candidate.cause !== undefined && candidate.cause !== error
     ? isDependencyFailure(candidate.cause)

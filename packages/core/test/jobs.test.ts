@@ -90,7 +90,9 @@ describe.each(runnerKinds)('$mode job runner', ({ mode, create }) => {
     expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(39)
     expect(completion.object).toMatchObject({ job: 'test.flaky', attempt: 3 })
     expect(await runner.failed('test.flaky')).toEqual([])
-    const warnings = logger.lines.filter((line) => line.level === 'warn' && line.object.jobId === id)
+    const warnings = logger.lines.filter(
+      (line) => line.level === 'warn' && line.object.jobId === id,
+    )
     expect(warnings.map((line) => line.object)).toEqual([
       expect.objectContaining({ job: 'test.flaky', attempt: 1, err: expect.any(Error) }),
       expect.objectContaining({ job: 'test.flaky', attempt: 2, err: expect.any(Error) }),
@@ -178,11 +180,12 @@ describe.each(runnerKinds)('$mode job runner', ({ mode, create }) => {
     const events: string[] = []
     const slow = runner.define({
       name: 'test.slow',
-      schema: z.object({}),
-      handler: async () => {
-        events.push('started')
+      schema: z.object({ n: z.number() }),
+      concurrency: 1,
+      handler: async ({ n }) => {
+        events.push(`started ${n}`)
         await release.promise
-        events.push('finished')
+        events.push(`finished ${n}`)
       },
     })
     const later = runner.define({
@@ -193,24 +196,25 @@ describe.each(runnerKinds)('$mode job runner', ({ mode, create }) => {
       },
     })
 
-    await slow.enqueue({})
-    await later.enqueue({}, { delayMs: 20 })
-    await waitFor(() => events.includes('started'))
+    await slow.enqueue({ n: 1 })
+    await slow.enqueue({ n: 2 })
+    await waitFor(() => events.includes('started 1'))
+    await later.enqueue({}, { delayMs: 40 })
     const closed = runner.close().then(() => events.push('closed'))
     await sleep(50)
-    expect(events).toEqual(['started'])
+    expect(events).toEqual(['started 1'])
 
     release.resolve()
     await closed
-    expect(events).toEqual(['started', 'finished', 'closed'])
-    await sleep(30)
-    expect(events).not.toContain('later ran')
+    await sleep(20)
+    expect(events).toEqual(['started 1', 'finished 1', 'closed'])
     await runner.close()
-    expect(() => runner.define({ name: 'test.late', schema: z.object({}), handler: async () => {} }))
-      .toThrow('the job runner is closed')
+    const lateDefinition = { name: 'test.late', schema: z.object({}), handler: async () => {} }
+    expect(() => runner.define(lateDefinition)).toThrow('the job runner is closed')
   })
 
   it('runs at most `concurrency` handlers of a job at once', async () => {
+    const release = createDeferred()
     let active = 0
     let peak = 0
     let done = 0
@@ -221,14 +225,18 @@ describe.each(runnerKinds)('$mode job runner', ({ mode, create }) => {
       handler: async () => {
         active += 1
         peak = Math.max(peak, active)
-        await sleep(25)
+        await release.promise
         active -= 1
         done += 1
       },
     })
 
-    await Promise.all([1, 2, 3, 4, 5, 6].map((n) => job.enqueue({ n })))
-    await waitFor(() => done === 6)
+    await Promise.all([1, 2, 3, 4, 5].map((n) => job.enqueue({ n })))
+    await waitFor(() => active === 2)
+    await sleep(50)
+    expect(peak).toBe(2)
+    release.resolve()
+    await waitFor(() => done === 5)
     expect(peak).toBe(2)
   })
 
@@ -244,32 +252,38 @@ describe.each(runnerKinds)('$mode job runner', ({ mode, create }) => {
 
     const enqueuedAt = Date.now()
     await job.enqueue({}, { delayMs: 150 })
-    await sleep(100)
-    expect(ranAt).toBe(0)
     await waitFor(() => ranAt > 0)
     expect(ranAt - enqueuedAt).toBeGreaterThanOrEqual(150)
   })
 
   it('enqueues a job id once while the job exists', async () => {
+    const release = createDeferred()
     const runs: number[] = []
     const job = runner.define({
       name: 'test.dedup',
       schema: z.object({ n: z.number() }),
       handler: async ({ n }) => {
         runs.push(n)
+        await release.promise
       },
     })
 
-    const first = await job.enqueue({ n: 1 }, { jobId: 'welcome-42', delayMs: 30 })
-    const duplicate = await job.enqueue({ n: 2 }, { jobId: 'welcome-42', delayMs: 30 })
-    expect(first.id).toBe('welcome-42')
-    expect(duplicate.id).toBe('welcome-42')
+    const first = await job.enqueue({ n: 1 }, { jobId: 'welcome-42' })
+    const duplicate = await job.enqueue({ n: 2 }, { jobId: 'welcome-42' })
+    await waitFor(() => runs.length === 1)
+    const whileRunning = await job.enqueue({ n: 3 }, { jobId: 'welcome-42' })
+    expect([first.id, duplicate.id, whileRunning.id]).toEqual(Array(3).fill('welcome-42'))
+    release.resolve()
     await waitFor(() => completionOf(logger, 'welcome-42') !== undefined)
 
     // Completed jobs are removed (keepCompleted defaults to false), which frees the id.
-    await job.enqueue({ n: 3 }, { jobId: 'welcome-42' })
+    await job.enqueue({ n: 4 }, { jobId: 'welcome-42' })
     await waitFor(() => runs.length === 2)
-    expect(runs).toEqual([1, 3])
+    expect(runs).toEqual([1, 4])
+    // Integer ids would collide with generated ones; ':' separates BullMQ's key parts.
+    for (const jobId of ['42', 'a:b']) {
+      await expect(job.enqueue({ n: 5 }, { jobId })).rejects.toThrow(`jobId "${jobId}" must not`)
+    }
   })
 })
 

@@ -59,14 +59,16 @@ describe('log redaction', () => {
       headers: { 'x-request-id': 'edge-abc.123' },
     })
     expect(safe.headers['x-request-id']).toBe('edge-abc.123')
-    expect(t.logs.some((line) => line.requestId === 'edge-abc.123')).toBe(true)
+    expect(t.logs.some((line) => line.reqId === 'edge-abc.123')).toBe(true)
 
     const hostile = await t.app.inject({
       method: 'GET',
-      url: '/verify',
+      url: '/health/live',
       headers: { 'x-request-id': 'x\u001b[31m injected' },
     })
-    expect(hostile.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/)
+    const replacement = hostile.headers['x-request-id']
+    expect(replacement).toMatch(/^[0-9a-f-]{36}$/)
+    expect(t.logs.some((line) => line.reqId === replacement)).toBe(true)
     expect(t.rawLogs()).not.toContain('injected')
   })
 })

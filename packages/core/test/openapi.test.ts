@@ -7,7 +7,11 @@ import { buildTestApp, type TestApp } from './support/app.js'
 
 function routes(app: FastifyInstance) {
   app.openapi.addTag({ name: 'projects', description: 'Projects of a tenant.' })
-  app.openapi.addSecurityScheme('bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  app.openapi.addSecurityScheme('bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+  })
   app.withTypeProvider<ZodTypeProvider>().post(
     '/projects',
     {
@@ -74,9 +78,10 @@ describe('OpenAPI document', () => {
 
   it('serves the interactive docs at /docs with the brand and no vendor name', async () => {
     const redirect = await t.app.inject({ method: 'GET', url: '/docs' })
-    const page = redirect.statusCode === 302
-      ? await t.app.inject({ method: 'GET', url: redirect.headers.location as string })
-      : redirect
+    const page =
+      redirect.statusCode === 302
+        ? await t.app.inject({ method: 'GET', url: redirect.headers.location as string })
+        : redirect
     expect(page.statusCode).toBe(200)
     expect(page.headers['content-type']).toContain('text/html')
     expect(page.body).toContain('Initech API')

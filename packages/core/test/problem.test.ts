@@ -217,7 +217,7 @@ describe('VAL-03: unexpected errors are a generic 500', () => {
     const response = await t.app.inject({ method: 'GET', url: '/boom' })
     const body = expectProblem(response, 500, 'ACME_CORE_INTERNAL')
     for (const pattern of internals) expect(response.body).not.toMatch(pattern)
-    const logged = t.logs.find((line) => line.requestId === body.requestId && line.level === 50)
+    const logged = t.logs.find((line) => line.reqId === body.requestId && line.level === 50)
     expect(JSON.stringify(logged)).toContain('secret internals at /srv/app/src/billing.ts')
   })
 
@@ -225,7 +225,7 @@ describe('VAL-03: unexpected errors are a generic 500', () => {
     const response = await t.app.inject({ method: 'GET', url: '/prisma-error' })
     const body = expectProblem(response, 500, 'ACME_CORE_INTERNAL')
     for (const pattern of internals) expect(response.body).not.toMatch(pattern)
-    const logged = t.logs.find((line) => line.requestId === body.requestId && line.level === 50)
+    const logged = t.logs.find((line) => line.reqId === body.requestId && line.level === 50)
     expect(JSON.stringify(logged)).toContain('table_that_does_not_exist')
   })
 })

@@ -60,7 +60,9 @@ describe('graceful shutdown', () => {
     await jobRunning
     const closing = app.close()
     await new Promise((resolve) => setTimeout(resolve, 50))
-    await expect(get(port, '/health/live')).rejects.toThrow(/ECONNREFUSED|ECONNRESET|socket hang up/)
+    await expect(get(port, '/health/live')).rejects.toThrow(
+      /ECONNREFUSED|ECONNRESET|socket hang up/,
+    )
 
     releaseRequest()
     const response = await inFlight

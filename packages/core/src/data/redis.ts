@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { Redis } from 'ioredis'
 
 /** A client for request-path work: fails fast while disconnected instead of queueing forever. */
@@ -19,9 +20,11 @@ export async function pingRedis(redis: Redis): Promise<void> {
 
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return
+  const ended = once(redis, 'end')
   try {
     await redis.quit()
   } catch {
     redis.disconnect()
   }
+  await ended
 }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import type { z } from 'zod'
 import { closeRedis, pingRedis } from '../data/redis.js'
 import type { Logger } from '../logger.js'
-import { isInvalidPayload, type ResolvedJob, resolveJob } from './definition.js'
+import { assertCustomJobId, isInvalidPayload, type ResolvedJob, resolveJob } from './definition.js'
 import type {
   EnqueueOptions,
   FailedJob,
@@ -53,6 +53,7 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
     if (queuesClosed) throw new Error(`Cannot enqueue job "${name}": the job runner is closed`)
     const { job, queue } = lookup(name)
     job.validate(payload)
+    assertCustomJobId(name, enqueueOptions.jobId)
     const added = await queue.add(name, payload, {
       delay: enqueueOptions.delayMs,
       jobId: enqueueOptions.jobId,
@@ -79,11 +80,15 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
     })
     queue.on('error', (err) => logger.error({ err, job: job.name }, 'job queue error'))
     const workerConnection = duplicateForBullmq(redis, logger)
-    const worker = new Worker<unknown, void, string>(job.name, (bullJob) => runBullJob(job, bullJob), {
-      connection: workerConnection,
-      prefix,
-      concurrency: job.concurrency,
-    })
+    const worker = new Worker<unknown, void, string>(
+      job.name,
+      (bullJob) => runBullJob(job, bullJob),
+      {
+        connection: workerConnection,
+        prefix,
+        concurrency: job.concurrency,
+      },
+    )
     watchWorker(worker, job, logger)
     defined.set(job.name, { job, queue, worker, workerConnection })
     return { name: job.name, enqueue: (payload, options) => enqueue(job.name, payload, options) }

@@ -56,6 +56,15 @@ export function resolveJob<S extends z.ZodType>(
   }
 }
 
+/** BullMQ's rules for custom ids, applied by both runners so they accept the same ids. */
+export function assertCustomJobId(name: string, jobId: string | undefined): void {
+  if (jobId === undefined) return
+  // Integer ids would collide with the generated ones.
+  if (`${Number.parseInt(jobId, 10)}` === jobId || jobId.includes(':') || jobId === '') {
+    throw new Error(`Job "${name}": jobId "${jobId}" must not be empty, an integer, or contain ':'`)
+  }
+}
+
 export function isInvalidPayload(error: unknown): boolean {
   return error instanceof CoreErrors.InvalidJobPayload
 }

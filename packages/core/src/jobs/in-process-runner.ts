@@ -1,6 +1,6 @@
 import type { z } from 'zod'
 import type { Logger } from '../logger.js'
-import { isInvalidPayload, type ResolvedJob, resolveJob } from './definition.js'
+import { assertCustomJobId, isInvalidPayload, type ResolvedJob, resolveJob } from './definition.js'
 import type {
   EnqueueOptions,
   FailedJob,
@@ -67,11 +67,12 @@ export function createInProcessRunner(options: InProcessRunnerOptions): JobRunne
     const queue = lookup(name)
     queue.job.validate(payload)
     const { jobId, delayMs = 0 } = enqueueOptions
+    assertCustomJobId(name, jobId)
     if (jobId !== undefined && queue.existing.has(jobId)) return { id: jobId }
     const id = jobId ?? String(nextId++)
     queue.existing.add(id)
     // A JSON copy behaves like the BullMQ runner: the caller's later mutations do not leak in.
-    const stored = payload === undefined ? undefined : JSON.parse(JSON.stringify(payload))
+    const stored: unknown = payload === undefined ? undefined : JSON.parse(JSON.stringify(payload))
     schedule(queue, { id, payload: stored, attemptsMade: 0, timer: undefined }, delayMs)
     return { id }
   }

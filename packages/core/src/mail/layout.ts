@@ -21,12 +21,19 @@ export function applyBrandLayout(content: MailContent, brand: Brand): MailConten
   return {
     subject: content.subject,
     text: `${content.text.trimEnd()}\n\n${textFooter(brand)}`,
-    ...(content.html === undefined ? {} : { html: htmlLayout(content.subject, content.html, brand) }),
+    ...(content.html === undefined
+      ? {}
+      : { html: htmlLayout(content.subject, content.html, brand) }),
   }
 }
 
+/** Ends with a full stop, without doubling one already there (`Northwind Inc.`). */
+function sentence(value: string): string {
+  return /[.!?]$/.test(value) ? value : `${value}.`
+}
+
 function textFooter(brand: Brand): string {
-  const lines = [`Sent by ${brand.name}.`]
+  const lines = [`Sent by ${sentence(brand.name)}`]
   if (brand.supportEmail) lines.push(`Questions? Write to ${brand.supportEmail}`)
   lines.push(brand.baseUrl)
   // "-- " is the signature delimiter mail clients recognise.
@@ -51,7 +58,7 @@ function htmlLayout(subject: string, body: string, brand: Brand): string {
     body,
     '</div>',
     '<div style="padding:16px 0 0;font-size:12px;line-height:1.5;color:#71717a;">',
-    `<p style="${footerLine}">Sent by ${name}.</p>`,
+    `<p style="${footerLine}">Sent by ${sentence(name)}</p>`,
     support
       ? `<p style="${footerLine}">Questions? Write to <a href="mailto:${support}" style="color:#71717a;">${support}</a></p>`
       : '',

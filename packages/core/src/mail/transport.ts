@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import nodemailer from 'nodemailer'
+import nodemailer, { type SendMailOptions } from 'nodemailer'
 import type { Logger } from '../logger.js'
 import type { ResolvedCoreOptions } from '../options.js'
 import type { DeliveredMail } from './types.js'
@@ -31,7 +31,7 @@ function createSmtpTransport(url: string, logger: Logger): MailTransport {
   return {
     sent: [],
     async deliver(mail) {
-      const info = await transporter.sendMail(mail)
+      const info = await transporter.sendMail(toNodemailer(mail))
       logger.debug({ to: mail.to, subject: mail.subject, messageId: info.messageId }, 'mail sent')
     },
     close: () => transporter.close(),
@@ -45,13 +45,11 @@ function createFileTransport(dir: string, logger: Logger): MailTransport {
     buffer: true,
     newline: 'windows',
   })
-  let dirReady: Promise<unknown> | undefined
   return {
     sent: [],
     async deliver(mail) {
-      const info = await transporter.sendMail(mail)
-      dirReady ??= mkdir(dir, { recursive: true, mode: 0o700 })
-      await dirReady
+      const info = await transporter.sendMail(toNodemailer(mail))
+      await mkdir(dir, { recursive: true, mode: 0o700 })
       const file = join(dir, `${fileTimestamp()}-${randomBytes(4).toString('hex')}.eml`)
       // Owner-only: bodies carry reset links and sign-in codes.
       await writeFile(file, info.message, { flag: 'wx', mode: 0o600 })
@@ -72,6 +70,11 @@ function createMemoryTransport(logger: Logger): MailTransport {
     },
     close: () => {},
   }
+}
+
+function toNodemailer(mail: DeliveredMail): SendMailOptions {
+  const { from, to, replyTo, subject, text, html } = mail
+  return { from, to, replyTo, subject, text, html }
 }
 
 /** Sortable and safe in file names on every OS. */

@@ -1,5 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify'
 import { PassThrough } from 'node:stream'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { acmeCore, type CoreOptions, serverOptions } from '../../src/index.js'
 
 export const TEST_BRAND = {
