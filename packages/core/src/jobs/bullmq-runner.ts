@@ -2,6 +2,7 @@ import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 import type { z } from 'zod'
 import { closeRedis, pingRedis } from '../data/redis.js'
+import { CoreErrors } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { assertCustomJobId, isInvalidPayload, type ResolvedJob, resolveJob } from './definition.js'
 import type {
@@ -19,6 +20,34 @@ export interface BullmqRunnerOptions {
   prefix: string
   settings: JobRunnerSettings
   logger: Logger
+}
+
+/**
+ * BullMQ waits for a connection indefinitely; a request that enqueues during a Redis outage
+ * must get a 503 instead of hanging. (A job whose add was only slow may then exist twice when
+ * the caller retries: handlers should be idempotent, or pass a `jobId`.)
+ */
+const ENQUEUE_DEADLINE_MS = 5_000
+
+async function withDeadline<T>(work: Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new CoreErrors.DependencyUnavailable({
+            detail: 'The job queue is unreachable; retry shortly.',
+            cause: new Error(`enqueue of "${name}" timed out after ${ms} ms`),
+          }),
+        ),
+      ms,
+    )
+  })
+  try {
+    return await Promise.race([work, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 interface DefinedJob {
@@ -54,10 +83,11 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
     const { job, queue } = lookup(name)
     job.validate(payload)
     assertCustomJobId(name, enqueueOptions.jobId)
-    const added = await queue.add(name, payload, {
-      delay: enqueueOptions.delayMs,
-      jobId: enqueueOptions.jobId,
-    })
+    const added = await withDeadline(
+      queue.add(name, payload, { delay: enqueueOptions.delayMs, jobId: enqueueOptions.jobId }),
+      ENQUEUE_DEADLINE_MS,
+      name,
+    )
     if (added.id === undefined) throw new Error(`BullMQ returned no id for job "${name}"`)
     return { id: added.id }
   }
