@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod'
+import { validatorCompiler } from 'fastify-type-provider-zod'
 import type { Redis } from 'ioredis'
 import { type RequestContext, runWithContext } from './context.js'
 import { createPrismaClient, type PrismaClientLike, pingDatabase } from './data/prisma.js'
@@ -22,6 +22,7 @@ import {
 } from './options.js'
 import { sendProblem, toAcmeError, toProblemDocument } from './problem.js'
 import { registerSecurityDefaults } from './security.js'
+import { serializerCompiler } from './serializer.js'
 import type { AcmePrisma } from './types.js'
 
 async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Promise<void> {

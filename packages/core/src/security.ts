@@ -1,10 +1,10 @@
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { CoreErrors } from './errors.js'
 import type { ResolvedCoreOptions } from './options.js'
+import { computeSecurityHeaders } from './security-headers.js'
 
 /** Security headers, CORS and the global per-client rate limit, as a reviewer expects them. */
 export async function registerSecurityDefaults(
@@ -13,7 +13,11 @@ export async function registerSecurityDefaults(
   redis: Redis | null,
 ): Promise<void> {
   if (options.helmet !== false) {
-    await app.register(helmet, options.helmet === true ? {} : options.helmet)
+    const headers = computeSecurityHeaders(options.helmet === true ? {} : options.helmet)
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.headers(headers)
+      done()
+    })
   }
 
   await app.register(cors, {
