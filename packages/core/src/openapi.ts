@@ -62,6 +62,16 @@ const problemSchema = {
   },
 } as const
 
+function brandFavicon(name: string): Buffer {
+  const initial = (name.trim()[0] ?? '?').toUpperCase().replace(/[<>&"']/g, '?')
+  return Buffer.from(
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">' +
+      '<rect width="32" height="32" rx="6" fill="#334155"/>' +
+      `<text x="16" y="22" font-family="sans-serif" font-size="18" text-anchor="middle" fill="#fff">${initial}</text>` +
+      '</svg>',
+  )
+}
+
 interface RouteDocConfig {
   auth?: string
   permission?: string
@@ -132,11 +142,23 @@ export async function registerOpenApi(
   })
 
   if (!docs.enabled) return
+  // White-label: no top bar (it carries the UI vendor's logo) and a favicon from the brand.
   await app.register(swaggerUi, {
     routePrefix: docs.routePrefix,
     staticCSP: true,
-    uiConfig: { validatorUrl: null, deepLinking: true },
-    theme: { title: `${brand.name} API` },
+    uiConfig: { validatorUrl: null, deepLinking: true, layout: 'BaseLayout' },
+    theme: {
+      title: `${brand.name} API`,
+      favicon: [
+        {
+          filename: 'favicon.svg',
+          rel: 'icon',
+          sizes: 'any',
+          type: 'image/svg+xml',
+          content: brandFavicon(brand.name),
+        },
+      ],
+    },
   })
   app.get(
     `${docs.routePrefix.replace(/\/$/, '')}/openapi.json`,

@@ -86,5 +86,11 @@ describe('OpenAPI document', () => {
     expect(page.headers['content-type']).toContain('text/html')
     expect(page.body).toContain('Initech API')
     expect(page.body.toLowerCase()).not.toContain('acme')
+    expect(page.body.toLowerCase()).not.toContain('fastify')
+    const initializer = await t.app.inject({
+      method: 'GET',
+      url: '/docs/static/swagger-initializer.js',
+    })
+    expect(initializer.body).toContain('BaseLayout')
   })
 })
