@@ -50,6 +50,17 @@ async function withDeadline<T>(work: Promise<T>, ms: number, name: string): Prom
   }
 }
 
+const CLOSE_SETUP_WAIT_MS = 2_000
+
+async function settleWithin(work: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  await Promise.race([Promise.allSettled(work), deadline])
+  clearTimeout(timer)
+}
+
 interface DefinedJob {
   job: ResolvedJob
   queue: Queue<unknown, void, string>
@@ -138,6 +149,12 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
     close() {
       closing ??= (async () => {
         const jobs = [...defined.values()]
+        // Closing a queue or worker that is still connecting leaves its setup commands to
+        // reject unhandled; let setup finish first (bounded, in case Redis is down).
+        await settleWithin(
+          jobs.flatMap(({ queue, worker }) => [queue.waitUntilReady(), worker.waitUntilReady()]),
+          CLOSE_SETUP_WAIT_MS,
+        )
         // Workers first: closing one waits for its active jobs.
         await Promise.all(jobs.map(({ worker }) => worker.close()))
         queuesClosed = true
