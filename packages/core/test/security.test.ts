@@ -1,5 +1,7 @@
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildTestApp, type TestApp } from './support/app.js'
+import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
 
 let t: TestApp
 beforeAll(async () => {
@@ -52,5 +54,36 @@ describe('security defaults', () => {
       remoteAddress: '203.0.113.10',
     })
     expect(otherClient.statusCode).toBe(200)
+  })
+})
+
+describe('rate limit shared through Redis', () => {
+  it('counts a client across every instance that shares the Redis', async () => {
+    const prefix = uniquePrefix('rate')
+    const settings = { redis: TEST_REDIS_URL, redisKeyPrefix: prefix, rateLimit: { max: 3 } }
+    const route = (app: TestApp['app']) => {
+      app.get('/ping', async () => ({ ok: true }))
+    }
+    const first = await buildTestApp(settings, route)
+    const second = await buildTestApp(settings, route)
+    try {
+      const statuses: number[] = []
+      for (const instance of [first, second, first, second]) {
+        const response = await instance.app.inject({
+          method: 'GET',
+          url: '/ping',
+          remoteAddress: '198.51.100.7',
+        })
+        statuses.push(response.statusCode)
+      }
+      expect(statuses).toEqual([200, 200, 200, 429])
+    } finally {
+      await first.app.close()
+      await second.app.close()
+      const redis = new Redis(TEST_REDIS_URL)
+      const keys = await redis.keys(`${prefix}*`)
+      if (keys.length > 0) await redis.del(...keys)
+      await redis.quit()
+    }
   })
 })
