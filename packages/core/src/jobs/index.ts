@@ -20,13 +20,3 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
 
 export { createBullmqRunner } from './bullmq-runner.js'
 export { createInProcessRunner } from './in-process-runner.js'
-export type {
-  AcmeJobs,
-  EnqueueOptions,
-  FailedJob,
-  JobContext,
-  JobDefinition,
-  JobHandle,
-  JobRunner,
-  JobRunnerSettings,
-} from './types.js'
