@@ -4,6 +4,7 @@ import { openDatabase } from './database.js'
 import type { Env } from './env.js'
 import type { PrismaClient } from './generated/prisma/client.js'
 import { aboutRoutes } from './routes/about.js'
+import { projectRoutes } from './routes/projects.js'
 
 declare module '@acme/core' {
   interface AcmeRegister {
@@ -25,7 +26,7 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
       ...(options.logStream ? { logger: { stream: options.logStream } } : {}),
     }),
   )
-  const database = await openDatabase(env)
+  const database = await openDatabase(env, (line) => app.log.info(line))
 
   await app.register(acmeCore, {
     brand: {
@@ -57,5 +58,6 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
   )
 
   await app.register(aboutRoutes)
+  await app.register(projectRoutes)
   return app
 }

@@ -2,31 +2,31 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '@acme/test-support'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { loadEnv } from '../src/env.js'
 
-const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test'
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
-
 const modes = [
-  { name: 'embedded (no DATABASE_URL, no REDIS_URL)', extra: {}, checks: ['database'] },
-  {
-    name: 'real PostgreSQL and Redis',
-    extra: { DATABASE_URL, REDIS_URL },
-    checks: ['database', 'queue', 'redis'],
-  },
+  { name: 'embedded (no DATABASE_URL, no REDIS_URL)', real: false, checks: ['database'] },
+  { name: 'real PostgreSQL and Redis', real: true, checks: ['database', 'queue', 'redis'] },
 ] as const
 
-describe.each(modes)('the starter in $name mode', ({ extra, checks }) => {
+describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
   let app: FastifyInstance
   let dataDir: string
+  let database: TestDatabase | undefined
   const logLines: string[] = []
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'saas-starter-'))
+    // A database of its own, empty: the starter must migrate it when it starts.
+    database = real ? await createTestDatabase({ label: 'starter' }) : undefined
+    const extra = database
+      ? { DATABASE_URL: database.url, REDIS_URL: TEST_REDIS_URL, RATE_LIMIT_MAX: '1000' }
+      : {}
     const logStream = new PassThrough()
     logStream.on('data', (chunk: Buffer) => logLines.push(chunk.toString()))
     const env = loadEnv(
@@ -45,6 +45,7 @@ describe.each(modes)('the starter in $name mode', ({ extra, checks }) => {
 
   afterAll(async () => {
     await app?.close()
+    await database?.drop()
     rmSync(dataDir, { recursive: true, force: true })
   })
 
@@ -80,10 +81,23 @@ describe.each(modes)('the starter in $name mode', ({ extra, checks }) => {
     })
   })
 
+  it('applied its migrations at startup, recorded as Prisma records them', async () => {
+    const rows = await app.prisma.$queryRaw<Array<{ migration_name: string; finished: boolean }>>`
+      SELECT migration_name, finished_at IS NOT NULL AS finished FROM _prisma_migrations`
+    expect(rows).toEqual([{ migration_name: expect.stringMatching(/_init$/), finished: true }])
+  })
+
+  it('serves its own list route with a bounded page size', async () => {
+    const page = await app.inject({ method: 'GET', url: '/projects?limit=10' })
+    expect(page.json()).toEqual({ items: [], nextCursor: null })
+    const tooMany = await app.inject({ method: 'GET', url: '/projects?limit=1000' })
+    expect(tooMany.statusCode).toBe(400)
+    const badCursor = await app.inject({ method: 'GET', url: '/projects?cursor=1%27%20OR%201=1' })
+    expect(badCursor.statusCode).toBe(400)
+  })
+
   it('logs which mode it runs in', () => {
     const text = logLines.join('')
-    expect(text).toMatch(
-      'REDIS_URL' in extra ? /running with PostgreSQL and Redis/ : /running in embedded mode/,
-    )
+    expect(text).toMatch(real ? /running with PostgreSQL and Redis/ : /running in embedded mode/)
   })
 })

@@ -1,0 +1,140 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { manifestPathFor, resolvePaths } from './config.js'
+import type { MergeManifest } from './manifest.js'
+import { mergeSchema } from './merge/index.js'
+import { formatStatus, migrateApply, migrateDiff, migrateStatus } from './migrate/index.js'
+import { runPrismaCli } from './prisma-cli.js'
+
+const USAGE = `Usage: acme <command> [options]
+
+  prisma merge      merge the installed plugins' fragments with your schema
+                    --input <file|dir> --output <file|dir> --dry-run --check
+  prisma generate   prisma generate, validate, format without the engine download
+  prisma validate
+  prisma format
+  migrate diff      write a new migration from the last snapshot to the schema
+                    --name <name> --schema <file|dir> --migrations <dir>
+  migrate apply     apply pending migrations (DATABASE_URL or --url)
+  migrate status    list applied, pending, changed and failed migrations
+
+Paths default to package.json "acme.prisma" ({ input, output, migrations }), else
+prisma/app, prisma/schema.prisma and prisma/migrations. --cwd <dir> runs elsewhere.`
+
+const options = {
+  cwd: { type: 'string' },
+  input: { type: 'string' },
+  output: { type: 'string' },
+  schema: { type: 'string' },
+  migrations: { type: 'string' },
+  name: { type: 'string' },
+  url: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  check: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+type Flags = ReturnType<
+  typeof parseArgs<{ options: typeof options; allowPositionals: true }>
+>['values']
+
+async function main(argv: string[]): Promise<number> {
+  const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true })
+  const [group, command] = positionals
+  const cwd = flags.cwd ?? process.cwd()
+  if (flags.help || !group) {
+    console.log(USAGE)
+    return flags.help ? 0 : 1
+  }
+  const paths = resolvePaths(cwd, {
+    ...(flags.input ? { input: flags.input } : {}),
+    ...(flags.output ? { output: flags.output } : {}),
+    ...(flags.schema ? { output: flags.schema } : {}),
+    ...(flags.migrations ? { migrations: flags.migrations } : {}),
+  })
+
+  if (group === 'prisma' && command === 'merge') return merge(cwd, paths, flags)
+  if (group === 'prisma' && command && ['generate', 'validate', 'format'].includes(command)) {
+    return runPrismaCli(cwd, [command, '--schema', paths.output])
+  }
+  if (group === 'migrate' && command === 'diff') {
+    if (!flags.name) throw new Error('migrate diff needs --name <name>')
+    const manifestPath = manifestPathFor(paths.output)
+    const manifest = existsSync(manifestPath)
+      ? (JSON.parse(readFileSync(manifestPath, 'utf8')) as MergeManifest)
+      : null
+    const result = await migrateDiff({
+      schema: paths.output,
+      migrationsDir: paths.migrations,
+      name: flags.name,
+      manifest,
+    })
+    console.log(
+      result.migrationDir
+        ? `Wrote ${result.migrationDir}/migration.sql`
+        : 'No schema change since the last migration: nothing written.',
+    )
+    return 0
+  }
+  if (group === 'migrate' && (command === 'apply' || command === 'status')) {
+    const url = flags.url ?? process.env.DATABASE_URL
+    if (!url) throw new Error(`migrate ${command} needs DATABASE_URL or --url`)
+    const target = { url }
+    if (command === 'status') {
+      const status = await migrateStatus({ migrationsDir: paths.migrations, target })
+      console.log(formatStatus(status))
+      return status.pending.length + status.changed.length + status.failed.length === 0 ? 0 : 1
+    }
+    const result = await migrateApply({
+      migrationsDir: paths.migrations,
+      target,
+      log: (line) => console.log(line),
+    })
+    console.log(
+      result.applied.length === 0
+        ? 'Database is up to date.'
+        : `Applied ${result.applied.length} migration(s).`,
+    )
+    return 0
+  }
+  console.error(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}`)
+  return 1
+}
+
+async function merge(
+  cwd: string,
+  paths: ReturnType<typeof resolvePaths>,
+  flags: Flags,
+): Promise<number> {
+  const mode = flags.check ? 'check' : flags['dry-run'] ? 'dry-run' : 'write'
+  const result = await mergeSchema({ cwd, input: paths.input, output: paths.output, mode })
+  if (mode === 'check') {
+    if (!result.changed) {
+      console.log('The merged schema is up to date.')
+      return 0
+    }
+    console.error('The merged schema is stale: run `acme prisma merge`.\n')
+    console.error(result.diff)
+    return 1
+  }
+  if (mode === 'dry-run') {
+    console.log(result.changed ? result.diff : 'No change.')
+    return 0
+  }
+  console.log(result.changed ? `Wrote ${paths.output}` : 'The merged schema is up to date.')
+  return 0
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    const code = (error as { code?: unknown }).code
+    const message = error instanceof Error ? error.message : String(error)
+    console.error(
+      typeof code === 'string' && code.startsWith('ACME_') ? `${code}: ${message}` : message,
+    )
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,19 @@
+import { defineConfig } from 'tsup'
+
+export default defineConfig([
+  {
+    entry: ['src/index.ts'],
+    format: ['esm', 'cjs'],
+    dts: true,
+    clean: true,
+    target: 'node20',
+    tsconfig: 'tsconfig.build.json',
+  },
+  {
+    entry: ['src/cli.ts'],
+    format: ['esm'],
+    target: 'node20',
+    tsconfig: 'tsconfig.build.json',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+])

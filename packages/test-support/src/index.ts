@@ -1,0 +1,4 @@
+export { createTestApp, TEST_BRAND, type TestApp, type TestAppOptions } from './app.js'
+export { createTestDatabase, type TestDatabase } from './database.js'
+export { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName, uniquePrefix } from './env.js'
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
