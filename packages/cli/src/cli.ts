@@ -11,7 +11,7 @@ const USAGE = `Usage: acme <command> [options]
   prisma merge      merge the installed plugins' fragments with your schema
                     --input <file|dir> --output <file|dir> --dry-run --check
   prisma generate   prisma generate, validate, format without the engine download
-  prisma validate
+  prisma validate   (format --check exits 1 when the schema is not formatted)
   prisma format
   migrate diff      write a new migration from the last snapshot to the schema
                     --name <name> --schema <file|dir> --migrations <dir>
@@ -55,7 +55,8 @@ async function main(argv: string[]): Promise<number> {
 
   if (group === 'prisma' && command === 'merge') return merge(cwd, paths, flags)
   if (group === 'prisma' && command && ['generate', 'validate', 'format'].includes(command)) {
-    return runPrismaCli(cwd, [command, '--schema', paths.output])
+    const extra = command === 'format' && flags.check ? ['--check'] : []
+    return runPrismaCli(cwd, [command, '--schema', paths.output, ...extra])
   }
   if (group === 'migrate' && command === 'diff') {
     if (!flags.name) throw new Error('migrate diff needs --name <name>')

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
 /** The server every development machine and CI runs (see docs: environment notes). */
-const SERVER_URL = process.env.ACME_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 export interface TestDatabase {
   name: string
