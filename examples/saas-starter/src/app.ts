@@ -1,3 +1,4 @@
+import acmeAuth from '@acme/auth'
 import acmeCore, { serverOptions } from '@acme/core'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { openDatabase } from './database.js'
@@ -56,6 +57,19 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
       ? 'running in embedded mode: fine for development, not for production'
       : 'running with PostgreSQL and Redis',
   )
+
+  await app.register(acmeAuth, {
+    jwt: {
+      issuer: env.PUBLIC_BASE_URL,
+      ...(env.JWT_PRIVATE_KEYS ? { privateKeys: env.JWT_PRIVATE_KEYS } : {}),
+    },
+  })
+  if (!env.JWT_PRIVATE_KEYS) {
+    app.log.warn(
+      'JWT_PRIVATE_KEYS is not set: a signing key was generated for this process only; ' +
+        'tokens stop verifying on restart and differ between instances',
+    )
+  }
 
   await app.register(aboutRoutes)
   await app.register(projectRoutes)

@@ -39,6 +39,19 @@ const envSchema = z.object({
         .filter(Boolean),
     ),
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(100),
+
+  JWT_PRIVATE_KEYS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      if (value.trim() === '') return undefined
+      try {
+        return JSON.parse(value) as Array<Record<string, unknown>>
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON array of private JWKs' })
+        return z.NEVER
+      }
+    }),
 })
 
 export type Env = z.output<typeof envSchema>

@@ -10,6 +10,7 @@ const USAGE = `Usage: acme <command> [options]
 
   prisma merge      merge the installed plugins' fragments with your schema
                     --input <file|dir> --output <file|dir> --dry-run --check
+                    --fragment <file> (repeatable) adds a fragment by path
   prisma generate   prisma generate, validate, format without the engine download
   prisma validate   (format --check exits 1 when the schema is not formatted)
   prisma format
@@ -29,6 +30,7 @@ const options = {
   migrations: { type: 'string' },
   name: { type: 'string' },
   url: { type: 'string' },
+  fragment: { type: 'string', multiple: true },
   'dry-run': { type: 'boolean' },
   check: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -108,7 +110,13 @@ async function merge(
   flags: Flags,
 ): Promise<number> {
   const mode = flags.check ? 'check' : flags['dry-run'] ? 'dry-run' : 'write'
-  const result = await mergeSchema({ cwd, input: paths.input, output: paths.output, mode })
+  const result = await mergeSchema({
+    cwd,
+    input: paths.input,
+    output: paths.output,
+    mode,
+    ...(flags.fragment ? { fragments: flags.fragment } : {}),
+  })
   if (mode === 'check') {
     if (!result.changed) {
       console.log('The merged schema is up to date.')

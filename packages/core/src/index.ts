@@ -45,6 +45,7 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
     },
   })
   app.decorate('redis', redis)
+  app.decorate('redisKeyPrefix', options.redisKeyPrefix)
   app.decorate('brand', brand)
 
   const events = new EventBus(app.log)

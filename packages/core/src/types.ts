@@ -30,6 +30,8 @@ declare module 'fastify' {
     readonly prisma: AcmePrisma
     /** Shared ioredis client, or null in embedded mode (no Redis configured). */
     readonly redis: Redis | null
+    /** Prefix for every Redis key and pub/sub channel a plugin creates (option `redisKeyPrefix`). */
+    readonly redisKeyPrefix: string
     readonly brand: Brand
     readonly jobs: JobRunner
     readonly mailer: Mailer

@@ -17,6 +17,10 @@ export interface TestAppOptions {
   label?: string
   /** The migrations that build the database; without it no database is created. */
   migrationsDir?: string
+  /** Share another app's database instead (two instances of one deployment); not dropped. */
+  database?: TestDatabase
+  /** Share another app's Redis prefix instead; its keys are left to that app. */
+  redisPrefix?: string
   /** The generated client of the schema those migrations create. */
   PrismaClient?: PrismaClientConstructor
   /** Real Redis under a prefix of its own (default), or none (embedded stand-ins). */
@@ -42,10 +46,14 @@ export interface TestApp {
 /** A Fastify app with core and the chosen plugins, on its own database and Redis prefix. */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const label = options.label ?? 'app'
-  const database = options.migrationsDir
-    ? await createTestDatabase({ migrationsDir: options.migrationsDir, label })
-    : null
-  const redisPrefix = options.redis === false ? null : uniquePrefix(label)
+  const ownsDatabase = !options.database && options.migrationsDir !== undefined
+  const database =
+    options.database ??
+    (options.migrationsDir
+      ? await createTestDatabase({ migrationsDir: options.migrationsDir, label })
+      : null)
+  const ownsPrefix = options.redisPrefix === undefined
+  const redisPrefix = options.redis === false ? null : (options.redisPrefix ?? uniquePrefix(label))
 
   const stream = new PassThrough()
   const lines: string[] = []
@@ -74,8 +82,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     rawLogs: () => lines.join('\n'),
     async close() {
       await app.close()
-      if (redisPrefix) await deleteKeys(redisPrefix)
-      await database?.drop()
+      if (redisPrefix && ownsPrefix) await deleteKeys(redisPrefix)
+      if (ownsDatabase) await database?.drop()
     },
   }
 }

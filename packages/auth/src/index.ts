@@ -1,0 +1,121 @@
+import { parseOptions } from '@acme/core'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { createAuthenticateHook } from './authenticate.js'
+import { systemClock } from './clock.js'
+import type { AuthDb } from './db.js'
+import { registerAuthTemplates } from './mail.js'
+import { type AuthOptions, authOptionsSchema } from './options.js'
+import { credentialRoutes } from './routes/credentials.js'
+import { jwksRoute } from './routes/jwks.js'
+import { meRoutes } from './routes/me.js'
+import { PasswordService } from './services/passwords.js'
+import { RevocationList } from './services/revocations.js'
+import { SessionService } from './services/sessions.js'
+import { TokenService } from './services/tokens.js'
+import type { AuthServices } from './types.js'
+
+async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Promise<void> {
+  const options = parseOptions('@acme/auth', authOptionsSchema, rawOptions)
+  const clock = options.clock ?? systemClock
+  const db = app.prisma as unknown as AuthDb
+  const { jwt } = options
+
+  const passwords = new PasswordService({
+    hashing: {
+      memoryCost: options.passwords.memoryCost,
+      timeCost: options.passwords.timeCost,
+      parallelism: options.passwords.parallelism,
+    },
+    policy: {
+      minLength: options.passwords.minLength,
+      maxBytes: options.passwords.maxBytes,
+      ...(options.passwords.isBreached ? { isBreached: options.passwords.isBreached } : {}),
+    },
+  })
+  const tokens = await TokenService.create({
+    issuer: jwt.issuer,
+    audience: jwt.audience ?? jwt.issuer,
+    algorithm: jwt.algorithm,
+    accessTtlSeconds: jwt.accessTtlSeconds,
+    clockToleranceSeconds: jwt.clockToleranceSeconds,
+    ...(jwt.privateKeys ? { privateKeys: jwt.privateKeys } : {}),
+    ...(jwt.verificationKeys ? { verificationKeys: jwt.verificationKeys } : {}),
+    ...(jwt.secret ? { secret: jwt.secret } : {}),
+    clock,
+  })
+  const revocations = new RevocationList({
+    redis: app.redis,
+    channel: `${app.redisKeyPrefix}auth:revoked-sessions`,
+    ttlSeconds: jwt.accessTtlSeconds + jwt.clockToleranceSeconds,
+    clock,
+    loadRecent: async (since) => {
+      const rows = await db.authSession.findMany({
+        where: { revokedAt: { gte: since } },
+        select: { id: true },
+      })
+      return rows.map((row) => row.id)
+    },
+    logger: app.log,
+  })
+  const sessions = new SessionService({
+    db,
+    clock,
+    lifetimes: options.sessions,
+    revocations,
+    events: {
+      onReuseDetected: (info) => app.events.emit('auth.refresh_reuse_detected', info),
+      onRevoked: (info) => app.events.emit('session.revoked', info),
+    },
+  })
+  const services: AuthServices = { passwords, tokens, sessions, revocations }
+
+  app.decorate('auth', services)
+  app.decorateRequest('user', null)
+  app.decorateRequest('session', null)
+  app.decorateRequest('principal', null)
+  app.addHook(
+    'onRequest',
+    createAuthenticateHook(tokens, revocations, options.requireAuthByDefault),
+  )
+  app.addHook('onReady', () => revocations.start())
+  app.addHook('onClose', () => revocations.close())
+
+  registerAuthTemplates(app.mailer)
+  app.openapi.addTag({ name: 'auth', description: 'Accounts, sessions and tokens.' })
+  app.openapi.addSecurityScheme('bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'An access token from POST /auth/login or /auth/refresh.',
+  })
+
+  const links = {
+    login: options.links.login ?? `${app.brand.baseUrl}/login`,
+    passwordReset: options.links.passwordReset ?? `${app.brand.baseUrl}/reset-password`,
+  }
+  await app.register(
+    async (scope) => {
+      await scope.register(credentialRoutes, { db, services, links })
+      await scope.register(meRoutes, { db })
+    },
+    { prefix: options.prefix },
+  )
+  await app.register(jwksRoute, { tokens })
+}
+
+/** Authentication: register after `@acme/core`. */
+export const acmeAuth = fp(registerAuth, {
+  name: '@acme/auth',
+  fastify: '5.x',
+  dependencies: ['@acme/core'],
+})
+
+export default acmeAuth
+
+export type { Clock } from './clock.js'
+export type { AuthDb } from './db.js'
+export { AuthErrors } from './errors.js'
+export type { AuthOptions, ResolvedAuthOptions } from './options.js'
+export type { PublicUser } from './services/accounts.js'
+export type { AuthServices, AuthSessionRef, AuthUser, Principal } from './types.js'

@@ -1,0 +1,86 @@
+import { z } from 'zod'
+import type { Clock } from './clock.js'
+
+const jwk = z.record(z.string(), z.unknown())
+
+export const authOptionsSchema = z
+  .object({
+    /** Prefix of every auth route. */
+    prefix: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_-]*$/)
+      .default('/auth'),
+    jwt: z
+      .object({
+        /** `iss` of every token; usually the API's public origin. */
+        issuer: z.string().min(1),
+        /** `aud`; defaults to the issuer. */
+        audience: z.string().min(1).optional(),
+        algorithm: z.enum(['EdDSA', 'ES256', 'RS256', 'HS256']).default('EdDSA'),
+        /** Private JWKs with `kid`: the first signs, all verify. Generated at startup if absent. */
+        privateKeys: z.array(jwk).optional(),
+        /** Public JWKs of retired keys that still verify until their tokens expire. */
+        verificationKeys: z.array(jwk).optional(),
+        /** HS256 only: at least 32 bytes. */
+        secret: z.string().optional(),
+        accessTtlSeconds: z.number().int().min(60).max(3_600).default(900),
+        clockToleranceSeconds: z.number().int().min(0).max(300).default(30),
+      })
+      .strict()
+      .superRefine((jwt, ctx) => {
+        if (jwt.algorithm === 'HS256' && Buffer.byteLength(jwt.secret ?? '') < 32) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['secret'],
+            message: 'HS256 needs a secret of at least 32 bytes',
+          })
+        }
+      }),
+    sessions: z
+      .object({
+        idleSeconds: z
+          .number()
+          .int()
+          .positive()
+          .default(7 * 24 * 3_600),
+        absoluteSeconds: z
+          .number()
+          .int()
+          .positive()
+          .default(30 * 24 * 3_600),
+        reuseGraceSeconds: z.number().int().min(0).max(60).default(2),
+      })
+      .strict()
+      .prefault({}),
+    passwords: z
+      .object({
+        memoryCost: z.number().int().min(19_456).default(19_456),
+        timeCost: z.number().int().min(2).default(2),
+        parallelism: z.number().int().min(1).default(1),
+        minLength: z.number().int().min(8).max(128).default(12),
+        maxBytes: z.number().int().min(64).max(4_096).default(1_024),
+        isBreached: z
+          .custom<(password: string) => boolean | Promise<boolean>>(
+            (value) => typeof value === 'function',
+            'must be a function',
+          )
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    /** Pages of the web app that emails link to; default to the brand's base URL + path. */
+    links: z
+      .object({ login: z.url().optional(), passwordReset: z.url().optional() })
+      .strict()
+      .prefault({}),
+    /** Every route requires a valid access token unless its config says `auth: 'public'`. */
+    requireAuthByDefault: z.boolean().default(false),
+    /** Injectable time source (tests). */
+    clock: z
+      .custom<Clock>((value) => typeof value === 'function', 'must be a function returning a Date')
+      .optional(),
+  })
+  .strict()
+
+export type AuthOptions = z.input<typeof authOptionsSchema>
+export type ResolvedAuthOptions = z.output<typeof authOptionsSchema>

@@ -1,0 +1,115 @@
+import type { AuthDb } from '../db.js'
+import { AuthErrors } from '../errors.js'
+import type { PasswordService } from './passwords.js'
+
+export interface PublicUser {
+  id: string
+  email: string
+  name: string | null
+  emailVerified: boolean
+  createdAt: Date
+}
+
+const PUBLIC_USER = {
+  id: true,
+  email: true,
+  name: true,
+  emailVerifiedAt: true,
+  createdAt: true,
+} as const
+
+type PublicUserRow = {
+  id: string
+  email: string
+  name: string | null
+  emailVerifiedAt: Date | null
+  createdAt: Date
+}
+
+export function toPublicUser(row: PublicUserRow): PublicUser {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    emailVerified: row.emailVerifiedAt !== null,
+    createdAt: row.createdAt,
+  }
+}
+
+/** Emails are compared case-insensitively: stored trimmed and lower-cased. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase()
+}
+
+export type RegistrationOutcome =
+  | { kind: 'created'; user: PublicUser }
+  | { kind: 'exists'; userId: string }
+
+/**
+ * Creates the account, or reports that it exists. Both paths cost one password hash, so the
+ * response time does not tell an attacker which emails have accounts.
+ */
+export async function registerAccount(
+  db: AuthDb,
+  passwords: PasswordService,
+  input: { email: string; password: string; name: string | null },
+): Promise<RegistrationOutcome> {
+  await passwords.check(input.password)
+  const email = normalizeEmail(input.email)
+  const passwordHash = await passwords.hash(input.password)
+  const existing = await db.user.findUnique({ where: { email }, select: { id: true } })
+  if (existing) return { kind: 'exists', userId: existing.id }
+  try {
+    const user = await db.user.create({
+      data: { email, passwordHash, name: input.name },
+      select: PUBLIC_USER,
+    })
+    return { kind: 'created', user: toPublicUser(user) }
+  } catch (error) {
+    // Two registrations of one email at once: the loser is told the same as any existing one.
+    if ((error as { code?: unknown }).code === 'P2002') {
+      const winner = await db.user.findUniqueOrThrow({ where: { email }, select: { id: true } })
+      return { kind: 'exists', userId: winner.id }
+    }
+    throw error
+  }
+}
+
+/**
+ * Checks a password login. Unknown email, wrong password and suspended account all fail the
+ * same way after exactly one argon2 verification. A hash below the current parameters is
+ * upgraded on success.
+ */
+export async function verifyLogin(
+  db: AuthDb,
+  passwords: PasswordService,
+  input: { email: string; password: string },
+): Promise<PublicUser> {
+  const user = await db.user.findUnique({
+    where: { email: normalizeEmail(input.email) },
+    select: { ...PUBLIC_USER, passwordHash: true, status: true },
+  })
+  const { valid, needsRehash } = await passwords.verify(user?.passwordHash ?? null, input.password)
+  if (!user || !valid || user.status !== 'active') throw new AuthErrors.InvalidCredentials()
+  if (needsRehash) {
+    await db.user.update({
+      where: { id: user.id },
+      data: { passwordHash: await passwords.hash(input.password) },
+    })
+  }
+  return toPublicUser(user)
+}
+
+export async function findPublicUser(db: AuthDb, id: string): Promise<PublicUser | null> {
+  const row = await db.user.findUnique({ where: { id }, select: PUBLIC_USER })
+  return row ? toPublicUser(row) : null
+}
+
+export async function updateProfile(
+  db: AuthDb,
+  id: string,
+  changes: { name?: string | null },
+): Promise<PublicUser> {
+  const row = await db.user.update({ where: { id }, data: changes, select: PUBLIC_USER })
+  return toPublicUser(row)
+}
