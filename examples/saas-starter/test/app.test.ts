@@ -96,6 +96,30 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     expect(badCursor.statusCode).toBe(400)
   })
 
+  it('registers, logs in, refreshes and reads the profile', async () => {
+    const credentials = { email: 'ann@initech.test', password: 'correct horse battery' }
+    const registered = await app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: credentials,
+    })
+    expect(registered.statusCode).toBe(202)
+    const login = await app.inject({ method: 'POST', url: '/auth/login', payload: credentials })
+    expect(login.statusCode).toBe(200)
+    const refreshed = await app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refreshToken: login.json().refreshToken },
+    })
+    expect(refreshed.statusCode).toBe(200)
+    const me = await app.inject({
+      method: 'GET',
+      url: '/auth/me',
+      headers: { authorization: `Bearer ${refreshed.json().accessToken}` },
+    })
+    expect(me.json()).toMatchObject({ email: 'ann@initech.test' })
+  })
+
   it('logs which mode it runs in', () => {
     const text = logLines.join('')
     expect(text).toMatch(real ? /running with PostgreSQL and Redis/ : /running in embedded mode/)

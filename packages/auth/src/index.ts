@@ -114,8 +114,9 @@ export const acmeAuth = fp(registerAuth, {
 export default acmeAuth
 
 export type { Clock } from './clock.js'
-export type { AuthDb } from './db.js'
 export { AuthErrors } from './errors.js'
 export type { AuthOptions, ResolvedAuthOptions } from './options.js'
 export type { PublicUser } from './services/accounts.js'
+export type { ActiveSession, DeviceInfo, IssuedRefresh } from './services/sessions.js'
+export type { AccessClaims } from './services/tokens.js'
 export type { AuthServices, AuthSessionRef, AuthUser, Principal } from './types.js'

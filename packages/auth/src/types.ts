@@ -1,7 +1,5 @@
-import type { PasswordService } from './services/passwords.js'
-import type { RevocationList } from './services/revocations.js'
-import type { SessionService } from './services/sessions.js'
-import type { TokenService } from './services/tokens.js'
+import type { ActiveSession, DeviceInfo, IssuedRefresh } from './services/sessions.js'
+import type { AccessClaims } from './services/tokens.js'
 
 /** Who a request acts as, after authentication. */
 export interface AuthUser {
@@ -14,11 +12,41 @@ export interface AuthSessionRef {
 
 export type Principal = { type: 'user'; userId: string; sessionId: string }
 
+/**
+ * `app.auth`: what hosts and other plugins may call. Declared as plain interfaces so the
+ * published types stay small (the classes behind them carry the Prisma model types).
+ */
 export interface AuthServices {
-  passwords: PasswordService
-  tokens: TokenService
-  sessions: SessionService
-  revocations: RevocationList
+  passwords: {
+    check(password: string): Promise<void>
+    hash(password: string): Promise<string>
+    verify(hash: string | null, password: string): Promise<{ valid: boolean; needsRehash: boolean }>
+  }
+  tokens: {
+    signAccess(claims: { sub: string; sid: string; tid?: string | null }): Promise<{
+      token: string
+      expiresIn: number
+      claims: AccessClaims
+    }>
+    verifyAccess(token: string): Promise<AccessClaims>
+    jwks(): { keys: Array<Record<string, unknown>> }
+  }
+  sessions: {
+    start(userId: string, device: DeviceInfo): Promise<IssuedRefresh>
+    rotate(refreshToken: string, device: DeviceInfo): Promise<IssuedRefresh>
+    revoke(sessionId: string, reason: string): Promise<void>
+    /** E.g. when you suspend or delete a user: their tokens stop working at once. */
+    revokeAllForUser(
+      userId: string,
+      reason: string,
+      options?: { except?: string },
+    ): Promise<string[]>
+    listActive(userId: string): Promise<ActiveSession[]>
+    isActive(sessionId: string): Promise<boolean>
+  }
+  revocations: {
+    isRevoked(sessionId: string): boolean
+  }
 }
 
 declare module 'fastify' {

@@ -1,6 +1,8 @@
 import type { AuthDb } from '../db.js'
 import { AuthErrors } from '../errors.js'
-import type { PasswordService } from './passwords.js'
+import type { AuthServices } from '../types.js'
+
+type PasswordService = AuthServices['passwords']
 
 export interface PublicUser {
   id: string
