@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hash as argon2Hash, verify as argon2Verify, parseOptions } from '@node-rs/argon2'
 import { AuthErrors } from '../errors.js'
 import { isCommonPassword } from './common-passwords.js'
+import { createLimiter } from './limiter.js'
 
 export interface PasswordHashing {
   /** KiB of memory per hash. */
@@ -56,6 +57,7 @@ export class PasswordService {
   readonly #isBreached: (password: string) => boolean | Promise<boolean>
   // Started at construction so the first unknown-user login costs the same as any other.
   readonly #dummyHash: Promise<string>
+  readonly #limit = createLimiter()
 
   constructor(options: PasswordServiceOptions) {
     this.#hashing = { ...options.hashing }
@@ -105,21 +107,24 @@ export class PasswordService {
     if (hash === null || stored === null || normalized === null) {
       // Same work as a real attempt, on a bounded input, so neither an unknown account nor an
       // oversized password is distinguishable by timing or usable to burn CPU.
-      await this.#verifier(await this.#dummyHash, '')
+      const dummy = await this.#dummyHash
+      await this.#limit(() => this.#verifier(dummy, ''))
       return { valid: false, needsRehash: false }
     }
-    const valid = await this.#verifier(hash, normalized)
+    const valid = await this.#limit(() => this.#verifier(hash, normalized))
     return { valid, needsRehash: valid && this.#isBelowCurrent(stored) }
   }
 
   #argon2id(normalized: string): Promise<string> {
-    return argon2Hash(normalized, {
-      algorithm: ARGON2ID,
-      version: VERSION_0X13,
-      memoryCost: this.#hashing.memoryCost,
-      timeCost: this.#hashing.timeCost,
-      parallelism: this.#hashing.parallelism,
-    })
+    return this.#limit(() =>
+      argon2Hash(normalized, {
+        algorithm: ARGON2ID,
+        version: VERSION_0X13,
+        memoryCost: this.#hashing.memoryCost,
+        timeCost: this.#hashing.timeCost,
+        parallelism: this.#hashing.parallelism,
+      }),
+    )
   }
 
   /** NFKC form, or null when it exceeds maxBytes. */
