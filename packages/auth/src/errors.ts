@@ -38,4 +38,46 @@ export const AuthErrors = {
     'Weak Password',
     'The password does not meet the policy.',
   ),
+  InvalidResetToken: defineError(
+    'ACME_AUTH_INVALID_RESET_TOKEN',
+    400,
+    'Invalid Reset Token',
+    'The password reset link is invalid, used or expired; request a new one.',
+  ),
+  InvalidVerificationToken: defineError(
+    'ACME_AUTH_INVALID_VERIFICATION_TOKEN',
+    400,
+    'Invalid Verification Token',
+    'The verification link is invalid, used or expired; request a new one.',
+  ),
+  CurrentPasswordInvalid: defineError(
+    'ACME_AUTH_CURRENT_PASSWORD_INVALID',
+    403,
+    'Current Password Required',
+    'The current password is missing or wrong.',
+  ),
+  ReauthenticationRequired: defineError(
+    'ACME_AUTH_REAUTHENTICATION_REQUIRED',
+    403,
+    'Re-authentication Required',
+    'Confirm your password to do this.',
+  ),
+  SessionNotFound: defineError(
+    'ACME_AUTH_SESSION_NOT_FOUND',
+    404,
+    'Not Found',
+    'The session does not exist.',
+  ),
+  TooManyAttempts: defineError(
+    'ACME_AUTH_TOO_MANY_ATTEMPTS',
+    429,
+    'Too Many Attempts',
+    'Too many attempts; retry after the time given in the Retry-After header.',
+  ),
+  ThrottleUnavailable: defineError(
+    'ACME_AUTH_THROTTLE_UNAVAILABLE',
+    503,
+    'Service Unavailable',
+    'Sign-in is temporarily unavailable; retry shortly.',
+  ),
 } as const

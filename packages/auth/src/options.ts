@@ -70,9 +70,40 @@ export const authOptionsSchema = z
       .prefault({}),
     /** Pages of the web app that emails link to; default to the brand's base URL + path. */
     links: z
-      .object({ login: z.url().optional(), passwordReset: z.url().optional() })
+      .object({
+        login: z.url().optional(),
+        passwordReset: z.url().optional(),
+        verifyEmail: z.url().optional(),
+      })
       .strict()
       .prefault({}),
+    /** Lifetimes of the single-use tokens sent by email. */
+    oneTimeTokens: z
+      .object({
+        resetTtlSeconds: z.number().int().min(60).max(86_400).default(1_800),
+        verifyTtlSeconds: z
+          .number()
+          .int()
+          .min(300)
+          .max(7 * 86_400)
+          .default(86_400),
+      })
+      .strict()
+      .prefault({}),
+    /** Brute-force limits, shared across instances through Redis; login fails closed without it. */
+    throttle: z
+      .object({
+        accountMax: z.number().int().positive().default(10),
+        accountWindowSeconds: z.number().int().positive().default(900),
+        accountHourlyCap: z.number().int().positive().default(100),
+        ipMax: z.number().int().positive().default(20),
+        ipWindowSeconds: z.number().int().positive().default(60),
+        resetTokenGuessMax: z.number().int().positive().default(10),
+      })
+      .strict()
+      .prefault({}),
+    /** How recent a password proof must be for sensitive changes (delete a session, …). */
+    reauthenticationSeconds: z.number().int().min(60).max(3_600).default(300),
     /** Every route requires a valid access token unless its config says `auth: 'public'`. */
     requireAuthByDefault: z.boolean().default(false),
     /** Injectable time source (tests). */

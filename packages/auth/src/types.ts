@@ -70,9 +70,16 @@ declare module '@acme/core' {
     'user.login_failed': { reason: 'invalid_credentials' }
     'session.revoked': { userId: string; sessionIds: string[]; reason: string }
     'auth.refresh_reuse_detected': { userId: string; sessionId: string }
+    'auth.login_throttled': { scope: 'account' | 'ip' }
+    'user.password_reset_requested': { userId: string }
+    'user.password_changed': { userId: string; via: 'change' | 'reset' }
+    'user.email_verified': { userId: string }
   }
   interface AcmeMailTemplates {
     'auth.welcome': { name: string | null; loginUrl: string }
     'auth.account-exists': { loginUrl: string; resetUrl: string }
+    'auth.password-reset': { resetUrl: string; expiresInMinutes: number }
+    'auth.password-changed': { supportEmail: string | null }
+    'auth.verify-email': { verifyUrl: string; expiresInHours: number }
   }
 }
