@@ -5,13 +5,18 @@ import { createAuthenticateHook } from './authenticate.js'
 import { systemClock } from './clock.js'
 import type { AuthDb } from './db.js'
 import { registerAuthTemplates } from './mail.js'
+import { registerPasswordTemplates } from './mail-templates-password.js'
 import { type AuthOptions, authOptionsSchema } from './options.js'
 import { credentialRoutes } from './routes/credentials.js'
+import { emailRoutes } from './routes/email.js'
 import { jwksRoute } from './routes/jwks.js'
 import { meRoutes } from './routes/me.js'
+import { passwordRoutes } from './routes/password.js'
+import { sessionRoutes } from './routes/sessions.js'
 import { PasswordService } from './services/passwords.js'
 import { RevocationList } from './services/revocations.js'
 import { SessionService } from './services/sessions.js'
+import { LoginThrottle } from './services/throttle.js'
 import { TokenService } from './services/tokens.js'
 import type { AuthServices } from './types.js'
 
@@ -68,6 +73,13 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
       onRevoked: (info) => app.events.emit('session.revoked', info),
     },
   })
+  const throttle = new LoginThrottle({
+    redis: app.redis,
+    keyPrefix: `${app.redisKeyPrefix}auth:throttle:`,
+    clock,
+    limits: options.throttle,
+    logger: app.log,
+  })
   const services: AuthServices = { passwords, tokens, sessions, revocations }
 
   app.decorate('auth', services)
@@ -82,6 +94,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
   app.addHook('onClose', () => revocations.close())
 
   registerAuthTemplates(app.mailer)
+  registerPasswordTemplates(app.mailer)
   app.openapi.addTag({ name: 'auth', description: 'Accounts, sessions and tokens.' })
   app.openapi.addSecurityScheme('bearerAuth', {
     type: 'http',
@@ -93,11 +106,33 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
   const links = {
     login: options.links.login ?? `${app.brand.baseUrl}/login`,
     passwordReset: options.links.passwordReset ?? `${app.brand.baseUrl}/reset-password`,
+    verifyEmail: options.links.verifyEmail ?? `${app.brand.baseUrl}/verify-email`,
   }
   await app.register(
     async (scope) => {
-      await scope.register(credentialRoutes, { db, services, links })
+      await scope.register(credentialRoutes, {
+        db,
+        services,
+        links,
+        throttle,
+        verification: { links, clock, oneTimeTokens: options.oneTimeTokens },
+      })
+      await scope.register(sessionRoutes, {
+        db,
+        services,
+        clock,
+        reauthenticationSeconds: options.reauthenticationSeconds,
+      })
       await scope.register(meRoutes, { db })
+      await scope.register(passwordRoutes, {
+        db,
+        services,
+        links,
+        clock,
+        oneTimeTokens: options.oneTimeTokens,
+        throttle: options.throttle,
+      })
+      await scope.register(emailRoutes, { db, links, clock, oneTimeTokens: options.oneTimeTokens })
     },
     { prefix: options.prefix },
   )

@@ -27,13 +27,19 @@ describe('POST /auth/register', () => {
     expect(again.body).toBe(fresh.body)
     const prisma = t.app.prisma as unknown as { user: { count(args: object): Promise<number> } }
     expect(await prisma.user.count({ where: { email: 'ann@initech.test' } })).toBe(1)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    const mails = t.app.mailer.sent.filter((mail) => mail.to === 'ann@initech.test')
-    expect(mails.map((mail) => mail.subject)).toEqual([
+    const mailsTo = () => t.app.mailer.sent.filter((mail) => mail.to === 'ann@initech.test')
+    for (let tries = 0; mailsTo().length < 3 && tries < 100; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    // Mail jobs may finish in any order.
+    const mails = mailsTo()
+    expect(mails.map((mail) => mail.subject).sort()).toEqual([
+      'Confirm your email address for Initech',
       'Welcome to Initech',
       'Your Initech account',
     ])
-    expect(mails[1]?.text).toContain('https://api.initech.test/reset-password')
+    const exists = mails.find((mail) => mail.subject === 'Your Initech account')
+    expect(exists?.text).toContain('https://api.initech.test/reset-password')
   })
 
   it.each([

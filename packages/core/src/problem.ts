@@ -17,6 +17,9 @@ export interface ProblemDocument {
   [extension: string]: unknown
 }
 
+/** Outages are short-lived from a client's point of view: tell it when to try again. */
+const RETRY_SOON = { 'retry-after': '5' }
+
 type ValidationContext = 'body' | 'querystring' | 'params' | 'headers'
 
 const FASTIFY_CODE_TO_ERROR: Record<string, (typeof CoreErrors)[keyof typeof CoreErrors]> = {
@@ -45,7 +48,9 @@ export function toAcmeError(error: unknown): AcmeError {
   const code = typeof fastifyError?.code === 'string' ? fastifyError.code : undefined
   const mapped = code ? FASTIFY_CODE_TO_ERROR[code] : undefined
   if (mapped) return new mapped({ cause: error })
-  if (isDependencyFailure(error)) return new CoreErrors.DependencyUnavailable({ cause: error })
+  if (isDependencyFailure(error)) {
+    return new CoreErrors.DependencyUnavailable({ cause: error, headers: RETRY_SOON })
+  }
   const status = fastifyError?.statusCode
   if (typeof status === 'number' && status >= 400 && status < 500 && code?.startsWith('FST_')) {
     // Fastify's own client errors (bad content length, bad URL...) carry safe messages.

@@ -9,13 +9,19 @@ import {
   registerAccount,
   verifyLogin,
 } from '../services/accounts.js'
+import type { LoginThrottle } from '../services/throttle.js'
 import type { AuthServices } from '../types.js'
+import { sendVerificationEmail, type VerificationMailOptions } from './email.js'
 import { email, password, tokenPair } from './schemas.js'
 
 export interface CredentialRoutesOptions {
   db: AuthDb
   services: AuthServices
   links: { login: string; passwordReset: string }
+  /** Brute-force limits of POST /login. */
+  throttle: LoginThrottle
+  /** When set, a new account gets a verification email. */
+  verification?: VerificationMailOptions
 }
 
 const REGISTERED = {
@@ -30,6 +36,7 @@ function device(request: FastifyRequest) {
 /** Register, log in, refresh, log out: the routes that create and end sessions. */
 export async function credentialRoutes(app: FastifyInstance, options: CredentialRoutesOptions) {
   const { db, services, links } = options
+  const { throttle } = options
   const routes = app.withTypeProvider<ZodTypeProvider>()
 
   async function issue(user: PublicUser, request: FastifyRequest) {
@@ -73,6 +80,9 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
           name: outcome.user.name,
           loginUrl: links.login,
         })
+        if (options.verification) {
+          await sendVerificationEmail(app, db, outcome.user, options.verification)
+        }
       } else {
         await app.mailer.sendTemplate(
           'auth.account-exists',
@@ -95,15 +105,26 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
         summary: 'Log in with email and password',
         description:
           'Starts a session and answers an access token and a refresh token. Unknown email, ' +
-          'wrong password and suspended account answer the same 401.',
+          'wrong password and suspended account answer the same 401. Too many failures for ' +
+          'the account, or attempts from the client, answer 429 with Retry-After (even with ' +
+          'the right password); 503 with Retry-After when the limiter is unavailable.',
         body: z.object({ email, password }).strict(),
         response: { 200: tokenPair },
       },
       config: { auth: 'public' },
     },
     async (request) => {
+      // Before the password check: a throttled attempt costs no argon2 and learns nothing.
+      const admission = await throttle.admit({ email: request.body.email, ip: request.ip })
+      if (!admission.allowed) {
+        await app.events.emit('auth.login_throttled', { scope: admission.scope })
+        throw new AuthErrors.TooManyAttempts({
+          headers: { 'retry-after': String(admission.retryAfterSeconds) },
+        })
+      }
       try {
         const user = await verifyLogin(db, services.passwords, request.body)
+        await throttle.succeeded(admission.attempt)
         return await issue(user, request)
       } catch (error) {
         if (error instanceof AuthErrors.InvalidCredentials) {

@@ -115,3 +115,22 @@ export async function updateProfile(
   const row = await db.user.update({ where: { id }, data: changes, select: PUBLIC_USER })
   return toPublicUser(row)
 }
+
+/**
+ * PWD-04: a password change must prove the current password. A missing one is checked like a
+ * wrong one (one argon2 verification against the real hash), so both cost and answer the same.
+ */
+export async function verifyCurrentPassword(
+  db: AuthDb,
+  passwords: PasswordService,
+  userId: string,
+  password: string | undefined,
+): Promise<void> {
+  const user = await db.user.findUnique({
+    where: { id: userId },
+    select: { passwordHash: true, status: true },
+  })
+  // The policy never allows an empty password, so '' cannot match.
+  const { valid } = await passwords.verify(user?.passwordHash ?? null, password ?? '')
+  if (!user || !valid || user.status !== 'active') throw new AuthErrors.CurrentPasswordInvalid()
+}

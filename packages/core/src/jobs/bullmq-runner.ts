@@ -37,6 +37,7 @@ async function withDeadline<T>(work: Promise<T>, ms: number, name: string): Prom
         reject(
           new CoreErrors.DependencyUnavailable({
             detail: 'The job queue is unreachable; retry shortly.',
+            headers: { 'retry-after': '5' },
             cause: new Error(`enqueue of "${name}" timed out after ${ms} ms`),
           }),
         ),
