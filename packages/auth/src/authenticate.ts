@@ -1,8 +1,10 @@
 import { getRequestContext } from '@acme/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthErrors } from './errors.js'
+import { API_KEY_PREFIX } from './services/api-keys.js'
 import type { RevocationList } from './services/revocations.js'
 import type { TokenService } from './services/tokens.js'
+import type { AuthServices } from './types.js'
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/
 
@@ -17,19 +19,50 @@ export function bearerToken(request: FastifyRequest): string | null {
 }
 
 /**
+ * An API key from `x-api-key`, or from `Authorization: Bearer` when it has the key prefix (an
+ * access token is a JWT, which starts with `eyJ`, never `ak_`). Null when neither is present; a
+ * repeated or empty `x-api-key` is returned as an empty string, so it fails as an invalid key.
+ */
+export function apiKeyCredential(request: FastifyRequest, bearer: string | null): string | null {
+  const header = request.headers['x-api-key']
+  if (header !== undefined) return typeof header === 'string' ? header : ''
+  return bearer?.startsWith(API_KEY_PREFIX) ? bearer : null
+}
+
+/**
  * Runs on every request before its body is read. The token is verified once per token (the
  * token service caches verified tokens) and checked against the in-memory revocation list, so
- * an authenticated request costs no database or Redis round trip.
+ * an authenticated request costs no database or Redis round trip. API keys are looked up through
+ * the key service's short-lived cache, for the same reason.
  */
 export function createAuthenticateHook(
   tokens: TokenService,
   revocations: RevocationList,
   requireByDefault: boolean,
+  apiKeys: Pick<AuthServices['apiKeys'], 'authenticate'>,
 ) {
   return async function authenticate(request: FastifyRequest, _reply: FastifyReply) {
     const mode = request.routeOptions.config?.auth ?? (requireByDefault ? 'required' : 'optional')
     if (mode === 'public') return
     const token = bearerToken(request)
+    const key = apiKeyCredential(request, token)
+    if (key !== null) {
+      const identity = await apiKeys.authenticate(key)
+      // The same answer as a bad access token: no hint whether the key exists.
+      if (!identity) throw new AuthErrors.InvalidToken({ headers: challenge('invalid_token') })
+      request.user = { id: identity.ownerId }
+      request.session = null
+      request.principal = {
+        type: 'apiKey',
+        keyId: identity.keyId,
+        userId: identity.ownerId,
+        scopes: identity.scopes,
+        tenantId: identity.tenantId,
+      }
+      const context = getRequestContext()
+      if (context) context.user = { id: identity.ownerId }
+      return
+    }
     if (token === null) {
       if (mode === 'required') throw new AuthErrors.Unauthenticated({ headers: challenge() })
       return

@@ -7,12 +7,14 @@ import type { AuthDb } from './db.js'
 import { registerAuthTemplates } from './mail.js'
 import { registerPasswordTemplates } from './mail-templates-password.js'
 import { type AuthOptions, authOptionsSchema } from './options.js'
+import { apiKeyRoutes } from './routes/api-keys.js'
 import { credentialRoutes } from './routes/credentials.js'
 import { emailRoutes } from './routes/email.js'
 import { jwksRoute } from './routes/jwks.js'
 import { meRoutes } from './routes/me.js'
 import { passwordRoutes } from './routes/password.js'
 import { sessionRoutes } from './routes/sessions.js'
+import { ApiKeyService } from './services/api-keys.js'
 import { PasswordService } from './services/passwords.js'
 import { RevocationList } from './services/revocations.js'
 import { SessionService } from './services/sessions.js'
@@ -80,7 +82,8 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     limits: options.throttle,
     logger: app.log,
   })
-  const services: AuthServices = { passwords, tokens, sessions, revocations }
+  const apiKeys = new ApiKeyService({ db, clock })
+  const services: AuthServices = { passwords, tokens, sessions, revocations, apiKeys }
 
   app.decorate('auth', services)
   app.decorateRequest('user', null)
@@ -88,7 +91,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
   app.decorateRequest('principal', null)
   app.addHook(
     'onRequest',
-    createAuthenticateHook(tokens, revocations, options.requireAuthByDefault),
+    createAuthenticateHook(tokens, revocations, options.requireAuthByDefault, apiKeys),
   )
   app.addHook('onReady', () => revocations.start())
   app.addHook('onClose', () => revocations.close())
@@ -124,6 +127,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
         reauthenticationSeconds: options.reauthenticationSeconds,
       })
       await scope.register(meRoutes, { db })
+      await scope.register(apiKeyRoutes, { apiKeys, clock })
       await scope.register(passwordRoutes, {
         db,
         services,
@@ -152,6 +156,7 @@ export type { Clock } from './clock.js'
 export { AuthErrors } from './errors.js'
 export type { AuthOptions, ResolvedAuthOptions } from './options.js'
 export type { PublicUser } from './services/accounts.js'
+export type { ApiKeyIdentity, ApiKeyRecord, NewApiKey } from './services/api-keys.js'
 export type { ActiveSession, DeviceInfo, IssuedRefresh } from './services/sessions.js'
 export type { AccessClaims } from './services/tokens.js'
 export type { AuthServices, AuthSessionRef, AuthUser, Principal } from './types.js'

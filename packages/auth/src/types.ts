@@ -1,3 +1,4 @@
+import type { ApiKeyIdentity, ApiKeyRecord, NewApiKey } from './services/api-keys.js'
 import type { ActiveSession, DeviceInfo, IssuedRefresh } from './services/sessions.js'
 import type { AccessClaims } from './services/tokens.js'
 
@@ -10,7 +11,10 @@ export interface AuthSessionRef {
   id: string
 }
 
-export type Principal = { type: 'user'; userId: string; sessionId: string }
+/** A user signed in with a session, or a machine using one of that user's API keys. */
+export type Principal =
+  | { type: 'user'; userId: string; sessionId: string }
+  | { type: 'apiKey'; keyId: string; userId: string; scopes: string[]; tenantId: string | null }
 
 /**
  * `app.auth`: what hosts and other plugins may call. Declared as plain interfaces so the
@@ -46,6 +50,14 @@ export interface AuthServices {
   }
   revocations: {
     isRevoked(sessionId: string): boolean
+  }
+  apiKeys: {
+    /** The plaintext `key` is returned once and never stored. */
+    create(ownerId: string, input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }>
+    list(ownerId: string): Promise<ApiKeyRecord[]>
+    /** Throws a 404 for an unknown, revoked or another user's key alike. */
+    revoke(ownerId: string, keyId: string): Promise<void>
+    authenticate(key: string): Promise<ApiKeyIdentity | null>
   }
 }
 

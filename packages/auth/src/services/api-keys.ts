@@ -1,0 +1,231 @@
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
+import { CoreErrors } from '@acme/core'
+import type { Clock } from '../clock.js'
+import type { AuthDb } from '../db.js'
+
+/** What the owner sees of a key: never the key nor its hash. */
+export interface ApiKeyRecord {
+  id: string
+  name: string
+  prefix: string
+  scopes: string[]
+  tenantId: string | null
+  createdAt: Date
+  expiresAt: Date | null
+  lastUsedAt: Date | null
+}
+
+export interface NewApiKey {
+  name: string
+  scopes: string[]
+  expiresAt?: Date | null
+  tenantId?: string | null
+}
+
+/** Who a valid key acts as. */
+export interface ApiKeyIdentity {
+  keyId: string
+  ownerId: string
+  scopes: string[]
+  tenantId: string | null
+}
+
+export interface ApiKeyServiceOptions {
+  db: AuthDb
+  clock: Clock
+  /**
+   * Seconds a successful lookup is trusted without the database: a revocation, expiry change or
+   * owner suspension made on another instance takes up to this long to apply here. Default 30.
+   */
+  cacheTtlSeconds?: number
+  /** Most keys cached; the least recently used goes first. 0 disables the cache. */
+  cacheMaxEntries?: number
+}
+
+export const API_KEY_PREFIX = 'ak_'
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+/** `ak_` + 12 base62 + `_` + 43 base64url (32 bytes): anything else is refused without a query. */
+const KEY_SHAPE = /^(ak_[A-Za-z0-9]{12})_[A-Za-z0-9_-]{43}$/
+const LAST_USED_RESOLUTION_MS = 60_000
+
+const RECORD_SELECT = {
+  id: true,
+  name: true,
+  prefix: true,
+  scopes: true,
+  tenantId: true,
+  createdAt: true,
+  expiresAt: true,
+  lastUsedAt: true,
+} as const
+
+interface CachedKey extends ApiKeyIdentity {
+  keyHash: string
+  expiresAt: Date | null
+  lastUsedAt: Date | null
+  cachedUntil: number
+}
+
+function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex')
+}
+
+/** Base62 keeps the prefix free of `_`, so the key splits unambiguously and reads well in logs. */
+function newPrefix(): string {
+  let body = ''
+  for (let i = 0; i < 12; i++) body += BASE62[randomInt(BASE62.length)]
+  return `${API_KEY_PREFIX}${body}`
+}
+
+function sameHash(expectedHex: string, actualHex: string): boolean {
+  const expected = Buffer.from(expectedHex, 'hex')
+  const actual = Buffer.from(actualHex, 'hex')
+  return expected.length === actual.length && timingSafeEqual(expected, actual)
+}
+
+/**
+ * Long-lived keys for machines. Only the prefix (for lookup) and the SHA-256 of the whole key
+ * are stored: the secret has 256 bits of entropy, so a plain hash is enough (no KDF needed).
+ */
+export class ApiKeyService {
+  readonly #db: AuthDb
+  readonly #clock: Clock
+  readonly #ttlMs: number
+  readonly #maxEntries: number
+  /** By prefix. The hash is compared on every hit: a cached prefix never admits a wrong secret. */
+  readonly #cache = new Map<string, CachedKey>()
+
+  constructor(options: ApiKeyServiceOptions) {
+    this.#db = options.db
+    this.#clock = options.clock
+    this.#ttlMs = (options.cacheTtlSeconds ?? 30) * 1_000
+    this.#maxEntries = Math.max(0, Math.floor(options.cacheMaxEntries ?? 10_000))
+  }
+
+  async create(ownerId: string, input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
+    const prefix = newPrefix()
+    const key = `${prefix}_${randomBytes(32).toString('base64url')}`
+    // 62^12 prefixes: a collision is not worth a retry loop; the unique index would refuse it.
+    const record = await this.#db.apiKey.create({
+      data: {
+        ownerId,
+        name: input.name,
+        prefix,
+        keyHash: hashKey(key),
+        scopes: input.scopes,
+        expiresAt: input.expiresAt ?? null,
+        tenantId: input.tenantId ?? null,
+      },
+      select: RECORD_SELECT,
+    })
+    return { key, record }
+  }
+
+  /** The owner's keys that are not revoked (expired ones included, so they can be cleaned up). */
+  async list(ownerId: string): Promise<ApiKeyRecord[]> {
+    return this.#db.apiKey.findMany({
+      where: { ownerId, revokedAt: null },
+      select: RECORD_SELECT,
+      orderBy: { createdAt: 'desc' },
+    })
+  }
+
+  /** Another user's key, an unknown id and a revoked key all answer the same 404 (no oracle). */
+  async revoke(ownerId: string, keyId: string): Promise<void> {
+    const revoked = await this.#db.apiKey.updateManyAndReturn({
+      where: { id: keyId, ownerId, revokedAt: null },
+      data: { revokedAt: this.#clock() },
+      select: { prefix: true },
+    })
+    const [row] = revoked
+    if (!row) throw new CoreErrors.NotFound()
+    // Effective at once here; other instances drop it when their cache entry expires.
+    this.#cache.delete(row.prefix)
+  }
+
+  /** Who the key acts as; null if malformed, unknown, wrong, revoked, expired or owner inactive. */
+  async authenticate(key: string): Promise<ApiKeyIdentity | null> {
+    const prefix = KEY_SHAPE.exec(key)?.[1]
+    if (prefix === undefined) return null
+    const now = this.#clock()
+    const entry = this.#cached(prefix, now.getTime()) ?? (await this.#load(prefix, now))
+    if (!entry || !sameHash(entry.keyHash, hashKey(key))) return null
+    if (entry.expiresAt && entry.expiresAt <= now) return null
+    await this.#touch(entry, now)
+    return {
+      keyId: entry.keyId,
+      ownerId: entry.ownerId,
+      scopes: entry.scopes,
+      tenantId: entry.tenantId,
+    }
+  }
+
+  #cached(prefix: string, nowMs: number): CachedKey | undefined {
+    const entry = this.#cache.get(prefix)
+    if (entry === undefined) return undefined
+    this.#cache.delete(prefix)
+    if (entry.cachedUntil <= nowMs) return undefined
+    // Re-inserting moves it to the most recently used end of the Map's insertion order.
+    this.#cache.set(prefix, entry)
+    return entry
+  }
+
+  async #load(prefix: string, now: Date): Promise<CachedKey | null> {
+    const row = await this.#db.apiKey.findUnique({
+      where: { prefix },
+      select: {
+        id: true,
+        ownerId: true,
+        scopes: true,
+        tenantId: true,
+        keyHash: true,
+        expiresAt: true,
+        lastUsedAt: true,
+        revokedAt: true,
+        owner: { select: { status: true } },
+      },
+    })
+    // Only usable keys are cached, so revocation or suspension seen here is never masked later.
+    if (!row || row.revokedAt !== null || row.owner.status !== 'active') return null
+    const entry: CachedKey = {
+      keyId: row.id,
+      ownerId: row.ownerId,
+      scopes: row.scopes,
+      tenantId: row.tenantId,
+      keyHash: row.keyHash,
+      expiresAt: row.expiresAt,
+      lastUsedAt: row.lastUsedAt,
+      cachedUntil: now.getTime() + this.#ttlMs,
+    }
+    if (this.#maxEntries > 0) {
+      this.#cache.set(prefix, entry)
+      while (this.#cache.size > this.#maxEntries) {
+        const oldest = this.#cache.keys().next()
+        if (oldest.done) break
+        this.#cache.delete(oldest.value)
+      }
+    }
+    return entry
+  }
+
+  /**
+   * `lastUsedAt` to the minute: one conditional write per key per minute across all instances,
+   * instead of one per request. A failed write must not fail the request it describes.
+   */
+  async #touch(entry: CachedKey, now: Date): Promise<void> {
+    const threshold = new Date(now.getTime() - LAST_USED_RESOLUTION_MS)
+    if (entry.lastUsedAt && entry.lastUsedAt > threshold) return
+    entry.lastUsedAt = now
+    try {
+      await this.#db.apiKey.updateMany({
+        where: {
+          id: entry.keyId,
+          OR: [{ lastUsedAt: null }, { lastUsedAt: { lte: threshold } }],
+        },
+        data: { lastUsedAt: now },
+      })
+    } catch {
+      // Bookkeeping only; the next minute's request retries.
+    }
+  }
+}
