@@ -80,4 +80,34 @@ export const AuthErrors = {
     'Service Unavailable',
     'Sign-in is temporarily unavailable; retry shortly.',
   ),
+  InvalidMfaCode: defineError(
+    'ACME_AUTH_INVALID_MFA_CODE',
+    401,
+    'Invalid MFA Code',
+    'The authentication code or recovery code is wrong, expired or already used.',
+  ),
+  InvalidMfaToken: defineError(
+    'ACME_AUTH_INVALID_MFA_TOKEN',
+    401,
+    'Unauthorized',
+    'The MFA login token is invalid, used or expired; log in again.',
+  ),
+  MfaAlreadyEnabled: defineError(
+    'ACME_AUTH_MFA_ALREADY_ENABLED',
+    409,
+    'MFA Already Enabled',
+    'Two-factor authentication is already enabled; disable it first.',
+  ),
+  MfaNotEnabled: defineError(
+    'ACME_AUTH_MFA_NOT_ENABLED',
+    409,
+    'MFA Not Enabled',
+    'Two-factor authentication is not enabled for this account.',
+  ),
+  MfaSetupRequired: defineError(
+    'ACME_AUTH_MFA_SETUP_REQUIRED',
+    409,
+    'MFA Setup Required',
+    'Start the authenticator setup (POST /mfa/totp/setup) before enabling it.',
+  ),
 } as const

@@ -12,6 +12,7 @@ import { credentialRoutes } from './routes/credentials.js'
 import { emailRoutes } from './routes/email.js'
 import { jwksRoute } from './routes/jwks.js'
 import { meRoutes } from './routes/me.js'
+import { createMfa, mfaRoutes } from './routes/mfa.js'
 import { passwordRoutes } from './routes/password.js'
 import { sessionRoutes } from './routes/sessions.js'
 import { ApiKeyService } from './services/api-keys.js'
@@ -82,6 +83,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     limits: options.throttle,
     logger: app.log,
   })
+  const mfa = createMfa(app, { db, clock, options: options.mfa })
   const apiKeys = new ApiKeyService({ db, clock })
   const services: AuthServices = { passwords, tokens, sessions, revocations, apiKeys }
 
@@ -118,8 +120,10 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
         services,
         links,
         throttle,
+        mfa,
         verification: { links, clock, oneTimeTokens: options.oneTimeTokens },
       })
+      await scope.register(mfaRoutes, { db, services, mfa, throttle })
       await scope.register(sessionRoutes, {
         db,
         services,

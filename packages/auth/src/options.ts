@@ -102,6 +102,27 @@ export const authOptionsSchema = z
       })
       .strict()
       .prefault({}),
+    /** Two-factor authentication (TOTP and recovery codes). */
+    mfa: z
+      .object({
+        /**
+         * Base64 of 32 random bytes: the AES-256-GCM key of the TOTP secrets at rest. Generated
+         * at startup if absent (with a warning): secrets then stop decrypting after a restart.
+         */
+        encryptionKey: z
+          .string()
+          .refine(
+            (value) => Buffer.from(value, 'base64').length === 32,
+            'must be base64 of 32 bytes',
+          )
+          .optional(),
+        /** Shown by authenticator apps; defaults to the brand name. */
+        issuer: z.string().trim().min(1).max(100).optional(),
+        /** Lifetime of the token between the password step and the code step of a login. */
+        mfaTokenTtlSeconds: z.number().int().min(60).max(900).default(300),
+      })
+      .strict()
+      .prefault({}),
     /** How recent a password proof must be for sensitive changes (delete a session, …). */
     reauthenticationSeconds: z.number().int().min(60).max(3_600).default(300),
     /** Every route requires a valid access token unless its config says `auth: 'public'`. */

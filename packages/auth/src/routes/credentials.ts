@@ -12,6 +12,7 @@ import {
 import type { LoginThrottle } from '../services/throttle.js'
 import type { AuthServices } from '../types.js'
 import { sendVerificationEmail, type VerificationMailOptions } from './email.js'
+import { type Mfa, mfaChallenge, mfaLoginRoute } from './mfa.js'
 import { email, password, tokenPair } from './schemas.js'
 
 export interface CredentialRoutesOptions {
@@ -22,6 +23,11 @@ export interface CredentialRoutesOptions {
   throttle: LoginThrottle
   /** When set, a new account gets a verification email. */
   verification?: VerificationMailOptions
+  /**
+   * Second factor: /login answers an mfaToken for accounts with MFA on, and POST /login/mfa
+   * finishes the login. Without it such accounts cannot log in (fail closed).
+   */
+  mfa?: Mfa
 }
 
 const REGISTERED = {
@@ -107,9 +113,11 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
           'Starts a session and answers an access token and a refresh token. Unknown email, ' +
           'wrong password and suspended account answer the same 401. Too many failures for ' +
           'the account, or attempts from the client, answer 429 with Retry-After (even with ' +
-          'the right password); 503 with Retry-After when the limiter is unavailable.',
+          'the right password); 503 with Retry-After when the limiter is unavailable. For an ' +
+          'account with MFA on it answers { mfaRequired: true, mfaToken } and no tokens: ' +
+          'finish with POST /login/mfa.',
         body: z.object({ email, password }).strict(),
-        response: { 200: tokenPair },
+        response: { 200: z.union([tokenPair, mfaChallenge]) },
       },
       config: { auth: 'public' },
     },
@@ -124,6 +132,16 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
       }
       try {
         const user = await verifyLogin(db, services.passwords, request.body)
+        const mfaState = await db.user.findUnique({
+          where: { id: user.id },
+          select: { mfaEnabledAt: true },
+        })
+        if (mfaState?.mfaEnabledAt) {
+          // No throttle.succeeded yet: the attempt stays counted until /login/mfa succeeds, so
+          // knowing the password does not reset the budget for guessing codes.
+          if (!options.mfa) throw new Error('MFA is on for this account but not configured')
+          return { mfaRequired: true as const, mfaToken: await options.mfa.tokens.issue(user.id) }
+        }
         await throttle.succeeded(admission.attempt)
         return await issue(user, request)
       } catch (error) {
@@ -134,6 +152,8 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
       }
     },
   )
+
+  if (options.mfa) mfaLoginRoute(app, { db, mfa: options.mfa, throttle, issue })
 
   routes.post(
     '/refresh',
