@@ -5,14 +5,10 @@ import type { AuthDb } from '../src/db.js'
 import { PrismaClient } from '../src/generated/prisma/client.js'
 import acmeAuth from '../src/index.js'
 import { bearer, migrationsDir } from './support/app.js'
+import { testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
-const clock = {
-  now: new Date(),
-  advance(seconds: number) {
-    this.now = new Date(this.now.getTime() + seconds * 1_000)
-  },
-}
+const clock = testClock()
 let t: TestApp
 let db: AuthDb
 

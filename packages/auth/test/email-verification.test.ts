@@ -9,16 +9,12 @@ import { registerPasswordTemplates } from '../src/mail-templates-password.js'
 import { emailRoutes, sendVerificationEmail } from '../src/routes/email.js'
 import { passwordRoutes } from '../src/routes/password.js'
 import { bearer, migrationsDir } from './support/app.js'
+import { testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
 const DAY = 24 * 60 * 60
 
-const clock = {
-  now: new Date(),
-  advance(seconds: number) {
-    this.now = new Date(this.now.getTime() + seconds * 1_000)
-  },
-}
+const clock = testClock()
 const now = () => clock.now
 const links = {
   passwordReset: `${TEST_BRAND.baseUrl}/reset-password`,

@@ -7,14 +7,10 @@ import { PrismaClient } from '../src/generated/prisma/client.js'
 import acmeAuth from '../src/index.js'
 import { SecretBox } from '../src/services/secret-box.js'
 import { bearer, login, migrationsDir, register } from './support/app.js'
+import { testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
-const clock = {
-  now: new Date(),
-  advance(seconds: number) {
-    this.now = new Date(this.now.getTime() + seconds * 1_000)
-  },
-}
+const clock = testClock()
 let t: TestApp
 let db: AuthDb
 

@@ -16,6 +16,7 @@ import { registerPasswordTemplates } from '../src/mail-templates-password.js'
 import { emailRoutes } from '../src/routes/email.js'
 import { passwordRoutes } from '../src/routes/password.js'
 import { bearer, migrationsDir } from './support/app.js'
+import { testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
 const NEW_PASSWORD = 'a brand new passphrase 7'
@@ -33,12 +34,7 @@ interface PasswordTestApp extends TestApp {
 async function createApp(
   harness: Pick<TestAppOptions, 'redis' | 'core'> = {},
 ): Promise<PasswordTestApp> {
-  const clock = {
-    now: new Date(),
-    advance(seconds: number) {
-      this.now = new Date(this.now.getTime() + seconds * 1_000)
-    },
-  }
+  const clock = testClock()
   const now = () => clock.now
   const app = await createTestApp({
     label: 'auth_password',

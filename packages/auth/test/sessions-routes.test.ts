@@ -4,16 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PrismaClient } from '../src/generated/prisma/client.js'
 import acmeAuth from '../src/index.js'
 import { bearer, migrationsDir } from './support/app.js'
+import { testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
 const REAUTH_SECONDS = 300
 
-const clock = {
-  now: new Date(),
-  advance(seconds: number) {
-    this.now = new Date(this.now.getTime() + seconds * 1_000)
-  },
-}
+const clock = testClock()
 let t: TestApp
 
 /** Auth as a host registers it, on the test clock. */

@@ -17,6 +17,7 @@ import {
   type ThrottleLimits,
 } from '../src/services/throttle.js'
 import { migrationsDir } from './support/app.js'
+import { type TestClock, testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
 const WRONG = 'wrong password here'
@@ -29,20 +30,6 @@ const sharedKey = {
   alg: 'EdDSA',
   x: 'j3s0Pb6I5Rp6UXSvOTZY7GYp2L9q52kShCZcpzva2Hk',
   d: 'HsowerHb7hnZNvtT4eGREpiOXvvx6YqMhWUbkZnov1I',
-}
-
-interface TestClock {
-  now: Date
-  advance(seconds: number): void
-}
-
-function testClock(): TestClock {
-  return {
-    now: new Date(),
-    advance(seconds) {
-      this.now = new Date(this.now.getTime() + seconds * 1_000)
-    },
-  }
 }
 
 interface Audit {

@@ -2,12 +2,13 @@ import { fileURLToPath } from 'node:url'
 import { createTestApp, type TestApp, type TestAppOptions } from '@acme/test-support'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 import acmeAuth, { type AuthOptions } from '../../src/index.js'
+import { type TestClock, testClock } from './clock.js'
 
 export const migrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
 
 export interface AuthTestApp extends TestApp {
   /** A clock the test moves: expiry and lifetimes without sleeping. */
-  clock: { now: Date; advance(seconds: number): void }
+  clock: TestClock
 }
 
 /** An app with core and auth on a fresh database (or a shared one, for multi-instance tests). */
@@ -15,12 +16,7 @@ export async function createAuthApp(
   options: Partial<AuthOptions> = {},
   harness: Omit<TestAppOptions, 'setup' | 'PrismaClient' | 'migrationsDir'> = {},
 ): Promise<AuthTestApp> {
-  const clock = {
-    now: new Date(),
-    advance(seconds: number) {
-      this.now = new Date(this.now.getTime() + seconds * 1_000)
-    },
-  }
+  const clock = testClock()
   const app = await createTestApp({
     label: 'auth',
     migrationsDir,
