@@ -1,10 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import { createTestApp, type TestApp } from '@acme/test-support'
+import type { TestApp } from '@acme/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuthDb } from '../src/db.js'
-import { PrismaClient } from '../src/generated/prisma/client.js'
-import acmeAuth from '../src/index.js'
-import { bearer, migrationsDir } from './support/app.js'
+import { bearer, createAuthApp } from './support/app.js'
 import { testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
@@ -12,23 +10,21 @@ const clock = testClock()
 let t: TestApp
 let db: AuthDb
 
-/** Auth as a host registers it, plus a route that shows who the request acts as. */
+/** Auth plus a route that shows who the request acts as. */
 beforeAll(async () => {
-  t = await createTestApp({
-    label: 'auth_api_keys',
-    migrationsDir,
-    PrismaClient,
-    setup: async (app) => {
-      await app.register(acmeAuth, {
-        jwt: { issuer: 'https://api.initech.test' },
-        clock: () => clock.now,
-      })
-      app.get('/whoami', { config: { auth: 'required' } }, async (request) => ({
-        principal: request.principal,
-        session: request.session,
-      }))
+  t = await createAuthApp(
+    {},
+    {
+      label: 'auth_api_keys',
+      clock,
+      routes: (app) => {
+        app.get('/whoami', { config: { auth: 'required' } }, async (request) => ({
+          principal: request.principal,
+          session: request.session,
+        }))
+      },
     },
-  })
+  )
   db = t.app.prisma as unknown as AuthDb
 })
 afterAll(async () => {

@@ -1,12 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createTestApp, type TestApp } from '@acme/test-support'
+import type { TestApp } from '@acme/test-support'
 import * as OTPAuth from 'otpauth'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuthDb } from '../src/db.js'
-import { PrismaClient } from '../src/generated/prisma/client.js'
-import acmeAuth from '../src/index.js'
 import { SecretBox } from '../src/services/secret-box.js'
-import { bearer, login, migrationsDir, register } from './support/app.js'
+import { bearer, createAuthApp, login, register } from './support/app.js'
 import { testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
@@ -14,22 +12,15 @@ const clock = testClock()
 let t: TestApp
 let db: AuthDb
 
-/** Auth as a host registers it, with an MFA key, a generous per-IP window and the test clock. */
 beforeAll(async () => {
-  t = await createTestApp({
-    label: 'mfa',
-    migrationsDir,
-    PrismaClient,
-    setup: async (app) => {
-      await app.register(acmeAuth, {
-        jwt: { issuer: 'https://api.initech.test' },
-        clock: () => clock.now,
-        mfa: { encryptionKey: randomBytes(32).toString('base64'), mfaTokenTtlSeconds: 300 },
-        // Every request here comes from one address.
-        throttle: { ipMax: 10_000 },
-      })
+  t = await createAuthApp(
+    {
+      mfa: { encryptionKey: randomBytes(32).toString('base64'), mfaTokenTtlSeconds: 300 },
+      // Every request here comes from one address.
+      throttle: { ipMax: 10_000 },
     },
-  })
+    { label: 'mfa', clock },
+  )
   db = t.app.prisma as unknown as AuthDb
 })
 afterAll(async () => {

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { createTestApp, type TestApp } from '@acme/test-support'
+import type { TestApp } from '@acme/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PrismaClient } from '../src/generated/prisma/client.js'
-import acmeAuth from '../src/index.js'
-import { bearer, migrationsDir } from './support/app.js'
+import { bearer, createAuthApp } from './support/app.js'
 import { testClock } from './support/clock.js'
 
 const PASSWORD = 'correct horse battery'
@@ -12,20 +10,11 @@ const REAUTH_SECONDS = 300
 const clock = testClock()
 let t: TestApp
 
-/** Auth as a host registers it, on the test clock. */
 beforeAll(async () => {
-  t = await createTestApp({
-    label: 'auth_sessions',
-    migrationsDir,
-    PrismaClient,
-    setup: async (app) => {
-      await app.register(acmeAuth, {
-        jwt: { issuer: 'https://api.initech.test' },
-        clock: () => clock.now,
-        reauthenticationSeconds: REAUTH_SECONDS,
-      })
-    },
-  })
+  t = await createAuthApp(
+    { reauthenticationSeconds: REAUTH_SECONDS },
+    { label: 'auth_sessions', clock },
+  )
 })
 afterAll(async () => {
   await t?.close()
