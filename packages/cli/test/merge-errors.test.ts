@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { MergeError, type MergeOptions, mergeSchema } from '../src/merge/index.js'
-import { makeWorkspace, snapshotBytes } from './fixtures/merge/workspace.js'
+import { fixtureMerge, makeWorkspace, snapshotBytes } from './fixtures/merge/workspace.js'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
@@ -15,15 +15,7 @@ function workspace(): string {
   return dir
 }
 
-const options = (cwd: string, overrides: Partial<MergeOptions> = {}): MergeOptions => ({
-  cwd,
-  input: 'app-file/schema.prisma',
-  output: 'prisma/schema.prisma',
-  fragments: ['fragments/users.prisma', 'fragments/teams.prisma'],
-  discover: false,
-  mode: 'write',
-  ...overrides,
-})
+const options = fixtureMerge
 
 async function mergeError(merge: MergeOptions): Promise<MergeError> {
   const error = await mergeSchema(merge).then(

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { validate } from '@prisma/prisma-schema-wasm'
 import { afterEach, describe, expect, test } from 'vitest'
 import { GENERATED_MARKER, type MergeOptions, mergeSchema } from '../src/merge/index.js'
-import { makeWorkspace, snapshotBytes } from './fixtures/merge/workspace.js'
+import { fixtureMerge, makeWorkspace, snapshotBytes } from './fixtures/merge/workspace.js'
 
 const cleanups: (() => void)[] = []
 afterEach(() => {
@@ -16,15 +16,7 @@ function workspace(): string {
   return dir
 }
 
-const base = (cwd: string, overrides: Partial<MergeOptions> = {}): MergeOptions => ({
-  cwd,
-  input: 'app-file/schema.prisma',
-  output: 'prisma/schema.prisma',
-  fragments: ['fragments/users.prisma', 'fragments/teams.prisma'],
-  discover: false,
-  mode: 'write',
-  ...overrides,
-})
+const base = fixtureMerge
 
 /** Prisma's own validator, independently of the merge (which validates too). */
 function assertPrismaValid(files: [string, string][]): void {
