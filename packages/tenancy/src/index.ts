@@ -1,0 +1,238 @@
+import type {} from '@acme/auth'
+import { AcmeConfigError, getRequestContext, parseOptions } from '@acme/core'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { buildScopeRules, runtimeDataModelOf } from './data-model.js'
+import { TenancyErrors } from './errors.js'
+import { registerTenancyTemplates } from './mail.js'
+import { type TenancyOptions, tenancyOptionsSchema } from './options.js'
+import { createRateLimitHook } from './rate-limit-hook.js'
+import { installRequestDb, type RequestDbOptions, scopedClientFor } from './request-db.js'
+import { resolveTenant } from './resolve-tenant.js'
+import { invitationRoutes } from './routes/invitations.js'
+import { memberRoutes } from './routes/members.js'
+import { tenantRoutes } from './routes/tenants.js'
+import { diagnoseTenancy, formatFindings } from './services/doctor.js'
+import { InvitationService } from './services/invitations.js'
+import { MembershipDirectory, type MembershipInfo } from './services/memberships.js'
+import { RateLimiter } from './services/rate-limiter.js'
+import { TenantService } from './services/tenants.js'
+import { RequestTransaction, type TransactionCapable } from './tenant-transaction.js'
+import type { RequestTenant, TenancyServices } from './types.js'
+
+const TENANT_MODEL = 'Tenant'
+
+async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions): Promise<void> {
+  const options = parseOptions('@acme/tenancy', tenancyOptionsSchema, rawOptions)
+  if (!app.hasDecorator('auth')) {
+    throw new AcmeConfigError('@acme/tenancy', ['register @acme/auth before @acme/tenancy'])
+  }
+  const prisma = app.prisma as unknown as TransactionCapable
+  const dataModel = runtimeDataModelOf(prisma)
+  if (!dataModel?.models[TENANT_MODEL]) {
+    throw new AcmeConfigError('@acme/tenancy', [
+      'app.prisma has no Tenant model: merge the tenancy fragment (acme prisma merge) and regenerate the client',
+    ])
+  }
+  const rules = buildScopeRules(dataModel, {
+    tenantField: 'tenantId',
+    tenantModel: TENANT_MODEL,
+    ...(options.tenantOwnedModels ? { tenantOwnedModels: options.tenantOwnedModels } : {}),
+  })
+  const limits = options.transaction
+
+  const directory: MembershipDirectory = new MembershipDirectory({
+    lookup: (tenantId, userId) => tenants.membership(tenantId, userId),
+    redis: app.redis,
+    channel: `${app.redisKeyPrefix}tenancy:memberships`,
+    ttlMs: options.membershipCacheSeconds * 1_000,
+    logger: app.log,
+  })
+  const tenants: TenantService = new TenantService({
+    prisma,
+    limits,
+    defaultPlan: options.defaultPlan,
+    onChange: (tenantId, userId) => directory.invalidate(tenantId, userId),
+  })
+  const seatsOf = async (tenantId: string): Promise<number | null> =>
+    services.plan((await tenants.get(tenantId)).plan).seats
+  const dbOptions: RequestDbOptions = { prisma, rules, rls: options.rls, limits }
+
+  let singleTenant: MembershipInfo['tenant'] | null = null
+  const services: TenancyServices = {
+    mode: options.mode,
+    rls: options.rls,
+    plan(name) {
+      const plan = options.plans[name] ?? options.plans[options.defaultPlan]
+      if (!plan) throw new TypeError(`unknown plan ${name}`)
+      return plan
+    },
+    membership: (tenantId, userId) => directory.get(tenantId, userId),
+    invalidate: (tenantId, userId) => directory.invalidate(tenantId, userId),
+    async withTenant(tenantId, work) {
+      if (!tenantId) throw new TenancyErrors.TenantRequired()
+      if (!options.rls) return work(scopedClientFor(dbOptions, tenantId, null))
+      const transaction = new RequestTransaction(prisma, { tenantId }, limits)
+      try {
+        const result = await work(scopedClientFor(dbOptions, tenantId, transaction))
+        await transaction.commit()
+        return result
+      } catch (error) {
+        await transaction.rollback()
+        throw error
+      }
+    },
+    tenants: {
+      create: (input, ownerId) => tenants.create(input, ownerId),
+      get: (tenantId) => tenants.get(tenantId),
+      setPlan: (tenantId, plan) => tenants.setPlan(tenantId, plan),
+      addMember: async (tenantId, userId, roles) =>
+        tenants.addMember(tenantId, userId, roles, await seatsOf(tenantId)),
+      run: (settings, work) => tenants.run(settings, work),
+    },
+  }
+  app.decorate('tenancy', services)
+  app.decorateRequest('tenant', null)
+  installRequestDb(app, dbOptions)
+
+  const resolverContext = {
+    resolvers: options.resolvers,
+    header: options.header,
+    idBySlug: async (slug: string) =>
+      (
+        await tenants.run({ tenantId: '' }, (tx) =>
+          tx.tenant.findUnique({ where: { slug }, select: { id: true } }),
+        )
+      )?.id ?? null,
+    membership: (tenantId: string, userId: string) => directory.get(tenantId, userId),
+  }
+
+  // Runs after auth's onRequest hook (registration order), so the caller is known.
+  app.addHook('onRequest', async (request) => {
+    let tenant: RequestTenant | null
+    if (singleTenant) {
+      const userId = request.principal?.userId
+      const membership = userId ? await directory.get(singleTenant.id, userId) : null
+      tenant = {
+        id: singleTenant.id,
+        slug: singleTenant.slug,
+        plan: singleTenant.plan,
+        roles: membership?.roles ?? [],
+      }
+    } else {
+      tenant = await resolveTenant(request, resolverContext)
+    }
+    if (!tenant) {
+      if (request.routeOptions.config.tenant === 'required')
+        throw new TenancyErrors.TenantRequired()
+      return
+    }
+    request.tenant = tenant
+    const context = getRequestContext()
+    if (context) context.tenant = { id: tenant.id }
+  })
+
+  if (options.rateLimit.enabled && app.redis) {
+    app.addHook(
+      'onRequest',
+      createRateLimitHook({
+        limiter: new RateLimiter({
+          redis: app.redis,
+          keyPrefix: `${app.redisKeyPrefix}tenancy:rate:`,
+        }),
+        plan: (name) => services.plan(name),
+        anonymousPerMinute: options.rateLimit.anonymousPerMinute,
+        deadlineMs: 500,
+        logger: app.log,
+      }),
+    )
+  }
+
+  app.addHook('onReady', async () => {
+    if (!options.rls) {
+      app.log.warn('tenancy: row-level security is off; only the scoped client isolates tenants')
+    } else if (options.doctor !== 'off') {
+      await runDoctor()
+    }
+    await directory.start()
+    if (options.mode === 'single') singleTenant = await ensureSingleTenant()
+  })
+
+  async function runDoctor(): Promise<void> {
+    const findings = await diagnoseTenancy({
+      query: (sql, params) =>
+        (
+          app.prisma as unknown as {
+            $queryRawUnsafe<Row>(sql: string, ...values: unknown[]): Promise<Row[]>
+          }
+        ).$queryRawUnsafe(sql, ...params),
+      tenantTables: [...rules.values()]
+        .filter((rule) => rule.tenantOwned)
+        .map((rule) => ({ model: rule.model, table: rule.table, column: rule.tenantColumn })),
+      policyTables: options.policyTables,
+    })
+    if (findings.length === 0) return
+    const report = formatFindings(findings)
+    if (options.doctor === 'warn') {
+      app.log.warn({ findings }, `tenancy doctor:\n${report}`)
+      return
+    }
+    throw new AcmeConfigError('@acme/tenancy', [`the tenancy doctor refuses to start:\n${report}`])
+  }
+  app.addHook('onClose', () => directory.close())
+
+  async function ensureSingleTenant(): Promise<MembershipInfo['tenant']> {
+    const { slug, name } = options.singleTenant
+    const existing = await tenants.run({ tenantId: '' }, (tx) =>
+      tx.tenant.findUnique({ where: { slug } }),
+    )
+    if (existing) return existing
+    const id = crypto.randomUUID()
+    return tenants.run({ tenantId: id }, (tx) =>
+      tx.tenant.create({ data: { id, slug, name, plan: options.defaultPlan } }),
+    )
+  }
+
+  app.openapi.addTag({ name: 'tenancy', description: 'Tenants, members and invitations.' })
+  if (options.mode === 'multi') {
+    await app.register(tenantRoutes, {
+      tenants,
+      switchTenant: (sessionId, tenantId) => app.auth.sessions.switchTenant(sessionId, tenantId),
+    })
+    await app.register(memberRoutes, { tenants, roles: options.roles })
+    registerTenancyTemplates(app.mailer)
+    await app.register(invitationRoutes, {
+      tenants,
+      invitations: new InvitationService({
+        tenants,
+        ttlSeconds: options.invitations.ttlSeconds,
+        seatsOf,
+        ...(options.clock ? { now: options.clock } : {}),
+      }),
+      roles: options.roles,
+      acceptUrl: options.invitations.acceptUrl ?? `${app.brand.baseUrl}/accept-invitation`,
+      ttlSeconds: options.invitations.ttlSeconds,
+    })
+  }
+}
+
+/** Multi-tenancy: register after `@acme/core` and `@acme/auth`. */
+export const acmeTenancy = fp(registerTenancy, {
+  name: '@acme/tenancy',
+  fastify: '5.x',
+  dependencies: ['@acme/core', '@acme/auth'],
+})
+
+export default acmeTenancy
+
+export { TenancyErrors } from './errors.js'
+export {
+  DEFAULT_PLANS,
+  type Plan,
+  type ResolvedTenancyOptions,
+  type TenancyOptions,
+} from './options.js'
+export type { TenantScopedClient } from './scoped-client.js'
+export type { MembershipInfo, TenantSummary } from './services/memberships.js'
+export type { MemberRecord, TenantRecord } from './services/tenants.js'
+export type { RequestTenant, RouteTenantMode, TenancyServices } from './types.js'

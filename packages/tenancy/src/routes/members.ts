@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { TenancyErrors } from '../errors.js'
+import type { TenantService } from '../services/tenants.js'
+import { OWNER_ROLE } from '../services/tenants.js'
+import { callerId, currentTenant, isOwner, managers, requireRole } from './roles.js'
+import { memberParams, memberView, tenantParams } from './schemas.js'
+
+export interface MemberRoutesOptions {
+  tenants: TenantService
+  roles: readonly string[]
+}
+
+export async function memberRoutes(app: FastifyInstance, options: MemberRoutesOptions) {
+  const { tenants } = options
+  const routes = app.withTypeProvider<ZodTypeProvider>()
+  const roleName = z.enum(options.roles as [string, ...string[]])
+
+  routes.get(
+    '/tenants/:tenantId/members',
+    {
+      schema: {
+        tags: ['tenancy'],
+        summary: 'List members',
+        description: "The tenant's members with their roles, oldest first.",
+        params: tenantParams,
+        response: { 200: z.object({ items: z.array(memberView) }) },
+      },
+      config: { auth: 'required', tenant: 'required', permission: 'members:read' },
+    },
+    async (request) => ({ items: await tenants.listMembers(currentTenant(request).id) }),
+  )
+
+  routes.patch(
+    '/tenants/:tenantId/members/:userId',
+    {
+      schema: {
+        tags: ['tenancy'],
+        summary: "Change a member's roles",
+        description:
+          'Owners and admins; only owners grant or take the owner role. Demoting the last owner ' +
+          'answers 409. A user who is not a member answers 404.',
+        params: memberParams,
+        body: z.object({ roles: z.array(roleName).min(1).max(10) }).strict(),
+        response: { 200: memberView },
+      },
+      config: { auth: 'required', tenant: 'required', permission: 'members:manage' },
+    },
+    async (request) => {
+      const tenant = currentTenant(request)
+      requireRole(tenant, managers)
+      const roles = [...new Set(request.body.roles)]
+      const { userId } = request.params
+      const target = await tenants.membership(tenant.id, userId)
+      if (!target) throw new TenancyErrors.NotFound()
+      const touchesOwner = roles.includes(OWNER_ROLE) || target.roles.includes(OWNER_ROLE)
+      if (touchesOwner && !isOwner(tenant)) throw new TenancyErrors.Forbidden()
+      const member = await tenants.setRoles(tenant.id, userId, roles)
+      app.events.emit('member.roles_changed', {
+        tenantId: tenant.id,
+        userId,
+        roles,
+        by: callerId(request),
+      })
+      return member
+    },
+  )
+
+  routes.delete(
+    '/tenants/:tenantId/members/:userId',
+    {
+      schema: {
+        tags: ['tenancy'],
+        summary: 'Remove a member',
+        description:
+          'Owners and admins remove members (only owners remove owners); anyone may leave. ' +
+          'Removing the last owner answers 409.',
+        params: memberParams,
+        response: { 204: z.null() },
+      },
+      config: { auth: 'required', tenant: 'required', permission: 'members:remove' },
+    },
+    async (request, reply) => {
+      const tenant = currentTenant(request)
+      const me = callerId(request)
+      const { userId } = request.params
+      if (userId !== me) {
+        requireRole(tenant, managers)
+        const target = await tenants.membership(tenant.id, userId)
+        if (!target) throw new TenancyErrors.NotFound()
+        if (target.roles.includes(OWNER_ROLE) && !isOwner(tenant)) {
+          throw new TenancyErrors.Forbidden()
+        }
+      }
+      await tenants.removeMember(tenant.id, userId)
+      app.events.emit('member.removed', { tenantId: tenant.id, userId, by: me })
+      return reply.code(204).send(null)
+    },
+  )
+}

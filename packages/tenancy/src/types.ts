@@ -1,0 +1,69 @@
+import type { TenancyTx } from './db.js'
+import type { Plan } from './options.js'
+import type { TenantScopedClient } from './scoped-client.js'
+import type { MembershipInfo } from './services/memberships.js'
+import type { TenantRecord } from './services/tenants.js'
+import type { TenantSettings } from './tenant-transaction.js'
+
+/** The tenant a request works in, after its caller's membership was verified. */
+export interface RequestTenant {
+  id: string
+  slug: string
+  plan: string
+  roles: string[]
+}
+
+/** `config.tenant` of a route: must the request name a tenant? */
+export type RouteTenantMode = 'required' | 'optional' | false
+
+/** `app.tenancy`: for hosts and other plugins. */
+export interface TenancyServices {
+  readonly mode: 'multi' | 'single'
+  readonly rls: boolean
+  plan(name: string): Plan
+  /** The caller's membership, from the in-memory directory (null: not a member). */
+  membership(tenantId: string, userId: string): Promise<MembershipInfo | null>
+  /** Drop cached memberships of a tenant (or one member) on every instance. */
+  invalidate(tenantId: string, userId?: string): Promise<void>
+  /** A client scoped to `tenantId` for work outside a request (jobs, scripts): one transaction. */
+  withTenant<R>(tenantId: string, work: (db: TenantScopedClient) => Promise<R>): Promise<R>
+  tenants: {
+    create(
+      input: { name: string; slug: string; plan?: string },
+      ownerId: string,
+    ): Promise<TenantRecord>
+    get(tenantId: string): Promise<TenantRecord>
+    setPlan(tenantId: string, plan: string): Promise<void>
+    addMember(tenantId: string, userId: string, roles: string[]): Promise<void>
+    run<R>(settings: TenantSettings, work: (tx: TenancyTx) => Promise<R>): Promise<R>
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's tenant, or null when it names none. */
+    tenant: RequestTenant | null
+    /**
+     * The app's Prisma client scoped to the request's tenant, in one transaction per request.
+     * Reading it without a tenant throws (400), never falls back to an unscoped client.
+     */
+    readonly db: TenantScopedClient
+  }
+  interface FastifyInstance {
+    readonly tenancy: TenancyServices
+  }
+  interface FastifyContextConfig {
+    /** Whether the route needs a tenant; default 'optional' (resolved when the request names one). */
+    tenant?: RouteTenantMode
+  }
+}
+
+declare module '@acme/core' {
+  interface AcmeEvents {
+    'tenant.created': { tenantId: string; userId: string }
+    'tenant.updated': { tenantId: string; userId: string }
+    'tenant.deleted': { tenantId: string; userId: string }
+    'member.roles_changed': { tenantId: string; userId: string; roles: string[]; by: string }
+    'member.removed': { tenantId: string; userId: string; by: string }
+  }
+}
