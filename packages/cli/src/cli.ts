@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { manifestPathFor, resolvePaths } from './config.js'
+import { appRoleCommand } from './db/app-role-command.js'
 import type { MergeManifest } from './manifest.js'
 import { mergeSchema } from './merge/index.js'
 import { formatStatus, migrateApply, migrateDiff, migrateStatus } from './migrate/index.js'
@@ -18,6 +19,8 @@ const USAGE = `Usage: acme <command> [options]
                     --name <name> --schema <file|dir> --migrations <dir>
   migrate apply     apply pending migrations (DATABASE_URL or --url)
   migrate status    list applied, pending, changed and failed migrations
+  db app-role       create or fix the role the app connects as (no owner, no BYPASSRLS)
+                    --role <name> --password-env <VAR> --url <url> --print
 
 Paths default to package.json "acme.prisma" ({ input, output, migrations }), else
 prisma/app, prisma/schema.prisma and prisma/migrations. --cwd <dir> runs elsewhere.`
@@ -30,6 +33,9 @@ const options = {
   migrations: { type: 'string' },
   name: { type: 'string' },
   url: { type: 'string' },
+  role: { type: 'string' },
+  'password-env': { type: 'string' },
+  print: { type: 'boolean' },
   fragment: { type: 'string', multiple: true },
   'dry-run': { type: 'boolean' },
   check: { type: 'boolean' },
@@ -78,6 +84,18 @@ async function main(argv: string[]): Promise<number> {
         : 'No schema change since the last migration: nothing written.',
     )
     return 0
+  }
+  if (group === 'db' && command === 'app-role') {
+    return appRoleCommand(
+      {
+        role: flags.role,
+        passwordEnv: flags['password-env'],
+        url: flags.url,
+        print: flags.print === true,
+      },
+      process.env,
+      (line) => console.log(line),
+    )
   }
   if (group === 'migrate' && (command === 'apply' || command === 'status')) {
     const url = flags.url ?? process.env.DATABASE_URL

@@ -1,4 +1,5 @@
 export { DEFAULT_PATHS, manifestPathFor, type PrismaPaths, resolvePaths } from './config.js'
+export * from './db/index.js'
 export type { FragmentRecord, MergeManifest } from './manifest.js'
 export * from './merge/index.js'
 export * from './migrate/index.js'

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { MergeError, type MergeOptions, mergeSchema } from '../src/merge/index.js'
@@ -116,6 +116,73 @@ describe('mergeSchema: errors name the file and line', () => {
   })
 })
 
+describe('mergeSchema: tenant-owned models need a tenantId', () => {
+  test('a tenant-owned model without tenantId is an error at the model', async () => {
+    const cwd = workspace()
+    writeFileSync(
+      join(cwd, 'broken/no-tenant.prisma'),
+      '// notes\n\n/// @acme.tenantOwned\nmodel Note {\n  id String @id\n  ownerId String\n}\n',
+    )
+    const error = await mergeError(options(cwd, { fragments: ['broken/no-tenant.prisma'] }))
+    expect(error.code).toBe('ACME_CLI_TENANT_ID_MISSING')
+    expect(error.message).toMatch(/^broken\/no-tenant\.prisma:4: model Note is marked/)
+    expect(error.message).toContain('has no `tenantId` field')
+    expect(error.locations).toEqual([{ file: 'broken/no-tenant.prisma', line: 4 }])
+  })
+
+  test("the app's own tenant-owned models are checked too", async () => {
+    const cwd = workspace()
+    const app = join(cwd, 'app-file/schema.prisma')
+    writeFileSync(
+      app,
+      readFileSync(app, 'utf8').replace(
+        "/// A product's own model",
+        "/// @acme.tenantOwned\n/// A product's own model",
+      ),
+    )
+    const error = await mergeError(options(cwd))
+    expect(error.code).toBe('ACME_CLI_TENANT_ID_MISSING')
+    expect(error.locations).toEqual([{ file: 'app-file/schema.prisma', line: 13 }])
+  })
+
+  test('a tenantId that is not a String is an error at the field', async () => {
+    const cwd = workspace()
+    writeFileSync(
+      join(cwd, 'broken/int-tenant.prisma'),
+      '/// @acme.tenantOwned\nmodel Note {\n  id       String @id\n  tenantId Int\n}\n',
+    )
+    const error = await mergeError(options(cwd, { fragments: ['broken/int-tenant.prisma'] }))
+    expect(error.code).toBe('ACME_CLI_TENANT_ID_MISSING')
+    expect(error.message).toContain(
+      'broken/int-tenant.prisma:4: `tenantId` of tenant-owned model Note is `Int`',
+    )
+  })
+
+  test('a tenantId added by an applied `extend model` block counts, and a comment does not', async () => {
+    const cwd = workspace()
+    writeFileSync(
+      join(cwd, 'broken/extended-tenant.prisma'),
+      [
+        '/// @acme.tenantOwned',
+        'model Note {',
+        '  id String @id',
+        '  // tenantId String',
+        '}',
+        '',
+        'extend model Note {',
+        '  tenantId String @db.Uuid',
+        '}',
+      ].join('\n'),
+    )
+    const result = await mergeSchema(
+      options(cwd, { fragments: ['broken/extended-tenant.prisma'], mode: 'dry-run' }),
+    )
+    expect(
+      result.manifest.fragments.find((f) => f.source === 'broken/extended-tenant.prisma'),
+    ).toMatchObject({ tenantOwned: ['Note'] })
+  })
+})
+
 describe('mergeSchema: it never writes where it must not', () => {
   test('refuses an output that is the input or inside the input folder', async () => {
     const cwd = workspace()
@@ -151,7 +218,7 @@ describe('mergeSchema: it never writes where it must not', () => {
       }),
     )
     expect(error.code).toBe('ACME_CLI_EXTEND_NEEDS_SINGLE_FILE')
-    expect(error.message).toContain('fragments/audit.prisma:12')
+    expect(error.message).toContain('fragments/audit.prisma:13')
     expect(error.message).toContain('app-folder/schema/project.prisma:1')
   })
 })

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { validate } from '@prisma/prisma-schema-wasm'
 import { afterEach, describe, expect, test } from 'vitest'
@@ -55,7 +55,7 @@ describe('mergeSchema: relations across fragments', () => {
     const code = schema.replace(/\/\/.*$/gm, '')
     expect(code).not.toMatch(/\bUser\b/)
     expect(code).not.toContain('extend')
-    expect(modelBody(schema, 'Membership')).toMatch(/^\s+userId String$/m)
+    expect(modelBody(schema, 'Membership')).toMatch(/^\s+userId\s+String$/m)
     expect(result.droppedExtensions).toEqual([
       { file: 'fragments/teams.prisma', line: 21, target: 'Membership', missing: ['User'] },
       { file: 'fragments/teams.prisma', line: 25, target: 'User', missing: ['User'] },
@@ -101,7 +101,7 @@ describe('mergeSchema: layout of the output', () => {
       '// from fragments/users.prisma\n// The users plugin: owns User.\nmodel User {',
     )
     expect(schema).toContain(
-      "// from fragments/teams.prisma\n/// A user's membership of a team; teamId is the tenant.\n/// @acme.tenantOwned\nmodel Membership {",
+      "// from fragments/teams.prisma\n/// A user's membership of a team, owned by the tenant in tenantId.\n/// @acme.tenantOwned\nmodel Membership {",
     )
   })
 
@@ -179,6 +179,16 @@ describe('mergeSchema: modes', () => {
 
     await mergeSchema(base(cwd))
     expect((await mergeSchema(base(cwd, { mode: 'check' }))).changed).toBe(false)
+  })
+
+  test("a loose fragment's raw SQL is the .sql file beside it, and only a file", async () => {
+    const cwd = workspace()
+    rmSync(join(cwd, 'fragments/teams.sql'))
+    mkdirSync(join(cwd, 'fragments/teams.sql'))
+    const result = await mergeSchema(base(cwd, { mode: 'dry-run' }))
+    expect(result.manifest.fragments).toContainEqual(
+      expect.objectContaining({ source: 'fragments/teams.prisma', sql: null }),
+    )
   })
 
   test('check notices a stale manifest too (raw SQL changed, schema unchanged)', async () => {

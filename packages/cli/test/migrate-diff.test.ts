@@ -1,6 +1,7 @@
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { MergeManifest } from '../src/manifest.js'
 import { migrationSlug, POSTGRESQL_MIGRATION_LOCK } from '../src/migrate/folder.js'
 import { MigrateError, migrateDiff, SNAPSHOT_FILE } from '../src/migrate/index.js'
 import {
@@ -170,6 +171,106 @@ describe('migrateDiff edge cases', () => {
       '-- CreateTable\nCREATE TABLE "A" (\n    "id" INTEGER NOT NULL,\n\n    CONSTRAINT "A_pkey" PRIMARY KEY ("id")\n);\n',
     )
     expect(await readFile(path.join(migrationsDir, 'migration_lock.toml'), 'utf8')).toBe(customLock)
+  })
+
+  const NOTE = [
+    'model Note {',
+    '  id       Int    @id',
+    '  tenantId String @map("tenant_id") @db.Uuid',
+    '',
+    '  @@map("notes")',
+    '}',
+    '',
+  ].join('\n')
+  const TENANT_OWNED_NOTE = `/// @acme.tenantOwned\n${NOTE}`
+
+  it('writes a migration holding only the policy when an existing model becomes tenant-owned', async () => {
+    const schema = path.join(scratch.path, 'becomes-tenant-owned.prisma')
+    const migrationsDir = path.join(scratch.path, 'becomes-tenant-owned')
+    await writeFile(schema, schemaWith(NOTE))
+    const first = await migrateDiff({ schema, migrationsDir, name: 'init' })
+    expect(first.sql).toContain('CREATE TABLE "notes"')
+    expect(first.sql).not.toContain('ROW LEVEL SECURITY')
+
+    await writeFile(schema, schemaWith(TENANT_OWNED_NOTE))
+    const manifest: MergeManifest = {
+      version: 1,
+      fragments: [
+        { source: 'app', version: null, models: ['Note'], tenantOwned: ['Note'], sql: null },
+      ],
+    }
+    const marked = await migrateDiff({
+      schema,
+      migrationsDir,
+      name: 'isolate',
+      manifest,
+      now: () => new Date(Date.now() + 1000),
+    })
+    expect(marked.migrationDir).not.toBeNull()
+    expect(marked.sql).toBe(
+      [
+        '-- acme: row-level security of tenant-owned model Note',
+        'ALTER TABLE "notes" ENABLE ROW LEVEL SECURITY;',
+        'ALTER TABLE "notes" FORCE ROW LEVEL SECURITY;',
+        'CREATE POLICY "acme_tenant_isolation" ON "notes"',
+        `  USING ("tenant_id" = NULLIF(current_setting('app.tenant_id', true), '')::uuid)`,
+        `  WITH CHECK ("tenant_id" = NULLIF(current_setting('app.tenant_id', true), '')::uuid);`,
+        '',
+      ].join('\n'),
+    )
+    // The snapshot keeps the marker, so the policy is never written twice.
+    expect(await readFile(path.join(migrationsDir, SNAPSHOT_FILE), 'utf8')).toContain(
+      '/// @acme.tenantOwned\nmodel Note {',
+    )
+    const again = await migrateDiff({ schema, migrationsDir, name: 'again', manifest })
+    expect(again).toStrictEqual({ migrationDir: null, sql: '' })
+  })
+
+  it("appends a new tenant-owned table's policy after the engine's SQL and the fragments' raw SQL", async () => {
+    const schema = path.join(scratch.path, 'new-tenant-owned.prisma')
+    await writeFile(schema, schemaWith(TENANT_OWNED_NOTE))
+    const result = await migrateDiff({
+      schema,
+      migrationsDir: path.join(scratch.path, 'new-tenant-owned'),
+      name: 'init',
+      manifest: {
+        version: 1,
+        fragments: [
+          { source: 'app', version: null, models: [], tenantOwned: [], sql: null },
+          {
+            source: '@acme/notes',
+            version: '1.0.0',
+            models: ['Note'],
+            tenantOwned: ['Note'],
+            sql: 'CREATE INDEX notes_tenant ON "notes" ("tenant_id");\n',
+          },
+        ],
+      },
+    })
+    const order = [
+      'CREATE TABLE "notes"',
+      '-- acme: raw SQL of fragment @acme/notes',
+      '-- acme: row-level security of tenant-owned model Note',
+    ].map((needle) => result.sql.indexOf(needle))
+    expect(order.every((index) => index >= 0)).toBe(true)
+    expect([...order].sort((a, b) => a - b)).toEqual(order)
+  })
+
+  it('refuses a manifest whose tenant-owned model has no marker in the schema', async () => {
+    const schema = path.join(scratch.path, 'stale-manifest.prisma')
+    await writeFile(schema, schemaWith(NOTE))
+    const error = await migrateDiff({
+      schema,
+      migrationsDir: path.join(scratch.path, 'stale-manifest'),
+      name: 'init',
+      manifest: {
+        version: 1,
+        fragments: [
+          { source: 'app', version: null, models: ['Note'], tenantOwned: ['Note'], sql: null },
+        ],
+      },
+    }).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'ACME_CLI_MANIFEST_STALE' })
   })
 
   it('slugs names the way prisma migrate dev does', () => {

@@ -154,6 +154,10 @@ export function explicitFragment(path: string, cwd: string): FragmentFile {
     absolutePath,
     displayPath: shown,
     markerPath: shown,
-    sqlPath: sqlPath !== absolutePath && existsSync(sqlPath) ? sqlPath : null,
+    sqlPath: sqlPath !== absolutePath && isFile(sqlPath) ? sqlPath : null,
   }
+}
+
+function isFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile()
 }

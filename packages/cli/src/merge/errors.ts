@@ -12,6 +12,7 @@ export type MergeErrorCode =
   | 'ACME_CLI_PACKAGE_JSON_INVALID'
   | 'ACME_CLI_OUTPUT_OVERLAPS_INPUT'
   | 'ACME_CLI_OUTPUT_NOT_GENERATED'
+  | 'ACME_CLI_TENANT_ID_MISSING'
 
 /** A place in a file the user can open: path relative to the merge's cwd, 1-based line. */
 export interface SourceLocation {

@@ -36,6 +36,15 @@ export function referencedTypes(block: SchemaBlock): TypeReference[] {
 
 const ACME_MARKER = /^\s*\/\/\/\s*@acme\.([A-Za-z]+)\b/
 const KNOWN_MARKERS = new Set(['tenantOwned'])
+const TENANT_OWNED_MARKER = /^\s*\/\/\/\s*@acme\.tenantOwned(?![A-Za-z0-9_])/
+
+/**
+ * Whether `/// @acme.tenantOwned` sits above the block, without judging other markers: for
+ * reading schemas the merge already checked (the merged output, the migrations' snapshot).
+ */
+export function hasTenantOwnedMarker(block: SchemaBlock): boolean {
+  return block.leading.some((source) => TENANT_OWNED_MARKER.test(source.text))
+}
 
 /**
  * `/// @acme.tenantOwned` above a model. It is a doc comment, so Prisma accepts it and it stays

@@ -12,6 +12,7 @@ import {
 } from './output.js'
 import { displayPath } from './paths.js'
 import { renderFolder, renderSingleFile } from './render.js'
+import { assertTenantIdFields } from './tenant-owned.js'
 import { formatSchema, type SchemaFile, validateSchema } from './validate.js'
 
 export { MergeError, type MergeErrorCode, type SourceLocation } from './errors.js'
@@ -90,6 +91,7 @@ export async function mergeSchema(options: MergeOptions): Promise<MergeResult> {
   }
   schemaFiles.push(...generated)
   await validateSchema(schemaFiles)
+  assertTenantIdFields(units, plan)
   const formatted = await formatSchema(schemaFiles)
 
   const manifest = buildManifest(appUnits, fragmentUnits)

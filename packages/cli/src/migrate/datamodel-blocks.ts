@@ -1,7 +1,7 @@
 import { type SchemaBlock, scanSchema } from '../merge/scan.js'
 import type { SchemaFile } from './schema-files.js'
 
-function blocksOf(file: SchemaFile): SchemaBlock[] {
+export function blocksOf(file: SchemaFile): SchemaBlock[] {
   return scanSchema(file.content, { file: file.path, errorCode: 'ACME_CLI_SCHEMA_SYNTAX' })
 }
 

@@ -13,6 +13,7 @@ import {
 import { sqlOfNewFragments } from './fragment-sql.js'
 import { readSchemaFiles } from './schema-files.js'
 import { readSnapshot, SNAPSHOT_FILE, snapshotPath, writeSnapshot } from './snapshot.js'
+import { tenantRowLevelSecuritySql } from './tenant-rls.js'
 
 export interface MigrateDiffOptions {
   /** The merged Prisma schema: one file, or a folder of `.prisma` files. */
@@ -20,7 +21,10 @@ export interface MigrateDiffOptions {
   migrationsDir: string
   /** Becomes the folder suffix, slugged like `prisma migrate dev --name`. */
   name: string
-  /** Fragments' raw SQL is appended to the migration that creates their tables. */
+  /**
+   * Fragments' raw SQL is appended to the migration that creates their tables; its tenant-owned
+   * models must carry their marker in the schema (row-level security is generated from it).
+   */
   manifest?: MergeManifest | null
   now?: () => Date
 }
@@ -55,10 +59,17 @@ export async function migrateDiff(options: MigrateDiffOptions): Promise<MigrateD
   }
 
   const engineSql = await diffDatamodels(previous ?? configurationOnly(current), current)
-  if (engineSql === null) return { migrationDir: null, sql: '' }
+  const rlsSql = tenantRowLevelSecuritySql({ previous, current, manifest: options.manifest })
+  // Marking an existing model tenant-owned changes only a doc comment, so the engine sees no
+  // change, yet the model's table still needs its policy: that migration holds the policy alone.
+  if (engineSql === null && rlsSql === '') return { migrationDir: null, sql: '' }
 
   const sql =
-    engineSql + sqlOfNewFragments(options.manifest, modelNames(previous ?? []), modelNames(current))
+    engineSql === null
+      ? rlsSql.replace(/^\n/, '')
+      : engineSql +
+        sqlOfNewFragments(options.manifest, modelNames(previous ?? []), modelNames(current)) +
+        rlsSql
   const now = options.now?.() ?? new Date()
   const folderName = `${migrationTimestamp(now)}_${migrationSlug(options.name)}`
 

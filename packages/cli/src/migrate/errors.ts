@@ -8,9 +8,16 @@ export type MigrateErrorCode =
   | 'ACME_CLI_MIGRATION_CHANGED'
   | 'ACME_CLI_MIGRATION_FAILED'
   | 'ACME_CLI_MIGRATION_SQL_FAILED'
+  | 'ACME_CLI_TENANT_ID_MISSING'
+  | 'ACME_CLI_MANIFEST_STALE'
+  | 'ACME_CLI_DATABASE_URL_MISSING'
+  | 'ACME_CLI_ROLE_NAME_INVALID'
+  | 'ACME_CLI_APP_ROLE_UNSAFE'
+  | 'ACME_CLI_APP_ROLE_FAILED'
+  | 'ACME_CLI_PASSWORD_ENV_EMPTY'
 
 /**
- * Every failure of `acme migrate *` the user can act on. `code` is stable (scripts and the CLI
+ * Every failure of `acme migrate *` and `acme db *` the user can act on. `code` is stable (scripts and the CLI
  * branch on it); `message` says what happened and what to do next.
  */
 export class MigrateError extends Error {

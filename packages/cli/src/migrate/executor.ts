@@ -107,7 +107,10 @@ async function openPostgresExecutor(
  * Prisma URLs choose the PostgreSQL schema with `?schema=`, which node-postgres does not know:
  * it is taken off the URL and applied as the session's search_path instead.
  */
-function splitPrismaSchemaParam(url: string): { connectionString: string; schema: string | null } {
+export function splitPrismaSchemaParam(url: string): {
+  connectionString: string
+  schema: string | null
+} {
   let parsed: URL
   try {
     parsed = new URL(url)

@@ -32,6 +32,27 @@ export async function readSnapshot(migrationsDir: string): Promise<SchemaFile[] 
   return [{ path: SNAPSHOT_FILE, content }]
 }
 
+/**
+ * The snapshot cut back into the files it was written from, so a comment at the end of one file
+ * is not read as a doc comment of the first block of the next. Other files come back whole.
+ */
+export function snapshotSections(file: SchemaFile): SchemaFile[] {
+  const sections: SchemaFile[] = []
+  let current: SchemaFile = { path: file.path, content: '' }
+  for (const line of file.content.split('\n')) {
+    const marker = line.startsWith(FILE_MARKER)
+      ? /^(.*) ----$/.exec(line.slice(FILE_MARKER.length))
+      : null
+    if (marker?.[1] !== undefined) {
+      sections.push(current)
+      current = { path: `${file.path} (${marker[1]})`, content: '' }
+    }
+    current.content += `${line}\n`
+  }
+  sections.push(current)
+  return sections.filter((section) => section.content.trim() !== '')
+}
+
 export async function writeSnapshot(migrationsDir: string, files: SchemaFile[]): Promise<void> {
   const body = files
     .map((file) => `${FILE_MARKER}${file.path} ----\n${file.content.replace(/\n?$/, '\n')}`)
