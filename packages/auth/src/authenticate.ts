@@ -78,7 +78,12 @@ export function createAuthenticateHook(
     }
     request.user = { id: claims.sub }
     request.session = { id: claims.sid }
-    request.principal = { type: 'user', userId: claims.sub, sessionId: claims.sid }
+    request.principal = {
+      type: 'user',
+      userId: claims.sub,
+      sessionId: claims.sid,
+      tenantId: claims.tid,
+    }
     const context = getRequestContext()
     if (context) context.user = { id: claims.sub }
   }

@@ -15,4 +15,5 @@ export type AuthDb = Pick<
   | 'totpSecret'
   | 'recoveryCode'
   | '$transaction'
+  | '$executeRaw'
 >

@@ -50,6 +50,19 @@ export const AuthErrors = {
     'Invalid Verification Token',
     'The verification link is invalid, used or expired; request a new one.',
   ),
+  InvalidEmailChangeToken: defineError(
+    'ACME_AUTH_INVALID_EMAIL_CHANGE_TOKEN',
+    400,
+    'Invalid Email Change Token',
+    'The email change link is invalid, used or expired, or the address can no longer be used; ' +
+      'request the change again.',
+  ),
+  EmailUnchanged: defineError(
+    'ACME_AUTH_EMAIL_UNCHANGED',
+    400,
+    'Email Unchanged',
+    'This is already the email address of your account.',
+  ),
   CurrentPasswordInvalid: defineError(
     'ACME_AUTH_CURRENT_PASSWORD_INVALID',
     403,
@@ -61,6 +74,12 @@ export const AuthErrors = {
     403,
     'Re-authentication Required',
     'Confirm your password to do this.',
+  ),
+  CsrfHeaderRequired: defineError(
+    'ACME_AUTH_CSRF_HEADER_REQUIRED',
+    403,
+    'CSRF Header Required',
+    'Requests that use the refresh cookie must send the X-Requested-With header.',
   ),
   SessionNotFound: defineError(
     'ACME_AUTH_SESSION_NOT_FOUND',
@@ -91,6 +110,12 @@ export const AuthErrors = {
     401,
     'Unauthorized',
     'The MFA login token is invalid, used or expired; log in again.',
+  ),
+  MfaAttemptsExceeded: defineError(
+    'ACME_AUTH_MFA_ATTEMPTS_EXCEEDED',
+    401,
+    'Unauthorized',
+    'Too many wrong codes for this login; log in again with your password.',
   ),
   MfaAlreadyEnabled: defineError(
     'ACME_AUTH_MFA_ALREADY_ENABLED',

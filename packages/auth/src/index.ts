@@ -5,8 +5,10 @@ import { createAuthenticateHook } from './authenticate.js'
 import { systemClock } from './clock.js'
 import type { AuthDb } from './db.js'
 import { registerAuthTemplates } from './mail.js'
+import { registerAccountTemplates } from './mail-templates-account.js'
 import { registerPasswordTemplates } from './mail-templates-password.js'
 import { type AuthOptions, authOptionsSchema } from './options.js'
+import { RefreshCookie, resolveRefreshCookie } from './refresh-cookie.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { credentialRoutes } from './routes/credentials.js'
 import { emailRoutes } from './routes/email.js'
@@ -15,10 +17,12 @@ import { meRoutes } from './routes/me.js'
 import { createMfa, mfaRoutes } from './routes/mfa.js'
 import { passwordRoutes } from './routes/password.js'
 import { sessionRoutes } from './routes/sessions.js'
+import { AccountStatusService } from './services/account-status.js'
 import { ApiKeyService } from './services/api-keys.js'
 import { PasswordService } from './services/passwords.js'
 import { RevocationList } from './services/revocations.js'
 import { SessionService } from './services/sessions.js'
+import { SignInAlerts } from './services/sign-in-alerts.js'
 import { LoginThrottle } from './services/throttle.js'
 import { TokenService } from './services/tokens.js'
 import type { AuthServices } from './types.js'
@@ -71,6 +75,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     clock,
     lifetimes: options.sessions,
     revocations,
+    tokens,
     events: {
       onReuseDetected: (info) => app.events.emit('auth.refresh_reuse_detected', info),
       onRevoked: (info) => app.events.emit('session.revoked', info),
@@ -84,8 +89,22 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     logger: app.log,
   })
   const mfa = createMfa(app, { db, clock, options: options.mfa })
+  const refreshCookie = await RefreshCookie.install(
+    app,
+    resolveRefreshCookie(options.refreshCookie, options.prefix),
+    clock,
+  )
   const apiKeys = new ApiKeyService({ db, clock })
-  const services: AuthServices = { passwords, tokens, sessions, revocations, apiKeys }
+  const accounts = new AccountStatusService({
+    db,
+    sessions,
+    forgetApiKeysOf: (ownerId) => apiKeys.forgetOwner(ownerId),
+    events: {
+      onSuspended: (info) => app.events.emit('user.suspended', info),
+      onReactivated: (info) => app.events.emit('user.reactivated', info),
+    },
+  })
+  const services: AuthServices = { passwords, tokens, sessions, revocations, accounts, apiKeys }
 
   app.decorate('auth', services)
   app.decorateRequest('user', null)
@@ -100,6 +119,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
 
   registerAuthTemplates(app.mailer)
   registerPasswordTemplates(app.mailer)
+  registerAccountTemplates(app.mailer)
   app.openapi.addTag({ name: 'auth', description: 'Accounts, sessions and tokens.' })
   app.openapi.addSecurityScheme('bearerAuth', {
     type: 'http',
@@ -112,6 +132,8 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     login: options.links.login ?? `${app.brand.baseUrl}/login`,
     passwordReset: options.links.passwordReset ?? `${app.brand.baseUrl}/reset-password`,
     verifyEmail: options.links.verifyEmail ?? `${app.brand.baseUrl}/verify-email`,
+    confirmEmailChange:
+      options.links.confirmEmailChange ?? `${app.brand.baseUrl}/confirm-email-change`,
   }
   await app.register(
     async (scope) => {
@@ -121,9 +143,11 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
         links,
         throttle,
         mfa,
+        refreshCookie,
+        signInAlerts: options.mail.newSignInAlert ? new SignInAlerts({ db, clock }) : null,
         verification: { links, clock, oneTimeTokens: options.oneTimeTokens },
       })
-      await scope.register(mfaRoutes, { db, services, mfa, throttle })
+      await scope.register(mfaRoutes, { db, services, mfa, throttle, links })
       await scope.register(sessionRoutes, {
         db,
         services,
@@ -140,7 +164,15 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
         oneTimeTokens: options.oneTimeTokens,
         throttle: options.throttle,
       })
-      await scope.register(emailRoutes, { db, links, clock, oneTimeTokens: options.oneTimeTokens })
+      await scope.register(emailRoutes, {
+        db,
+        services,
+        links,
+        clock,
+        oneTimeTokens: options.oneTimeTokens,
+        throttle,
+        reauthenticationSeconds: options.reauthenticationSeconds,
+      })
     },
     { prefix: options.prefix },
   )
@@ -161,6 +193,11 @@ export { AuthErrors } from './errors.js'
 export type { AuthOptions, ResolvedAuthOptions } from './options.js'
 export type { PublicUser } from './services/accounts.js'
 export type { ApiKeyIdentity, ApiKeyRecord, NewApiKey } from './services/api-keys.js'
-export type { ActiveSession, DeviceInfo, IssuedRefresh } from './services/sessions.js'
+export type {
+  ActiveSession,
+  DeviceInfo,
+  IssuedRefresh,
+  TenantSwitch,
+} from './services/sessions.js'
 export type { AccessClaims } from './services/tokens.js'
 export type { AuthServices, AuthSessionRef, AuthUser, Principal } from './types.js'

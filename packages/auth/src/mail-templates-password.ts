@@ -1,7 +1,7 @@
 import { escapeHtml, type Mailer } from '@acme/core'
 
 /** "30 minutes", "24 hours": a verification TTL below an hour is stated in minutes. */
-function formatHours(hours: number): string {
+export function formatHours(hours: number): string {
   if (hours >= 1 && Number.isInteger(hours)) return hours === 1 ? '1 hour' : `${hours} hours`
   return formatMinutes(Math.round(hours * 60))
 }

@@ -74,6 +74,8 @@ export const authOptionsSchema = z
         login: z.url().optional(),
         passwordReset: z.url().optional(),
         verifyEmail: z.url().optional(),
+        /** Receives `?token=` from the mail sent to the new address of an email change. */
+        confirmEmailChange: z.url().optional(),
       })
       .strict()
       .prefault({}),
@@ -120,9 +122,70 @@ export const authOptionsSchema = z
         issuer: z.string().trim().min(1).max(100).optional(),
         /** Lifetime of the token between the password step and the code step of a login. */
         mfaTokenTtlSeconds: z.number().int().min(60).max(900).default(300),
+        /** Wrong codes one MFA login token survives; the last one ends it (log in again). */
+        maxCodeAttempts: z.number().int().min(1).max(20).default(5),
       })
       .strict()
       .prefault({}),
+    /** Optional mails. */
+    mail: z
+      .object({
+        /**
+         * Mail the user when a login (password, or its MFA step) comes from a user agent none of
+         * their sessions of the last 90 days had.
+         */
+        newSignInAlert: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Browser apps: the refresh token travels in an httpOnly cookie instead of the JSON body.
+     * See the README ("Refresh cookie") for the defaults and the CSRF header.
+     */
+    refreshCookie: z
+      .object({
+        enabled: z.boolean().default(false),
+        /**
+         * Default `__Host-acme_refresh` when secure with neither `domain` nor a `path` other than
+         * `/`; `__Secure-acme_refresh` when secure otherwise; `acme_refresh` when not secure.
+         */
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'must be a cookie name token')
+          .optional(),
+        /** Default `/` for a `__Host-` cookie (the prefix requires it), else the auth prefix. */
+        path: z
+          .string()
+          .regex(/^\/[A-Za-z0-9/_.~-]*$/)
+          .optional(),
+        sameSite: z.enum(['strict', 'lax']).default('strict'),
+        secure: z.boolean().default(true),
+        /** Shares the cookie with subdomains; none (host-only) by default. */
+        domain: z
+          .string()
+          .regex(/^[A-Za-z0-9.-]{1,253}$/)
+          .optional(),
+      })
+      .strict()
+      .prefault({})
+      .superRefine((cookie, ctx) => {
+        const name = cookie.name ?? ''
+        if (name.startsWith('__Host-')) {
+          if (!cookie.secure || cookie.domain !== undefined || (cookie.path ?? '/') !== '/') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['name'],
+              message: 'a __Host- cookie needs secure: true, path "/" and no domain',
+            })
+          }
+        } else if (name.startsWith('__Secure-') && !cookie.secure) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['name'],
+            message: 'a __Secure- cookie needs secure: true',
+          })
+        }
+      }),
     /** How recent a password proof must be for sensitive changes (delete a session, …). */
     reauthenticationSeconds: z.number().int().min(60).max(3_600).default(300),
     /** Every route requires a valid access token unless its config says `auth: 'public'`. */

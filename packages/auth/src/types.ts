@@ -1,5 +1,5 @@
 import type { ApiKeyIdentity, ApiKeyRecord, NewApiKey } from './services/api-keys.js'
-import type { ActiveSession, DeviceInfo, IssuedRefresh } from './services/sessions.js'
+import type { ActiveSession, DeviceInfo, IssuedRefresh, TenantSwitch } from './services/sessions.js'
 import type { AccessClaims } from './services/tokens.js'
 
 /** Who a request acts as, after authentication. */
@@ -13,7 +13,13 @@ export interface AuthSessionRef {
 
 /** A user signed in with a session, or a machine using one of that user's API keys. */
 export type Principal =
-  | { type: 'user'; userId: string; sessionId: string }
+  | {
+      type: 'user'
+      userId: string
+      sessionId: string
+      /** The access token's `tid`: the session's active tenant when it was issued, or null. */
+      tenantId: string | null
+    }
   | { type: 'apiKey'; keyId: string; userId: string; scopes: string[]; tenantId: string | null }
 
 /**
@@ -39,6 +45,8 @@ export interface AuthServices {
     start(userId: string, device: DeviceInfo): Promise<IssuedRefresh>
     rotate(refreshToken: string, device: DeviceInfo): Promise<IssuedRefresh>
     revoke(sessionId: string, reason: string): Promise<void>
+    /** Ends the session a refresh token belongs to; false when the token is unknown. */
+    revokeByRefreshToken(refreshToken: string, reason: string): Promise<boolean>
     /** E.g. when you suspend or delete a user: their tokens stop working at once. */
     revokeAllForUser(
       userId: string,
@@ -47,9 +55,30 @@ export interface AuthServices {
     ): Promise<string[]>
     listActive(userId: string): Promise<ActiveSession[]>
     isActive(sessionId: string): Promise<boolean>
+    /**
+     * For your own sensitive routes: 403 ACME_AUTH_REAUTHENTICATION_REQUIRED unless the session's
+     * login (password proof) is at most `withinSeconds` old.
+     */
+    requireRecentAuthentication(sessionId: string, withinSeconds: number): Promise<void>
+    /**
+     * Stores the session's active tenant (null: none) and answers an access token whose `tid`
+     * carries it; refreshes keep it. The caller checks membership first. A revoked or expired
+     * session answers 401 ACME_AUTH_INVALID_TOKEN.
+     */
+    switchTenant(sessionId: string, tenantId: string | null): Promise<TenantSwitch>
   }
   revocations: {
     isRevoked(sessionId: string): boolean
+  }
+  accounts: {
+    /**
+     * Suspends the user at once: every session revoked (their access tokens refused on the next
+     * request, refresh refused), login refused with the same 401 as a wrong password, API keys
+     * refused. False when there is no such user.
+     */
+    suspend(userId: string): Promise<boolean>
+    /** Lets the user log in again (ended sessions stay ended). False when there is no such user. */
+    reactivate(userId: string): Promise<boolean>
   }
   apiKeys: {
     /** The plaintext `key` is returned once and never stored. */
@@ -86,6 +115,12 @@ declare module '@acme/core' {
     'user.password_reset_requested': { userId: string }
     'user.password_changed': { userId: string; via: 'change' | 'reset' }
     'user.email_verified': { userId: string }
+    'user.email_change_requested': { userId: string }
+    'user.email_changed': { userId: string }
+    'user.mfa_enabled': { userId: string }
+    'user.mfa_disabled': { userId: string }
+    'user.suspended': { userId: string }
+    'user.reactivated': { userId: string }
   }
   interface AcmeMailTemplates {
     'auth.welcome': { name: string | null; loginUrl: string }
@@ -93,5 +128,26 @@ declare module '@acme/core' {
     'auth.password-reset': { resetUrl: string; expiresInMinutes: number }
     'auth.password-changed': { supportEmail: string | null }
     'auth.verify-email': { verifyUrl: string; expiresInHours: number }
+    'auth.email-change-confirm': { confirmUrl: string; expiresInHours: number }
+    'auth.email-change-in-use': { loginUrl: string }
+    /** `newEmail` is masked (`n***@example.com`). */
+    'auth.email-change-requested': {
+      newEmail: string
+      resetUrl: string
+      supportEmail: string | null
+    }
+    /** `newEmail` is masked (`n***@example.com`). */
+    'auth.email-changed': { newEmail: string; supportEmail: string | null }
+    'auth.new-sign-in': {
+      /** E.g. "2030-01-01 09:30 UTC". */
+      time: string
+      ip: string
+      /** E.g. "Chrome on macOS". */
+      device: string
+      resetUrl: string
+      supportEmail: string | null
+    }
+    'auth.mfa-enabled': { resetUrl: string; supportEmail: string | null }
+    'auth.mfa-disabled': { resetUrl: string; supportEmail: string | null }
   }
 }

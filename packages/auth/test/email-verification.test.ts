@@ -5,9 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuthDb } from '../src/db.js'
 import { PrismaClient } from '../src/generated/prisma/client.js'
 import acmeAuth from '../src/index.js'
-import { registerPasswordTemplates } from '../src/mail-templates-password.js'
-import { emailRoutes, sendVerificationEmail } from '../src/routes/email.js'
-import { passwordRoutes } from '../src/routes/password.js'
+import { sendVerificationEmail } from '../src/routes/email.js'
 import { bearer, migrationsDir } from './support/app.js'
 import { testClock } from './support/clock.js'
 
@@ -26,10 +24,7 @@ let t: TestApp
 let db: AuthDb
 let users = 0
 
-/**
- * Core and auth plus the email and password routes. Until src/index.ts registers those routes,
- * this registers them the way the plugin will; once it does, the plugin's own are used.
- */
+/** Core and auth, on a database and Redis prefix of this file's own. */
 beforeAll(async () => {
   t = await createTestApp({
     label: 'auth_email',
@@ -37,23 +32,6 @@ beforeAll(async () => {
     PrismaClient,
     setup: async (instance) => {
       await instance.register(acmeAuth, { jwt: { issuer: 'https://api.initech.test' }, clock: now })
-      if (instance.hasRoute({ method: 'POST', url: '/auth/email/verify' })) return
-      registerPasswordTemplates(instance.mailer)
-      const routesDb = instance.prisma as unknown as AuthDb
-      await instance.register(
-        async (scope) => {
-          await scope.register(passwordRoutes, {
-            db: routesDb,
-            services: instance.auth,
-            links,
-            clock: now,
-            oneTimeTokens,
-            throttle: { resetTokenGuessMax: 10 },
-          })
-          await scope.register(emailRoutes, { db: routesDb, links, clock: now, oneTimeTokens })
-        },
-        { prefix: '/auth' },
-      )
     },
   })
   db = t.app.prisma as unknown as AuthDb

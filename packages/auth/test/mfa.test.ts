@@ -19,7 +19,8 @@ beforeAll(async () => {
       // Every request here comes from one address.
       throttle: { ipMax: 10_000 },
     },
-    { label: 'mfa', clock },
+    // Core's per-IP limit (100 a minute) is not under test, and inject has one address.
+    { label: 'mfa', clock, core: { rateLimit: { max: 10_000 } } },
   )
   db = t.app.prisma as unknown as AuthDb
 })
@@ -249,11 +250,16 @@ describe('login with MFA', () => {
   it('wrong codes count against the login throttle of the account', async () => {
     const victim = 'dee@initech.test'
     const { secret: victimSecret } = await userWithMfa(victim)
-    const token = await mfaToken(victim)
-    // The password step counts as one attempt until the second factor succeeds: 9 more fit.
-    for (let attempt = 0; attempt < 9; attempt++) {
-      const wrong = await post('/login/mfa', { mfaToken: token, code: '000000' })
-      expect(wrong.statusCode).toBe(401)
+    // Each password step counts as one attempt until the second factor succeeds: two logins
+    // and 4 wrong codes on each token (under the per-token cap of 5) fill the budget of 10.
+    let token = ''
+    for (let round = 0; round < 2; round++) {
+      token = await mfaToken(victim)
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const wrong = await post('/login/mfa', { mfaToken: token, code: '000000' })
+        expect(wrong.statusCode).toBe(401)
+        expect(wrong.json().code).toBe('ACME_AUTH_INVALID_MFA_CODE')
+      }
     }
     const throttled = await post('/login/mfa', {
       mfaToken: token,
@@ -381,5 +387,160 @@ describe('SecretBox', () => {
     expect(() => new SecretBox(randomBytes(32)).decrypt(sealed, 'user-a')).toThrow()
     const flipped = `${sealed.slice(0, -2)}${sealed.endsWith('A') ? 'B' : 'A'}${sealed.slice(-1)}`
     expect(() => box.decrypt(flipped, 'user-a')).toThrow()
+  })
+})
+
+describe('follow-ups: events, mails, other sessions, attempts per mfaToken', () => {
+  async function mailsTo(to: string, subject: string) {
+    const deadline = Date.now() + 5_000
+    for (;;) {
+      const found = t.app.mailer.sent.filter(
+        (mail) => mail.to === to && mail.subject.includes(subject),
+      )
+      if (found.length > 0 || Date.now() > deadline) return found
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  }
+  const me = (accessToken: string) =>
+    t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(accessToken) })
+
+  it('enabling and disabling emit events, mail the user and end every other session', async () => {
+    const events: Array<{ name: string; userId: string }> = []
+    const off = [
+      t.app.events.on('user.mfa_enabled', (event) => {
+        events.push({ name: event.name, userId: event.payload.userId })
+      }),
+      t.app.events.on('user.mfa_disabled', (event) => {
+        events.push({ name: event.name, userId: event.payload.userId })
+      }),
+    ]
+    try {
+      const email = 'followup-fay@initech.test'
+      await register(t, email)
+      const laptop = (await login(t, email)).json()
+      const phone = (await login(t, email)).json()
+      const { userId, secret } = await (async () => {
+        const setup = await post('/mfa/totp/setup', {}, bearer(laptop.accessToken))
+        const key: string = setup.json().secret
+        const enabled = await post(
+          '/mfa/totp/enable',
+          { code: codeAt(key, clock.now) },
+          bearer(laptop.accessToken),
+        )
+        expect(enabled.statusCode).toBe(200)
+        const row = await db.user.findUniqueOrThrow({ where: { email } })
+        return { userId: row.id, secret: key }
+      })()
+      expect(events).toEqual([{ name: 'user.mfa_enabled', userId }])
+      const [onMail] = await mailsTo(email, 'Two-factor authentication is on')
+      expect(onMail?.text).toContain('https://api.initech.test/reset-password')
+      // The device that turned it on keeps working; the other one must sign in again.
+      expect((await me(laptop.accessToken)).statusCode).toBe(200)
+      expect((await me(phone.accessToken)).statusCode).toBe(401)
+      const phoneRefresh = await post('/refresh', { refreshToken: phone.refreshToken })
+      expect(phoneRefresh.statusCode).toBe(401)
+
+      // A new device signs in with a code, then the laptop turns MFA off.
+      clock.advance(30)
+      const tablet = await post('/login/mfa', {
+        mfaToken: await mfaToken(email),
+        code: codeAt(secret, clock.now),
+      })
+      expect(tablet.statusCode).toBe(200)
+      clock.advance(30)
+      const disabled = await post(
+        '/mfa/totp/disable',
+        { password: PASSWORD, code: codeAt(secret, clock.now) },
+        bearer(laptop.accessToken),
+      )
+      expect(disabled.statusCode).toBe(204)
+      expect(events).toEqual([
+        { name: 'user.mfa_enabled', userId },
+        { name: 'user.mfa_disabled', userId },
+      ])
+      expect(await mailsTo(email, 'Two-factor authentication is off')).toHaveLength(1)
+      expect((await me(laptop.accessToken)).statusCode).toBe(200)
+      expect((await me(tablet.json().accessToken)).statusCode).toBe(401)
+    } finally {
+      for (const unsubscribe of off) unsubscribe()
+    }
+  })
+
+  it('a failed enable or disable ends nothing and sends nothing', async () => {
+    const email = 'followup-gus@initech.test'
+    await register(t, email)
+    const laptop = (await login(t, email)).json()
+    const phone = (await login(t, email)).json()
+    await post('/mfa/totp/setup', {}, bearer(laptop.accessToken))
+    const wrong = await post('/mfa/totp/enable', { code: '000000' }, bearer(laptop.accessToken))
+    expect(wrong.statusCode).toBe(401)
+    expect(wrong.json().code).toBe('ACME_AUTH_INVALID_MFA_CODE')
+    expect((await me(phone.accessToken)).statusCode).toBe(200)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(
+      t.app.mailer.sent.filter((mail) => mail.to === email && mail.subject.includes('Two-factor')),
+    ).toHaveLength(0)
+  })
+
+  it('5 wrong codes end the mfaToken: 401 ACME_AUTH_MFA_ATTEMPTS_EXCEEDED, log in again', async () => {
+    const email = 'followup-hal@initech.test'
+    const { secret, userId } = await userWithMfa(email)
+    const token = await mfaToken(email)
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      const wrong = await post('/login/mfa', { mfaToken: token, code: '000000' })
+      expect(wrong.json().code).toBe('ACME_AUTH_INVALID_MFA_CODE')
+    }
+    const fifth = await post('/login/mfa', { mfaToken: token, code: '000000' })
+    expect(fifth.statusCode).toBe(401)
+    expect(fifth.json().code).toBe('ACME_AUTH_MFA_ATTEMPTS_EXCEEDED')
+    // Even the right code cannot revive it.
+    const right = await post('/login/mfa', { mfaToken: token, code: codeAt(secret, clock.now) })
+    expect(right.statusCode).toBe(401)
+    expect(right.json().code).toBe('ACME_AUTH_INVALID_MFA_TOKEN')
+    const row = await db.oneTimeToken.findUniqueOrThrow({
+      where: { tokenHash: createHash('sha256').update(token).digest('hex') },
+    })
+    expect(row).toMatchObject({ userId, purpose: 'mfa_login', usedAt: clock.now })
+    // A new login gets a new budget.
+    const again = await post('/login/mfa', {
+      mfaToken: await mfaToken(email),
+      code: codeAt(secret, clock.now),
+    })
+    expect(again.statusCode).toBe(200)
+  })
+
+  it('parallel guesses on one mfaToken get at most 5 codes checked', async () => {
+    const email = 'followup-ida@initech.test'
+    await userWithMfa(email)
+    const token = await mfaToken(email)
+    const answers = await Promise.all(
+      Array.from({ length: 9 }, () => post('/login/mfa', { mfaToken: token, code: '000000' })),
+    )
+    const codes = answers.map((answer) => answer.json().code as string)
+    expect(codes.filter((code) => code === 'ACME_AUTH_INVALID_MFA_CODE')).toHaveLength(4)
+    expect(codes.every((code) => code.startsWith('ACME_AUTH_'))).toBe(true)
+    expect(answers.every((answer) => answer.statusCode === 401)).toBe(true)
+  })
+})
+
+describe('API keys', () => {
+  it('cannot enrol, enable or disable two-factor, or regenerate codes (403)', async () => {
+    const email = 'followup-key@initech.test'
+    await register(t, email)
+    const { accessToken } = (await login(t, email)).json()
+    const created = await post('/api-keys', { name: 'ci' }, bearer(accessToken))
+    const key = { 'x-api-key': created.json().key as string }
+    for (const [url, payload] of [
+      ['/mfa/totp/setup', {}],
+      ['/mfa/totp/enable', { code: '123456' }],
+      ['/mfa/totp/disable', { password: PASSWORD, code: '123456' }],
+      ['/mfa/recovery-codes', { password: PASSWORD }],
+    ] as const) {
+      const response = await post(url, payload, key)
+      expect(response.statusCode).toBe(403)
+      expect(response.json().code).toBe('ACME_CORE_FORBIDDEN')
+    }
+    const { id } = await db.user.findUniqueOrThrow({ where: { email } })
+    expect(await db.totpSecret.findUnique({ where: { userId: id } })).toBeNull()
   })
 })

@@ -12,9 +12,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { AuthDb } from '../src/db.js'
 import { PrismaClient } from '../src/generated/prisma/client.js'
 import acmeAuth from '../src/index.js'
-import { registerPasswordTemplates } from '../src/mail-templates-password.js'
-import { emailRoutes } from '../src/routes/email.js'
-import { passwordRoutes } from '../src/routes/password.js'
 import { bearer, migrationsDir } from './support/app.js'
 import { testClock } from './support/clock.js'
 
@@ -27,10 +24,7 @@ interface PasswordTestApp extends TestApp {
   db: AuthDb
 }
 
-/**
- * Core and auth plus the password and email routes. Until src/index.ts registers those routes,
- * this registers them the way the plugin will; once it does, the plugin's own are used.
- */
+/** Core and auth, on a database and Redis prefix of this file's own. */
 async function createApp(
   harness: Pick<TestAppOptions, 'redis' | 'core'> = {},
 ): Promise<PasswordTestApp> {
@@ -46,28 +40,6 @@ async function createApp(
     core: { rateLimit: { max: 1_000 }, ...harness.core },
     setup: async (instance) => {
       await instance.register(acmeAuth, { jwt: { issuer: 'https://api.initech.test' }, clock: now })
-      if (instance.hasRoute({ method: 'POST', url: '/auth/password/forgot' })) return
-      registerPasswordTemplates(instance.mailer)
-      const db = instance.prisma as unknown as AuthDb
-      const links = {
-        passwordReset: `${instance.brand.baseUrl}/reset-password`,
-        verifyEmail: `${instance.brand.baseUrl}/verify-email`,
-      }
-      const oneTimeTokens = { resetTtlSeconds: 1_800, verifyTtlSeconds: 86_400 }
-      await instance.register(
-        async (scope) => {
-          await scope.register(passwordRoutes, {
-            db,
-            services: instance.auth,
-            links,
-            clock: now,
-            oneTimeTokens,
-            throttle: { resetTokenGuessMax: 10 },
-          })
-          await scope.register(emailRoutes, { db, links, clock: now, oneTimeTokens })
-        },
-        { prefix: '/auth' },
-      )
     },
   })
   return Object.assign(app, { clock, db: app.app.prisma as unknown as AuthDb })

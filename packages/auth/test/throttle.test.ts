@@ -356,3 +356,34 @@ describe('LoginThrottle', () => {
     })
   })
 })
+
+describe('AUTH-03 over IPv6: one /64 is one client', () => {
+  const clock = testClock()
+  let t: ThrottledApp
+
+  beforeAll(async () => {
+    t = await throttledApp(clock, { ipMax: 3 })
+  })
+  afterAll(async () => {
+    await t?.close()
+  })
+
+  it('rotating addresses inside a /64 does not reset the per-IP limit; the next /64 is apart', async () => {
+    const inside = ['2001:db8::1', '2001:db8::2', '2001:db8:0:0:ffff::3']
+    for (const [index, ip] of inside.entries()) {
+      expect((await login(t, `v6-${index}@initech.test`, WRONG, ip)).statusCode).toBe(401)
+    }
+    const fourth = await login(t, 'v6-3@initech.test', WRONG, '2001:db8::ffff:ffff:ffff:ffff')
+    expect(fourth.statusCode).toBe(429)
+    expect(t.audit.throttled).toEqual(['ip'])
+    expect((await login(t, 'v6-4@initech.test', WRONG, '2001:db8:0:1::1')).statusCode).toBe(401)
+  })
+
+  it('an IPv4 client is the same client when reported as IPv4-mapped IPv6', async () => {
+    for (const ip of ['203.0.113.50', '::ffff:203.0.113.50', '::ffff:cb00:7132']) {
+      expect((await login(t, 'v4@initech.test', WRONG, ip)).statusCode).toBe(401)
+    }
+    expect((await login(t, 'v4@initech.test', WRONG, '203.0.113.50')).statusCode).toBe(429)
+    expect((await login(t, 'v4@initech.test', WRONG, '203.0.113.51')).statusCode).toBe(401)
+  })
+})

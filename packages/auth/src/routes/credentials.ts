@@ -1,24 +1,28 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AuthDb } from '../db.js'
 import { AuthErrors } from '../errors.js'
+import { CSRF_HEADER, type RefreshCookie } from '../refresh-cookie.js'
 import {
   findPublicUser,
   type PublicUser,
   registerAccount,
   verifyLogin,
 } from '../services/accounts.js'
+import type { SignInAlerts } from '../services/sign-in-alerts.js'
 import type { LoginThrottle } from '../services/throttle.js'
 import type { AuthServices } from '../types.js'
 import { sendVerificationEmail, type VerificationMailOptions } from './email.js'
 import { type Mfa, mfaChallenge, mfaLoginRoute } from './mfa.js'
-import { email, password, tokenPair } from './schemas.js'
+import { email, password, type TokenPair, type TokenPairBody, tokenPairSchema } from './schemas.js'
 
 export interface CredentialRoutesOptions {
   db: AuthDb
   services: AuthServices
   links: { login: string; passwordReset: string }
+  /** When set, a login from a device new to the account mails the owner (`mail.newSignInAlert`). */
+  signInAlerts?: SignInAlerts | null
   /** Brute-force limits of POST /login. */
   throttle: LoginThrottle
   /** When set, a new account gets a verification email. */
@@ -28,6 +32,8 @@ export interface CredentialRoutesOptions {
    * finishes the login. Without it such accounts cannot log in (fail closed).
    */
   mfa?: Mfa
+  /** When set, the refresh token travels in this httpOnly cookie instead of the body. */
+  refreshCookie?: RefreshCookie | null
 }
 
 const REGISTERED = {
@@ -43,19 +49,61 @@ function device(request: FastifyRequest) {
 export async function credentialRoutes(app: FastifyInstance, options: CredentialRoutesOptions) {
   const { db, services, links } = options
   const { throttle } = options
+  const cookie = options.refreshCookie ?? null
   const routes = app.withTypeProvider<ZodTypeProvider>()
+  const pairSchema = tokenPairSchema(cookie !== null)
+  const refreshTokenField = z.string().min(1).max(512)
+  const cookieNote = cookie
+    ? ` The refresh token is set in the httpOnly cookie "${cookie.settings.name}" and left out ` +
+      'of the body.'
+    : ''
 
-  async function issue(user: PublicUser, request: FastifyRequest) {
-    const session = await services.sessions.start(user.id, device(request))
-    const access = await services.tokens.signAccess({ sub: user.id, sid: session.sessionId })
+  /** The token pair as the client gets it: with the cookie on, the refresh token goes there. */
+  function deliver(reply: FastifyReply, pair: TokenPair, sessionEndsAt: Date): TokenPairBody {
+    if (!cookie) return pair
+    cookie.set(reply, pair.refreshToken, sessionEndsAt)
+    const { refreshToken: _inCookie, ...body } = pair
+    return body
+  }
+
+  /** A refresh token from the body, else from the cookie (which needs the CSRF header). */
+  function presentedRefreshToken(
+    request: FastifyRequest,
+    body: { refreshToken?: string | undefined } | null | undefined,
+  ): { token: string; fromCookie: boolean } | null {
+    if (body?.refreshToken !== undefined) return { token: body.refreshToken, fromCookie: false }
+    const fromCookie = cookie?.read(request)
+    return fromCookie === undefined ? null : { token: fromCookie, fromCookie: true }
+  }
+
+  async function issue(user: PublicUser, request: FastifyRequest, reply: FastifyReply) {
+    const from = device(request)
+    // Asked before the session starts, so the new session is not its own precedent.
+    const alerts = options.signInAlerts
+    const newDevice = alerts ? await alerts.isNewDevice(user.id, from.userAgent) : false
+    const session = await services.sessions.start(user.id, from)
+    // A new session works in no tenant until the tenancy plugin switches it.
+    const access = await services.tokens.signAccess({
+      sub: user.id,
+      sid: session.sessionId,
+      tid: session.activeTenantId,
+    })
     await app.events.emit('user.logged_in', { userId: user.id, sessionId: session.sessionId })
-    return {
+    if (alerts && newDevice) {
+      await app.mailer.sendTemplate('auth.new-sign-in', user.email, {
+        ...alerts.describe(from),
+        resetUrl: links.passwordReset,
+        supportEmail: app.brand.supportEmail ?? null,
+      })
+    }
+    const pair = {
       accessToken: access.token,
       refreshToken: session.refreshToken,
       tokenType: 'Bearer' as const,
       expiresIn: access.expiresIn,
       user,
     }
+    return deliver(reply, pair, session.absoluteExpiresAt)
   }
 
   routes.post(
@@ -115,13 +163,13 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
           'the account, or attempts from the client, answer 429 with Retry-After (even with ' +
           'the right password); 503 with Retry-After when the limiter is unavailable. For an ' +
           'account with MFA on it answers { mfaRequired: true, mfaToken } and no tokens: ' +
-          'finish with POST /login/mfa.',
+          `finish with POST /login/mfa.${cookieNote}`,
         body: z.object({ email, password }).strict(),
-        response: { 200: z.union([tokenPair, mfaChallenge]) },
+        response: { 200: z.union([pairSchema, mfaChallenge]) },
       },
       config: { auth: 'public' },
     },
-    async (request) => {
+    async (request, reply) => {
       // Before the password check: a throttled attempt costs no argon2 and learns nothing.
       const admission = await throttle.admit({ email: request.body.email, ip: request.ip })
       if (!admission.allowed) {
@@ -143,7 +191,7 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
           return { mfaRequired: true as const, mfaToken: await options.mfa.tokens.issue(user.id) }
         }
         await throttle.succeeded(admission.attempt)
-        return await issue(user, request)
+        return await issue(user, request, reply)
       } catch (error) {
         if (error instanceof AuthErrors.InvalidCredentials) {
           await app.events.emit('user.login_failed', { reason: 'invalid_credentials' })
@@ -153,7 +201,14 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
     },
   )
 
-  if (options.mfa) mfaLoginRoute(app, { db, mfa: options.mfa, throttle, issue })
+  if (options.mfa) {
+    mfaLoginRoute(app, { db, mfa: options.mfa, throttle, issue, response: pairSchema })
+  }
+
+  // With the cookie on, the body is optional: a browser sends none and the cookie instead.
+  const refreshBody = cookie
+    ? z.object({ refreshToken: refreshTokenField.optional() }).strict().nullish()
+    : z.object({ refreshToken: refreshTokenField }).strict()
 
   routes.post(
     '/refresh',
@@ -163,24 +218,44 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
         summary: 'Rotate the refresh token',
         description:
           'Answers a new access token and a new refresh token; the presented one is spent. ' +
-          'Presenting a spent refresh token ends the whole session (theft detection).',
-        body: z.object({ refreshToken: z.string().min(1).max(512) }).strict(),
-        response: { 200: tokenPair },
+          'Presenting a spent refresh token ends the whole session (theft detection).' +
+          (cookie
+            ? ` Without a refreshToken in the body, the one in the cookie "${cookie.settings.name}" ` +
+              `is used, and the request must carry the ${CSRF_HEADER} header (403 ` +
+              'ACME_AUTH_CSRF_HEADER_REQUIRED otherwise); the new one is set in the cookie.'
+            : ''),
+        body: refreshBody,
+        response: { 200: pairSchema },
       },
       config: { auth: 'public' },
     },
-    async (request) => {
-      const rotated = await services.sessions.rotate(request.body.refreshToken, device(request))
+    async (request, reply) => {
+      const presented = presentedRefreshToken(request, request.body)
+      if (!presented) throw new AuthErrors.InvalidRefreshToken()
+      let rotated: Awaited<ReturnType<typeof services.sessions.rotate>>
+      try {
+        rotated = await services.sessions.rotate(presented.token, device(request))
+      } catch (error) {
+        // A cookie that cannot refresh any more is dropped, so the browser stops sending it.
+        if (presented.fromCookie) cookie?.clear(reply)
+        throw error
+      }
       const user = await findPublicUser(db, rotated.userId)
       if (!user) throw new AuthErrors.InvalidRefreshToken()
-      const access = await services.tokens.signAccess({ sub: user.id, sid: rotated.sessionId })
-      return {
+      // The session's active tenant carries over to every access token it refreshes into.
+      const access = await services.tokens.signAccess({
+        sub: user.id,
+        sid: rotated.sessionId,
+        tid: rotated.activeTenantId,
+      })
+      const pair = {
         accessToken: access.token,
         refreshToken: rotated.refreshToken,
         tokenType: 'Bearer' as const,
         expiresIn: access.expiresIn,
         user,
       }
+      return deliver(reply, pair, rotated.absoluteExpiresAt)
     },
   )
 
@@ -190,13 +265,32 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
       schema: {
         tags: ['auth'],
         summary: 'End this session',
-        description: 'Revokes the session of the access token; its tokens stop working at once.',
+        description:
+          'Revokes the session of the access token; its tokens stop working at once. Without ' +
+          'an access token (e.g. it expired), a refreshToken in the body ends its session' +
+          (cookie
+            ? `, else the one in the cookie "${cookie.settings.name}" (with the ${CSRF_HEADER} ` +
+              'header, 403 ACME_AUTH_CSRF_HEADER_REQUIRED otherwise); the cookie is cleared'
+            : '') +
+          '. An unknown refresh token still answers 204. No credential at all answers 401.',
+        // Fastify hands a request without a body to validation as null.
+        body: z.object({ refreshToken: refreshTokenField.optional() }).strict().nullish(),
         response: { 204: z.null() },
       },
-      config: { auth: 'required' },
+      config: { auth: 'optional' },
     },
     async (request, reply) => {
-      if (request.session) await services.sessions.revoke(request.session.id, 'logout')
+      if (request.session) {
+        await services.sessions.revoke(request.session.id, 'logout')
+      } else if (request.principal === null) {
+        const presented = presentedRefreshToken(request, request.body)
+        if (!presented) {
+          throw new AuthErrors.Unauthenticated({ headers: { 'www-authenticate': 'Bearer' } })
+        }
+        // No oracle: an unknown token answers the same 204.
+        await services.sessions.revokeByRefreshToken(presented.token, 'logout')
+      }
+      cookie?.clear(reply)
       return reply.code(204).send(null)
     },
   )
@@ -214,6 +308,7 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
     },
     async (request, reply) => {
       if (request.user) await services.sessions.revokeAllForUser(request.user.id, 'logout_all')
+      cookie?.clear(reply)
       return reply.code(204).send(null)
     },
   )

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { CoreErrors } from '@acme/core'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { Clock } from '../clock.js'
@@ -6,19 +7,25 @@ import type { AuthDb } from '../db.js'
 import { AuthErrors } from '../errors.js'
 import type { ResolvedAuthOptions } from '../options.js'
 import { findPublicUser, type PublicUser, verifyCurrentPassword } from '../services/accounts.js'
+import { AttemptCounter } from '../services/attempt-counter.js'
 import { MfaTokens } from '../services/mfa-tokens.js'
 import { RecoveryCodes } from '../services/recovery-codes.js'
+import { hashToken } from '../services/refresh-tokens.js'
 import { SecretBox } from '../services/secret-box.js'
 import type { LoginThrottle } from '../services/throttle.js'
 import { otpauthUrl, TotpFactor } from '../services/totp.js'
 import type { AuthServices } from '../types.js'
-import { password, tokenPair } from './schemas.js'
+import { password, type TokenPairBody, type tokenPairSchema } from './schemas.js'
 
 /** The MFA services, built once per app so the routes and the login share one key. */
 export interface Mfa {
   totp: TotpFactor
   recoveryCodes: RecoveryCodes
   tokens: MfaTokens
+  /** Codes tried per MFA login token, shared across instances. */
+  attempts: AttemptCounter
+  /** Wrong codes one MFA login token survives (option `mfa.maxCodeAttempts`). */
+  maxCodeAttempts: number
   /** Shown by authenticator apps next to the account. */
   issuer: string
   /** A 6-digit TOTP or a recovery code; a valid one is spent. */
@@ -37,6 +44,12 @@ export function createMfa(
     totp,
     recoveryCodes,
     tokens: new MfaTokens({ db, clock, ttlSeconds: options.mfaTokenTtlSeconds }),
+    attempts: new AttemptCounter({
+      redis: app.redis,
+      keyPrefix: `${app.redisKeyPrefix}auth:mfa-attempts:`,
+      clock,
+    }),
+    maxCodeAttempts: options.maxCodeAttempts,
     issuer: options.issuer ?? app.brand.name,
     verifyCode: (userId, code) =>
       /^\d{6}$/.test(code) ? totp.verify(userId, code) : recoveryCodes.consume(userId, code),
@@ -58,9 +71,15 @@ const recoveryCodesView = z.object({
   recoveryCodes: z.array(z.string()).describe('Shown once: store them somewhere safe.'),
 })
 
+/**
+ * A person signed in with a session: a leaked API key must not be able to enrol its own
+ * authenticator (locking the owner out) or turn two-factor off.
+ */
 function signedIn(request: FastifyRequest): string {
-  if (!request.user) throw new AuthErrors.Unauthenticated()
-  return request.user.id
+  const principal = request.principal
+  if (!principal) throw new AuthErrors.Unauthenticated()
+  if (principal.type !== 'user') throw new CoreErrors.Forbidden()
+  return principal.userId
 }
 
 export interface MfaRoutesOptions {
@@ -69,12 +88,36 @@ export interface MfaRoutesOptions {
   mfa: Mfa
   /** Wrong codes on /mfa/totp/disable count against the login throttle of the account. */
   throttle: LoginThrottle
+  /** Linked from the "two-factor turned on/off" notices. */
+  links: { passwordReset: string }
 }
 
 /** Enrol, enable and disable the authenticator; regenerate recovery codes. */
 export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions) {
   const { db, services, mfa, throttle } = options
   const routes = app.withTypeProvider<ZodTypeProvider>()
+
+  /**
+   * After MFA is turned on or off: other devices sign in again under the new rule (a thief's
+   * session must not outlive the owner turning MFA on), and the owner hears of it.
+   */
+  async function announce(
+    request: FastifyRequest,
+    userId: string,
+    to: string,
+    change: 'enabled' | 'disabled',
+  ) {
+    await services.sessions.revokeAllForUser(
+      userId,
+      `mfa_${change}`,
+      request.session ? { except: request.session.id } : {},
+    )
+    await app.mailer.sendTemplate(`auth.mfa-${change}`, to, {
+      resetUrl: options.links.passwordReset,
+      supportEmail: app.brand.supportEmail ?? null,
+    })
+    await app.events.emit(`user.mfa_${change}`, { userId })
+  }
 
   async function account(userId: string) {
     const user = await db.user.findUnique({
@@ -116,7 +159,8 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
         summary: 'Confirm the authenticator and turn MFA on',
         description:
           'Checks a code from the app against the secret of the setup step; then every login ' +
-          'needs a code. Answers 10 single-use recovery codes, once. A wrong code answers 401 ' +
+          'needs a code. Answers 10 single-use recovery codes, once. Every other session of ' +
+          'the user ends and a notice is mailed. A wrong code answers 401 ' +
           'ACME_AUTH_INVALID_MFA_CODE; no setup, 409 ACME_AUTH_MFA_SETUP_REQUIRED.',
         body: z.object({ code: totpCode }).strict(),
         response: { 200: recoveryCodesView },
@@ -125,12 +169,14 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
     },
     async (request) => {
       const userId = signedIn(request)
-      if ((await account(userId)).mfaEnabledAt) throw new AuthErrors.MfaAlreadyEnabled()
+      const user = await account(userId)
+      if (user.mfaEnabledAt) throw new AuthErrors.MfaAlreadyEnabled()
       let recoveryCodes: string[] = []
       await mfa.totp.confirm(userId, request.body.code, async (tx, now) => {
         await tx.user.update({ where: { id: userId }, data: { mfaEnabledAt: now } })
         recoveryCodes = await mfa.recoveryCodes.replace(userId, tx)
       })
+      await announce(request, userId, user.email, 'enabled')
       return { recoveryCodes }
     },
   )
@@ -144,7 +190,8 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
         description:
           'Needs the current password (403 ACME_AUTH_CURRENT_PASSWORD_INVALID) and a valid ' +
           'code from the app or a recovery code (401 ACME_AUTH_INVALID_MFA_CODE); wrong codes ' +
-          'count against the login throttle (429). Deletes the secret and the recovery codes.',
+          'count against the login throttle (429). Deletes the secret and the recovery codes; ' +
+          'every other session of the user ends and a notice is mailed.',
         body: z.object({ password, code: secondFactorCode }).strict(),
         response: { 204: z.null() },
       },
@@ -171,6 +218,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
         await tx.recoveryCode.deleteMany({ where: { userId } })
         await tx.user.update({ where: { id: userId }, data: { mfaEnabledAt: null } })
       })
+      await announce(request, userId, user.email, 'disabled')
       return reply.code(204).send(null)
     },
   )
@@ -200,19 +248,19 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
   )
 }
 
-type TokenPair = z.infer<typeof tokenPair>
-
 export interface MfaLoginOptions {
   db: AuthDb
   mfa: Mfa
   throttle: LoginThrottle
-  /** credentials.ts's session start, so both login steps end the same way. */
-  issue(user: PublicUser, request: FastifyRequest): Promise<TokenPair>
+  /** credentials.ts's session start, so both login steps end the same way (cookie included). */
+  issue(user: PublicUser, request: FastifyRequest, reply: FastifyReply): Promise<TokenPairBody>
+  /** The token-pair schema of /login, with or without the refresh token in the body. */
+  response: ReturnType<typeof tokenPairSchema>
 }
 
 /** The second step of a login with MFA; registered by credentialRoutes next to /login. */
 export function mfaLoginRoute(app: FastifyInstance, options: MfaLoginOptions): void {
-  const { db, mfa, throttle, issue } = options
+  const { db, mfa, throttle, issue, response } = options
   app.withTypeProvider<ZodTypeProvider>().post(
     '/login/mfa',
     {
@@ -223,14 +271,15 @@ export function mfaLoginRoute(app: FastifyInstance, options: MfaLoginOptions): v
           'Takes the mfaToken from POST /login and a 6-digit code from the authenticator app ' +
           '(each code works once) or a recovery code (single use), and answers the token pair. ' +
           'A wrong code answers 401 ACME_AUTH_INVALID_MFA_CODE and counts against the ' +
-          "account's login throttle (429 when exhausted); an unknown, used or expired mfaToken " +
-          'answers 401 ACME_AUTH_INVALID_MFA_TOKEN.',
+          "account's login throttle (429 when exhausted); the last wrong code an mfaToken " +
+          'allows (5 by default) ends it: 401 ACME_AUTH_MFA_ATTEMPTS_EXCEEDED, log in again. ' +
+          'An unknown, used or expired mfaToken answers 401 ACME_AUTH_INVALID_MFA_TOKEN.',
         body: z.object({ mfaToken: z.string().min(1).max(256), code: secondFactorCode }).strict(),
-        response: { 200: tokenPair },
+        response: { 200: response },
       },
       config: { auth: 'public' },
     },
-    async (request) => {
+    async (request, reply) => {
       const { mfaToken, code } = request.body
       const userId = await mfa.tokens.check(mfaToken)
       const user = await db.user.findUnique({
@@ -247,14 +296,25 @@ export function mfaLoginRoute(app: FastifyInstance, options: MfaLoginOptions): v
           headers: { 'retry-after': String(admission.retryAfterSeconds) },
         })
       }
-      // A wrong code leaves the attempt counted as a failure and the mfaToken usable.
-      if (!(await mfa.verifyCode(userId, code))) throw new AuthErrors.InvalidMfaCode()
+      // Counted before the check, so parallel guesses on one token cannot exceed the cap.
+      const attempts = await mfa.attempts.take(hashToken(mfaToken), mfa.tokens.ttlSeconds)
+      if (attempts > mfa.maxCodeAttempts) {
+        await mfa.tokens.invalidate(mfaToken)
+        throw new AuthErrors.MfaAttemptsExceeded()
+      }
+      // A wrong code leaves the attempt counted as a failure, and the mfaToken usable until
+      // its last allowed attempt.
+      if (!(await mfa.verifyCode(userId, code))) {
+        if (attempts < mfa.maxCodeAttempts) throw new AuthErrors.InvalidMfaCode()
+        await mfa.tokens.invalidate(mfaToken)
+        throw new AuthErrors.MfaAttemptsExceeded()
+      }
       await mfa.tokens.consume(mfaToken)
       // Clears the account's failures, including the password step that issued the mfaToken.
       await throttle.succeeded(admission.attempt)
       const profile = await findPublicUser(db, userId)
       if (!profile) throw new AuthErrors.InvalidMfaToken()
-      return issue(profile, request)
+      return issue(profile, request, reply)
     },
   )
 }

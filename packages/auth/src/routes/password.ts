@@ -121,8 +121,10 @@ export async function passwordRoutes(app: FastifyInstance, options: PasswordRout
           tx.user.update({ where: { id }, data: { passwordHash } }),
         )
       })
-      // RST-04 / SES-01: whoever knew the old password is signed out everywhere.
+      // RST-04 / SES-01: whoever knew the old password is signed out everywhere, and an email
+      // change they requested can no longer be confirmed.
       await services.sessions.revokeAllForUser(userId, 'password_reset')
+      await tokens.revokeAll(userId, 'email_change')
       const user = await db.user.findUnique({ where: { id: userId }, select: { email: true } })
       if (user) await announceChange(userId, user.email, 'reset')
       return RESET
@@ -164,8 +166,9 @@ export async function passwordRoutes(app: FastifyInstance, options: PasswordRout
       await services.sessions.revokeAllForUser(userId, 'password_change', {
         except: request.session.id,
       })
-      // A reset link sent earlier would otherwise still undo this change.
-      await tokens.revokeAll(userId, 'password_reset')
+      // A reset link sent earlier would otherwise still undo this change, and a pending email
+      // change requested by whoever knew the old password must not complete.
+      await tokens.revokeAll(userId, ['password_reset', 'email_change'])
       await announceChange(userId, user.email, 'change')
       return CHANGED
     },

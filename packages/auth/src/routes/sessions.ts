@@ -89,15 +89,10 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
           select: { id: true },
         })
         if (!target) throw new AuthErrors.SessionNotFound()
-        const current = await db.authSession.findUnique({
-          where: { id: currentId },
-          select: { authenticatedAt: true },
-        })
-        if (!current) throw new AuthErrors.InvalidToken()
-        const ageMs = now.getTime() - current.authenticatedAt.getTime()
-        if (ageMs > options.reauthenticationSeconds * 1_000) {
-          throw new AuthErrors.ReauthenticationRequired()
-        }
+        await services.sessions.requireRecentAuthentication(
+          currentId,
+          options.reauthenticationSeconds,
+        )
       }
       await services.sessions.revoke(targetId, 'user_ended')
       return reply.code(204).send(null)

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import { CoreErrors } from '@acme/core'
 import type { Clock } from '../clock.js'
 import type { AuthDb } from '../db.js'
+import type { PrismaPromise } from '../generated/prisma/internal/prismaNamespace.js'
 
 /** What the owner sees of a key: never the key nor its hash. */
 export interface ApiKeyRecord {
@@ -106,41 +107,55 @@ export class ApiKeyService {
     const prefix = newPrefix()
     const key = `${prefix}_${randomBytes(32).toString('base64url')}`
     // 62^12 prefixes: a collision is not worth a retry loop; the unique index would refuse it.
-    const record = await this.#db.apiKey.create({
-      data: {
-        ownerId,
-        name: input.name,
-        prefix,
-        keyHash: hashKey(key),
-        scopes: input.scopes,
-        expiresAt: input.expiresAt ?? null,
-        tenantId: input.tenantId ?? null,
-      },
-      select: RECORD_SELECT,
-    })
+    const [, record] = await this.#asOwner(ownerId, null, (db) =>
+      db.apiKey.create({
+        data: {
+          ownerId,
+          name: input.name,
+          prefix,
+          keyHash: hashKey(key),
+          scopes: input.scopes,
+          expiresAt: input.expiresAt ?? null,
+          tenantId: input.tenantId ?? null,
+        },
+        select: RECORD_SELECT,
+      }),
+    )
     return { key, record }
   }
 
   /** The owner's keys that are not revoked (expired ones included, so they can be cleaned up). */
   async list(ownerId: string): Promise<ApiKeyRecord[]> {
-    return this.#db.apiKey.findMany({
-      where: { ownerId, revokedAt: null },
-      select: RECORD_SELECT,
-      orderBy: { createdAt: 'desc' },
-    })
+    const [, keys] = await this.#asOwner(ownerId, null, (db) =>
+      db.apiKey.findMany({
+        where: { ownerId, revokedAt: null },
+        select: RECORD_SELECT,
+        orderBy: { createdAt: 'desc' },
+      }),
+    )
+    return keys
   }
 
   /** Another user's key, an unknown id and a revoked key all answer the same 404 (no oracle). */
   async revoke(ownerId: string, keyId: string): Promise<void> {
-    const revoked = await this.#db.apiKey.updateManyAndReturn({
-      where: { id: keyId, ownerId, revokedAt: null },
-      data: { revokedAt: this.#clock() },
-      select: { prefix: true },
-    })
+    const [, revoked] = await this.#asOwner(ownerId, null, (db) =>
+      db.apiKey.updateManyAndReturn({
+        where: { id: keyId, ownerId, revokedAt: null },
+        data: { revokedAt: this.#clock() },
+        select: { prefix: true },
+      }),
+    )
     const [row] = revoked
     if (!row) throw new CoreErrors.NotFound()
     // Effective at once here; other instances drop it when their cache entry expires.
     this.#cache.delete(row.prefix)
+  }
+
+  /** Drops the owner's keys from this instance's cache (e.g. the owner was just suspended). */
+  forgetOwner(ownerId: string): void {
+    for (const [prefix, entry] of this.#cache) {
+      if (entry.ownerId === ownerId) this.#cache.delete(prefix)
+    }
   }
 
   /** Who the key acts as; null if malformed, unknown, wrong, revoked, expired or owner inactive. */
@@ -160,6 +175,23 @@ export class ApiKeyService {
     }
   }
 
+  /**
+   * Runs one query after transaction-local settings naming the owner (or the key's prefix). When
+   * @acme/tenancy forces row-level security on api_keys, its policies let an owner reach their own
+   * keys and authentication find one key by prefix through them; without tenancy they are unused.
+   */
+  #asOwner<T>(
+    ownerId: string | null,
+    prefix: string | null,
+    query: (db: AuthDb) => PrismaPromise<T>,
+  ): Promise<[number, T]> {
+    return this.#db.$transaction([
+      this.#db
+        .$executeRaw`SELECT set_config('app.user_id', ${ownerId ?? ''}, true), set_config('app.api_key_prefix', ${prefix ?? ''}, true)`,
+      query(this.#db),
+    ])
+  }
+
   #cached(prefix: string, nowMs: number): CachedKey | undefined {
     const entry = this.#cache.get(prefix)
     if (entry === undefined) return undefined
@@ -171,20 +203,22 @@ export class ApiKeyService {
   }
 
   async #load(prefix: string, now: Date): Promise<CachedKey | null> {
-    const row = await this.#db.apiKey.findUnique({
-      where: { prefix },
-      select: {
-        id: true,
-        ownerId: true,
-        scopes: true,
-        tenantId: true,
-        keyHash: true,
-        expiresAt: true,
-        lastUsedAt: true,
-        revokedAt: true,
-        owner: { select: { status: true } },
-      },
-    })
+    const [, row] = await this.#asOwner(null, prefix, (db) =>
+      db.apiKey.findUnique({
+        where: { prefix },
+        select: {
+          id: true,
+          ownerId: true,
+          scopes: true,
+          tenantId: true,
+          keyHash: true,
+          expiresAt: true,
+          lastUsedAt: true,
+          revokedAt: true,
+          owner: { select: { status: true } },
+        },
+      }),
+    )
     // Only usable keys are cached, so revocation or suspension seen here is never masked later.
     if (!row || row.revokedAt !== null || row.owner.status !== 'active') return null
     const entry: CachedKey = {
@@ -217,13 +251,15 @@ export class ApiKeyService {
     if (entry.lastUsedAt && entry.lastUsedAt > threshold) return
     entry.lastUsedAt = now
     try {
-      await this.#db.apiKey.updateMany({
-        where: {
-          id: entry.keyId,
-          OR: [{ lastUsedAt: null }, { lastUsedAt: { lte: threshold } }],
-        },
-        data: { lastUsedAt: now },
-      })
+      await this.#asOwner(entry.ownerId, null, (db) =>
+        db.apiKey.updateMany({
+          where: {
+            id: entry.keyId,
+            OR: [{ lastUsedAt: null }, { lastUsedAt: { lte: threshold } }],
+          },
+          data: { lastUsedAt: now },
+        }),
+      )
     } catch {
       // Bookkeeping only; the next minute's request retries.
     }

@@ -4,7 +4,17 @@ import { AuthErrors } from '../errors.js'
 import type { Prisma } from '../generated/prisma/client.js'
 import { hashToken, newOpaqueToken } from './refresh-tokens.js'
 
-export type OneTimePurpose = 'password_reset' | 'email_verify'
+/**
+ * What a row of one_time_tokens is for. `mfa_login` rows are issued by MfaTokens (several may be
+ * live at once, one per device logging in); the others by `issue`, one live token per purpose.
+ */
+export type OneTimePurpose = 'password_reset' | 'email_verify' | 'email_change' | 'mfa_login'
+
+/** A spent token's row, as `consume` hands it to the change it authorises. */
+export interface SpentToken {
+  /** E.g. the new address of an email change; null for purposes that carry nothing. */
+  payload: string | null
+}
 
 /** The transaction a consumed token's effect runs in, so spending and applying commit together. */
 export type TokenTransaction = Prisma.TransactionClient
@@ -16,7 +26,9 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/
 const INVALID = {
   password_reset: AuthErrors.InvalidResetToken,
   email_verify: AuthErrors.InvalidVerificationToken,
-} as const
+  email_change: AuthErrors.InvalidEmailChangeToken,
+  mfa_login: AuthErrors.InvalidMfaToken,
+} as const satisfies Record<OneTimePurpose, unknown>
 
 /**
  * Single-use tokens sent by email (RST-01, RST-02): 256 bits from the CSPRNG, only their SHA-256
@@ -31,8 +43,16 @@ export class OneTimeTokens {
     this.#clock = options.clock
   }
 
-  /** Returns the plaintext, which exists only in the email; earlier unused tokens stop working. */
-  async issue(userId: string, purpose: OneTimePurpose, ttlSeconds: number): Promise<string> {
+  /**
+   * Returns the plaintext, which exists only in the email; earlier unused tokens stop working.
+   * `payload` is stored with it (at most 320 characters) and handed back by `consume`.
+   */
+  async issue(
+    userId: string,
+    purpose: OneTimePurpose,
+    ttlSeconds: number,
+    payload: string | null = null,
+  ): Promise<string> {
     const now = this.#clock()
     const token = newOpaqueToken()
     await this.#db.$transaction(async (tx) => {
@@ -47,6 +67,7 @@ export class OneTimeTokens {
         data: {
           userId,
           purpose,
+          payload,
           tokenHash: hashToken(token),
           createdAt: now,
           expiresAt: new Date(now.getTime() + ttlSeconds * 1000),
@@ -83,7 +104,7 @@ export class OneTimeTokens {
   async consume(
     token: string,
     purpose: OneTimePurpose,
-    apply?: (userId: string, tx: TokenTransaction) => Promise<unknown>,
+    apply?: (userId: string, tx: TokenTransaction, spent: SpentToken) => Promise<unknown>,
   ): Promise<string> {
     if (!TOKEN_SHAPE.test(token)) throw new INVALID[purpose]()
     const now = this.#clock()
@@ -93,18 +114,25 @@ export class OneTimeTokens {
       const [claimed] = await tx.oneTimeToken.updateManyAndReturn({
         where: { tokenHash: hashToken(token), purpose, usedAt: null, expiresAt: { gt: now } },
         data: { usedAt: now },
-        select: { userId: true },
+        select: { userId: true, payload: true },
       })
       if (!claimed) throw new INVALID[purpose]()
-      await apply?.(claimed.userId, tx)
+      await apply?.(claimed.userId, tx, { payload: claimed.payload })
       return claimed.userId
     })
   }
 
-  /** Ends every live token of a purpose, e.g. reset links once the password has changed. */
-  async revokeAll(userId: string, purpose: OneTimePurpose): Promise<void> {
-    await this.#db.oneTimeToken.updateMany({
-      where: { userId, purpose, usedAt: null },
+  /**
+   * Ends every live token of these purposes, e.g. reset links once the password has changed.
+   * `tx` runs it inside a caller's transaction.
+   */
+  async revokeAll(
+    userId: string,
+    purposes: OneTimePurpose | OneTimePurpose[],
+    tx: Pick<TokenTransaction, 'oneTimeToken'> = this.#db,
+  ): Promise<void> {
+    await tx.oneTimeToken.updateMany({
+      where: { userId, purpose: { in: [purposes].flat() }, usedAt: null },
       data: { usedAt: this.#clock() },
     })
   }

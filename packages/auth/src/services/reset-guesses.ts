@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Clock } from '../clock.js'
 import { AuthErrors } from '../errors.js'
+import { clientKey } from './client-ip.js'
 
 export interface ResetGuessLimiterOptions {
   /** Shared by every instance when present; otherwise this process counts alone. */
@@ -49,7 +50,9 @@ export class ResetGuessLimiter {
   }
 
   /** Runs `attempt` unless the IP is over the limit (429 with Retry-After). */
-  async run<T>(ip: string, attempt: () => Promise<T>): Promise<T> {
+  async run<T>(address: string, attempt: () => Promise<T>): Promise<T> {
+    // An IPv6 client counts by its /64, as the login throttle does.
+    const ip = clientKey(address)
     const { count, retryAfterSeconds } = await this.#take(ip)
     if (count > this.#options.max) {
       throw new AuthErrors.TooManyAttempts({

@@ -23,6 +23,25 @@ export interface IssuedRefresh {
   sessionId: string
   userId: string
   refreshToken: string
+  /** The session's active tenant (the access token's `tid`); null at login. */
+  activeTenantId: string | null
+  /** When the session ends however often it refreshes (e.g. a refresh cookie's lifetime). */
+  absoluteExpiresAt: Date
+}
+
+/** What `switchTenant` answers: an access token for the session in its new tenant. */
+export interface TenantSwitch {
+  accessToken: string
+  expiresIn: number
+}
+
+/** Signs access tokens; the token service, narrowed to what sessions need. */
+export interface AccessSigner {
+  signAccess(claims: {
+    sub: string
+    sid: string
+    tid?: string | null
+  }): Promise<{ token: string; expiresIn: number }>
 }
 
 export interface SessionServiceEvents {
@@ -36,6 +55,8 @@ export interface SessionServiceOptions {
   lifetimes: SessionLifetimes
   revocations: RevocationList
   events?: SessionServiceEvents
+  /** Needed by `switchTenant` only. */
+  tokens?: AccessSigner
 }
 
 export interface ActiveSession {
@@ -77,6 +98,7 @@ export class SessionService {
   readonly #lifetimes: SessionLifetimes
   readonly #revocations: RevocationList
   readonly #events: SessionServiceEvents
+  readonly #tokens: AccessSigner | undefined
   /**
    * Presented token hash → its successor. Only hashes are stored in the database, so this is the
    * one place a successor's plaintext lives, and only for the grace window on the instance that
@@ -90,6 +112,7 @@ export class SessionService {
     this.#lifetimes = options.lifetimes
     this.#revocations = options.revocations
     this.#events = options.events ?? {}
+    this.#tokens = options.tokens
   }
 
   async start(userId: string, device: DeviceInfo): Promise<IssuedRefresh> {
@@ -110,7 +133,13 @@ export class SessionService {
       },
       select: { id: true },
     })
-    return { sessionId: session.id, userId, refreshToken }
+    return {
+      sessionId: session.id,
+      userId,
+      refreshToken,
+      activeTenantId: null,
+      absoluteExpiresAt,
+    }
   }
 
   async rotate(refreshToken: string, device: DeviceInfo): Promise<IssuedRefresh> {
@@ -129,6 +158,7 @@ export class SessionService {
             revokedAt: true,
             idleExpiresAt: true,
             absoluteExpiresAt: true,
+            activeTenantId: true,
             user: { select: { status: true } },
           },
         },
@@ -147,7 +177,7 @@ export class SessionService {
 
     // Registered before the first await, so parallel requests on this instance share one mint.
     const successor: Successor = {
-      issued: this.#mint(token, token.session.absoluteExpiresAt, device, now),
+      issued: this.#mint(token, token.session, device, now),
       expiresAt: now.getTime() + this.#graceMs(),
     }
     this.#successors.set(tokenHash, successor)
@@ -173,6 +203,22 @@ export class SessionService {
     const [session] = revoked
     if (session)
       await this.#events.onRevoked?.({ sessionIds: [sessionId], userId: session.userId, reason })
+  }
+
+  /**
+   * Logout with a refresh token (e.g. from the refresh cookie, when the access token has
+   * expired): ends the session the token belongs to. Any token of the family will do, as reuse
+   * of a spent one would end the session too. False when the token is unknown.
+   */
+  async revokeByRefreshToken(refreshToken: string, reason: string): Promise<boolean> {
+    if (refreshToken.length === 0 || refreshToken.length > 512) return false
+    const token = await this.#db.refreshToken.findUnique({
+      where: { tokenHash: hashToken(refreshToken) },
+      select: { sessionId: true },
+    })
+    if (!token) return false
+    await this.revoke(token.sessionId, reason)
+    return true
   }
 
   /** Ends every live session of the user (e.g. password change keeps the current one: `except`). */
@@ -229,12 +275,65 @@ export class SessionService {
     return session !== null && isLive(session, this.#clock())
   }
 
+  /**
+   * SES-02/03: sensitive changes need a recent password proof. Throws 403
+   * ACME_AUTH_REAUTHENTICATION_REQUIRED when the session's login is older than `withinSeconds`,
+   * and 401 ACME_AUTH_INVALID_TOKEN when the session does not exist.
+   */
+  async requireRecentAuthentication(sessionId: string, withinSeconds: number): Promise<void> {
+    const session = UUID.test(sessionId)
+      ? await this.#db.authSession.findUnique({
+          where: { id: sessionId },
+          select: { authenticatedAt: true },
+        })
+      : null
+    if (!session) throw new AuthErrors.InvalidToken()
+    const ageMs = this.#clock().getTime() - session.authenticatedAt.getTime()
+    if (ageMs > withinSeconds * 1_000) throw new AuthErrors.ReauthenticationRequired()
+  }
+
+  /**
+   * Makes `tenantId` the session's active tenant (null: none) and answers an access token whose
+   * `tid` says so; later refreshes keep it. The caller has checked that the user may work in
+   * that tenant: auth knows nothing of tenants. A revoked, expired or unknown session, or one
+   * whose user is not active, is refused (401 ACME_AUTH_INVALID_TOKEN). Access tokens issued
+   * before keep their old `tid` until they expire.
+   */
+  async switchTenant(sessionId: string, tenantId: string | null): Promise<TenantSwitch> {
+    if (!this.#tokens) throw new Error('SessionService.switchTenant needs the token service')
+    if (tenantId !== null && !UUID.test(tenantId)) {
+      throw new TypeError('switchTenant: tenantId must be a UUID or null')
+    }
+    if (!UUID.test(sessionId)) throw new AuthErrors.InvalidToken()
+    const now = this.#clock()
+    // One conditional UPDATE: a session revoked meanwhile matches nothing and is not changed.
+    const [session] = await this.#db.authSession.updateManyAndReturn({
+      where: {
+        id: sessionId,
+        revokedAt: null,
+        idleExpiresAt: { gt: now },
+        absoluteExpiresAt: { gt: now },
+        user: { status: 'active' },
+      },
+      data: { activeTenantId: tenantId },
+      select: { userId: true },
+    })
+    if (!session) throw new AuthErrors.InvalidToken()
+    const access = await this.#tokens.signAccess({
+      sub: session.userId,
+      sid: sessionId,
+      tid: tenantId,
+    })
+    return { accessToken: access.token, expiresIn: access.expiresIn }
+  }
+
   async #mint(
     presented: { id: string; sessionId: string; userId: string },
-    absoluteExpiresAt: Date,
+    session: { absoluteExpiresAt: Date; activeTenantId: string | null },
     device: DeviceInfo,
     now: Date,
   ): Promise<IssuedRefresh> {
+    const { absoluteExpiresAt } = session
     const refreshToken = newOpaqueToken()
     const successorId = randomUUID()
     await this.#db.$transaction(async (tx) => {
@@ -267,7 +366,13 @@ export class SessionService {
       })
       if (touched.count !== 1) throw new AuthErrors.InvalidRefreshToken()
     })
-    return { sessionId: presented.sessionId, userId: presented.userId, refreshToken }
+    return {
+      sessionId: presented.sessionId,
+      userId: presented.userId,
+      refreshToken,
+      activeTenantId: session.activeTenantId,
+      absoluteExpiresAt,
+    }
   }
 
   async #replay(successor: Successor): Promise<IssuedRefresh> {
@@ -276,10 +381,11 @@ export class SessionService {
     // up a false reuse alarm later.
     const next = await this.#db.refreshToken.findUnique({
       where: { tokenHash: hashToken(issued.refreshToken) },
-      select: { usedAt: true },
+      select: { usedAt: true, session: { select: { activeTenantId: true } } },
     })
     if (!next || next.usedAt) throw new AuthErrors.InvalidRefreshToken()
-    return issued
+    // The tenant as it is now: a switch within the grace window is not undone by a replay.
+    return { ...issued, activeTenantId: next.session.activeTenantId }
   }
 
   /** RT-02: a used token presented after the grace window means a copy exists: end the family. */
@@ -330,6 +436,11 @@ function isLive(session: SessionState, now: Date): boolean {
   )
 }
 
+/** The user agent as a session row stores it (cut to the column's size). */
+export function userAgentColumn(userAgent: string | null): string | null {
+  return userAgent === null ? null : truncate(userAgent, USER_AGENT_MAX)
+}
+
 /** On rotation an unknown (null) value keeps what the session has rather than erasing it. */
 function deviceColumns(
   device: DeviceInfo,
@@ -337,8 +448,7 @@ function deviceColumns(
 ): { userAgent?: string | null; ip?: string | null } {
   const columns: { userAgent?: string | null; ip?: string | null } = {}
   if (device.userAgent !== null || !options.keepUnknown) {
-    columns.userAgent =
-      device.userAgent === null ? null : truncate(device.userAgent, USER_AGENT_MAX)
+    columns.userAgent = userAgentColumn(device.userAgent)
   }
   if (device.ip !== null || !options.keepUnknown) {
     columns.ip = device.ip === null ? null : truncate(device.ip, IP_MAX)

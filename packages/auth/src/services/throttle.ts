@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import { type Clock, systemClock } from '../clock.js'
 import { AuthErrors } from '../errors.js'
 import { normalizeEmail } from './accounts.js'
+import { clientKey } from './client-ip.js'
 
 /** The login limits (option `throttle`); extra fields of that option are ignored. */
 export interface ThrottleLimits {
@@ -11,7 +12,7 @@ export interface ThrottleLimits {
   accountWindowSeconds: number
   /** Hard ceiling of failures per account per hour, whatever the pacing (ASVS 2.2.1). */
   accountHourlyCap: number
-  /** Attempts (success or failure) per client IP within `ipWindowSeconds`. */
+  /** Attempts (success or failure) per client IP (IPv6: per /64) within `ipWindowSeconds`. */
   ipMax: number
   ipWindowSeconds: number
 }
@@ -123,7 +124,8 @@ export class LoginThrottle {
     const keys: AttemptKeys = {
       account: `${this.#prefix}account:${account}`,
       accountHour: `${this.#prefix}account-hour:${account}`,
-      ip: `${this.#prefix}ip:${input.ip}`,
+      // An IPv6 client counts by its /64: one attacker holds all of it.
+      ip: `${this.#prefix}ip:${clientKey(input.ip)}`,
     }
     const member = randomUUID()
     let verdict: StoreVerdict
