@@ -1,5 +1,6 @@
 import acmeAuth from '@acme/auth'
 import acmeCore, { serverOptions } from '@acme/core'
+import acmeTenancy from '@acme/tenancy'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { openDatabase } from './database.js'
 import type { Env } from './env.js'
@@ -68,6 +69,15 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
     app.log.warn(
       'JWT_PRIVATE_KEYS is not set: a signing key was generated for this process only; ' +
         'tokens stop verifying on restart and differ between instances',
+    )
+  }
+
+  await app.register(acmeTenancy)
+  if (database.role === 'switched') {
+    app.log.warn(
+      `the app works as database role ${env.APP_DATABASE_ROLE} by switching to it on the owner's ` +
+        'connections (development only); in production set APP_DATABASE_URL to a login role of ' +
+        'its own (acme db app-role)',
     )
   }
 

@@ -24,6 +24,16 @@ const envSchema = z.object({
   MAIL_FROM: optionalEmail,
 
   DATABASE_URL: optionalUrl,
+  /**
+   * The app's own connection: a role made by `acme db app-role` (no superuser, no BYPASSRLS,
+   * owns nothing). Without it, the starter creates APP_DATABASE_ROLE and switches to it on the
+   * DATABASE_URL connections (development only).
+   */
+  APP_DATABASE_URL: optionalUrl,
+  APP_DATABASE_ROLE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+    .default('acme_app'),
   PGLITE_DATA_DIR: z.string().default('.data/pglite'),
   REDIS_URL: optionalUrl,
   SMTP_URL: optionalUrl,

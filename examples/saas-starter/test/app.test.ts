@@ -84,16 +84,72 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
   it('applied its migrations at startup, recorded as Prisma records them', async () => {
     const rows = await app.prisma.$queryRaw<Array<{ migration_name: string; finished: boolean }>>`
       SELECT migration_name, finished_at IS NOT NULL AS finished FROM _prisma_migrations`
-    expect(rows).toEqual([{ migration_name: expect.stringMatching(/_init$/), finished: true }])
+    expect(rows.map((row) => row.finished)).not.toContain(false)
+    expect(rows.map((row) => row.migration_name.replace(/^\d+_/, '')).sort()).toEqual([
+      'auth_session_tenant',
+      'init',
+      'tenancy',
+    ])
   })
 
-  it('serves its own list route with a bounded page size', async () => {
-    const page = await app.inject({ method: 'GET', url: '/projects?limit=10' })
-    expect(page.json()).toEqual({ items: [], nextCursor: null })
-    const tooMany = await app.inject({ method: 'GET', url: '/projects?limit=1000' })
+  it('keeps each tenant’s projects to itself, with a bounded page size', async () => {
+    const signUp = async (email: string) => {
+      const credentials = { email, password: 'correct horse battery' }
+      await app.inject({ method: 'POST', url: '/auth/register', payload: credentials })
+      const login = await app.inject({ method: 'POST', url: '/auth/login', payload: credentials })
+      const authorization = `Bearer ${login.json().accessToken}`
+      const tenant = await app.inject({
+        method: 'POST',
+        url: '/tenants',
+        headers: { authorization },
+        payload: { name: email.split('@')[1] },
+      })
+      expect(tenant.statusCode).toBe(201)
+      return { authorization, 'x-tenant-id': tenant.json().id as string }
+    }
+    const acme = await signUp('owner@acme.test')
+    const globex = await signUp('owner@globex.test')
+    const created = await app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: acme,
+      payload: { name: 'Rocket' },
+    })
+    expect(created.statusCode).toBe(201)
+
+    const mine = await app.inject({ method: 'GET', url: '/projects?limit=10', headers: acme })
+    expect(mine.json().items.map((item: { name: string }) => item.name)).toEqual(['Rocket'])
+    const theirs = await app.inject({ method: 'GET', url: '/projects', headers: globex })
+    expect(theirs.json()).toEqual({ items: [], nextCursor: null })
+    const crossing = await app.inject({
+      method: 'GET',
+      url: '/projects',
+      headers: { ...globex, 'x-tenant-id': acme['x-tenant-id'] },
+    })
+    expect(crossing.statusCode).toBe(404)
+
+    const anonymous = await app.inject({ method: 'GET', url: '/projects' })
+    expect(anonymous.statusCode).toBe(401)
+    const tooMany = await app.inject({ method: 'GET', url: '/projects?limit=1000', headers: acme })
     expect(tooMany.statusCode).toBe(400)
-    const badCursor = await app.inject({ method: 'GET', url: '/projects?cursor=1%27%20OR%201=1' })
+    const badCursor = await app.inject({
+      method: 'GET',
+      url: '/projects?cursor=1%27%20OR%201=1',
+      headers: acme,
+    })
     expect(badCursor.statusCode).toBe(400)
+  })
+
+  it('works as a database role that row-level security applies to', async () => {
+    const rows = await app.prisma.$queryRaw<
+      Array<{ role: string; superuser: boolean; bypass: boolean }>
+    >`
+      SELECT current_user AS role, rolsuper AS superuser, rolbypassrls AS bypass
+        FROM pg_roles WHERE rolname = current_user`
+    expect(rows).toEqual([{ role: 'acme_app', superuser: false, bypass: false }])
+    const visible = await app.prisma.$queryRaw<Array<{ n: number }>>`
+      SELECT count(*)::int AS n FROM projects`
+    expect(visible).toEqual([{ n: 0 }])
   })
 
   it('registers, logs in, refreshes and reads the profile', async () => {

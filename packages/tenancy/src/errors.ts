@@ -35,11 +35,12 @@ export const TenancyErrors = {
     'Last Owner',
     'A tenant keeps at least one owner: make someone else owner first.',
   ),
+  // A bug in the app, told to the client like any other 500; the log says what happened.
   RawSqlUnscoped: defineError(
     'ACME_TENANCY_RAW_SQL_UNSCOPED',
     500,
     'Internal Server Error',
-    'An internal error occurred.',
+    'An unexpected error occurred. Quote the request id when you contact support.',
   ),
   CrossTenantWrite: defineError(
     'ACME_TENANCY_CROSS_TENANT_WRITE',

@@ -4,9 +4,10 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildScopeRules, runtimeDataModelOf } from './data-model.js'
 import { TenancyErrors } from './errors.js'
+import { defineTenantJob } from './jobs.js'
 import { registerTenancyTemplates } from './mail.js'
 import { type TenancyOptions, tenancyOptionsSchema } from './options.js'
-import { createRateLimitHook } from './rate-limit-hook.js'
+import { createRateLimitHooks } from './rate-limit-hook.js'
 import { installRequestDb, type RequestDbOptions, scopedClientFor } from './request-db.js'
 import { resolveTenant } from './resolve-tenant.js'
 import { invitationRoutes } from './routes/invitations.js'
@@ -16,7 +17,7 @@ import { diagnoseTenancy, formatFindings } from './services/doctor.js'
 import { InvitationService } from './services/invitations.js'
 import { MembershipDirectory, type MembershipInfo } from './services/memberships.js'
 import { RateLimiter } from './services/rate-limiter.js'
-import { TenantService } from './services/tenants.js'
+import { isUniqueViolation, TenantService } from './services/tenants.js'
 import { RequestTransaction, type TransactionCapable } from './tenant-transaction.js'
 import type { RequestTenant, TenancyServices } from './types.js'
 
@@ -53,6 +54,7 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     limits,
     defaultPlan: options.defaultPlan,
     onChange: (tenantId, userId) => directory.invalidate(tenantId, userId),
+    ...(options.clock ? { now: options.clock } : {}),
   })
   const seatsOf = async (tenantId: string): Promise<number | null> =>
     services.plan((await tenants.get(tenantId)).plan).seats
@@ -82,6 +84,7 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
         throw error
       }
     },
+    defineJob: (definition) => defineTenantJob(app.jobs, services.withTenant, definition),
     tenants: {
       create: (input, ownerId) => tenants.create(input, ownerId),
       get: (tenantId) => tenants.get(tenantId),
@@ -111,14 +114,17 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
   app.addHook('onRequest', async (request) => {
     let tenant: RequestTenant | null
     if (singleTenant) {
+      // As in multi mode, without a caller no tenant is resolved: a public route gets no data.
       const userId = request.principal?.userId
       const membership = userId ? await directory.get(singleTenant.id, userId) : null
-      tenant = {
-        id: singleTenant.id,
-        slug: singleTenant.slug,
-        plan: singleTenant.plan,
-        roles: membership?.roles ?? [],
-      }
+      tenant = userId
+        ? {
+            id: singleTenant.id,
+            slug: singleTenant.slug,
+            plan: singleTenant.plan,
+            roles: membership?.roles ?? [],
+          }
+        : null
     } else {
       tenant = await resolveTenant(request, resolverContext)
     }
@@ -133,19 +139,20 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
   })
 
   if (options.rateLimit.enabled && app.redis) {
-    app.addHook(
-      'onRequest',
-      createRateLimitHook({
-        limiter: new RateLimiter({
-          redis: app.redis,
-          keyPrefix: `${app.redisKeyPrefix}tenancy:rate:`,
-        }),
-        plan: (name) => services.plan(name),
-        anonymousPerMinute: options.rateLimit.anonymousPerMinute,
-        deadlineMs: 500,
-        logger: app.log,
+    const { clock } = options
+    const rateLimit = createRateLimitHooks({
+      limiter: new RateLimiter({
+        redis: app.redis,
+        keyPrefix: `${app.redisKeyPrefix}tenancy:rate:`,
+        ...(clock ? { now: () => clock().getTime() } : {}),
       }),
-    )
+      plan: (name) => services.plan(name),
+      anonymousPerMinute: options.rateLimit.anonymousPerMinute,
+      deadlineMs: 500,
+      logger: app.log,
+    })
+    app.addHook('onRequest', rateLimit.onRequest)
+    app.addHook('onSend', rateLimit.onSend)
   }
 
   app.addHook('onReady', async () => {
@@ -183,14 +190,21 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
 
   async function ensureSingleTenant(): Promise<MembershipInfo['tenant']> {
     const { slug, name } = options.singleTenant
-    const existing = await tenants.run({ tenantId: '' }, (tx) =>
-      tx.tenant.findUnique({ where: { slug } }),
-    )
+    const bySlug = () =>
+      tenants.run({ tenantId: '' }, (tx) => tx.tenant.findUnique({ where: { slug } }))
+    const existing = await bySlug()
     if (existing) return existing
     const id = crypto.randomUUID()
-    return tenants.run({ tenantId: id }, (tx) =>
-      tx.tenant.create({ data: { id, slug, name, plan: options.defaultPlan } }),
-    )
+    try {
+      return await tenants.run({ tenantId: id }, (tx) =>
+        tx.tenant.create({ data: { id, slug, name, plan: options.defaultPlan } }),
+      )
+    } catch (error) {
+      // Another instance of the deployment, starting at the same time, created it first.
+      const created = isUniqueViolation(error) ? await bySlug() : null
+      if (created) return created
+      throw error
+    }
   }
 
   app.openapi.addTag({ name: 'tenancy', description: 'Tenants, members and invitations.' })
@@ -226,6 +240,7 @@ export const acmeTenancy = fp(registerTenancy, {
 export default acmeTenancy
 
 export { TenancyErrors } from './errors.js'
+export type { TenantJobContext, TenantJobDefinition, TenantJobHandle } from './jobs.js'
 export {
   DEFAULT_PLANS,
   type Plan,

@@ -124,7 +124,7 @@ export const tenancyOptionsSchema = z
       })
       .strict()
       .prefault({}),
-    /** Injectable time source (tests): invitation expiry. */
+    /** Injectable time source (tests): invitation expiry and the request limit's buckets. */
     clock: z
       .custom<() => Date>(
         (value) => typeof value === 'function',

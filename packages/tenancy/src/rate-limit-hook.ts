@@ -18,10 +18,21 @@ const PERIOD_MS = 60_000
  * The per-tenant limit by plan, keyed by tenant when the request names one and by client IP
  * otherwise. It fails open: a Redis outage must not take the whole API down (login has its own
  * limiter, which fails closed).
+ *
+ * `onRequest` decides; `onSend` writes the headers again because core's global limiter, a route
+ * hook that runs later, sets the same `ratelimit-*` names: the client reads the tenant's budget,
+ * unless that other limiter refused the request (its 429 keeps the headers that explain it).
  */
-export function createRateLimitHook(options: TenantRateLimitOptions) {
+export function createRateLimitHooks(options: TenantRateLimitOptions) {
   let lastWarning = 0
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  const granted = new WeakMap<FastifyRequest, Record<string, string>>()
+  const onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const headers = granted.get(request)
+    if (headers && reply.statusCode !== 429) reply.headers(headers)
+    return payload
+  }
+  const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (optedOut(request)) return
     const tenant = request.tenant
     const limit = tenant ? options.plan(tenant.plan).requestsPerMinute : options.anonymousPerMinute
     if (limit === null) return
@@ -46,7 +57,17 @@ export function createRateLimitHook(options: TenantRateLimitOptions) {
     const headers = rateLimitHeaders(decision, { limit, periodMs: PERIOD_MS })
     if (!decision.allowed) throw new TenancyErrors.RateLimited({ headers })
     reply.headers(headers)
+    granted.set(request, headers)
   }
+  return { onRequest, onSend }
+}
+
+/**
+ * A route that opts out of rate limiting (`config.rateLimit: false`, as core's health probes do)
+ * opts out of this limit too: a load balancer's probes must not be refused for sharing an IP.
+ */
+function optedOut(request: FastifyRequest): boolean {
+  return (request.routeOptions.config as { rateLimit?: unknown }).rateLimit === false
 }
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {

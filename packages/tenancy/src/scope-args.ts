@@ -30,6 +30,9 @@ const FILTERED = new Set([
   'upsert',
 ])
 
+/** Every operation this module knows how to scope; any other is refused on scoped models. */
+const KNOWN = new Set([...FILTERED, 'create', 'createMany', 'createManyAndReturn'])
+
 /**
  * Rewrites the arguments of one operation so it can only touch rows of `tenantId`: every `where`
  * gets the tenant (findUnique keeps its unique key, so it stays an index lookup), creates get the
@@ -47,6 +50,10 @@ export function scopeArgs(
 ): Args | undefined {
   const rule = rules.get(model)
   if (!rule) return args
+  // A new Prisma operation would otherwise run unfiltered: fail closed until it is handled here.
+  if ((rule.tenantOwned || rule.isTenantModel) && !KNOWN.has(operation)) {
+    throw new TypeError(`${model}.${operation} cannot be scoped to a tenant`)
+  }
   const scoped: Args = { ...(args ?? {}) }
   if (FILTERED.has(operation)) {
     if (rule.tenantOwned) scoped.where = withTenant(rule, scoped.where, tenantId)
@@ -96,10 +103,7 @@ function scopeCreateData(
   }
   if (!rule.tenantOwned) return input
   // Prisma takes either the scalar foreign keys or relation objects ("checked" input), not both.
-  const checked =
-    !scalarOnly &&
-    rule.tenantRelation !== null &&
-    [...rule.relations.keys()].some((field) => field in input)
+  const checked = !scalarOnly && rule.tenantRelation !== null && isCheckedInput(rule, input)
   if (checked && rule.tenantRelation) {
     delete input[rule.tenantField]
     input[rule.tenantRelation] = { connect: { id: tenantId } }
@@ -108,6 +112,17 @@ function scopeCreateData(
     input[rule.tenantField] = tenantId
   }
   return input
+}
+
+/**
+ * Whether a create input uses relation objects. The form the caller chose for the tenant decides
+ * (unchecked input may still nest writes to child relations); without either, any relation field
+ * suggests the checked form.
+ */
+function isCheckedInput(rule: ModelRule, input: Args): boolean {
+  if (rule.tenantRelation !== null && rule.tenantRelation in input) return true
+  if (rule.tenantField in input) return false
+  return [...rule.relations.keys()].some((field) => field in input)
 }
 
 function scopeUpdateData(
@@ -133,8 +148,14 @@ function scopeUpdateData(
 function scopeNestedWrite(rules: ScopeRules, model: string, write: Args, tenantId: string): Args {
   const rule = rules.get(model)
   if (!rule) return write
-  const owned = rule.tenantOwned
-  const where = (value: Args): Args => (owned ? withTenant(rule, value, tenantId) : value)
+  // The tenant model is reachable from models that point at it: scoped by id, as at the top level.
+  const filtered = rule.tenantOwned || rule.isTenantModel
+  const where = (value: Args): Args =>
+    rule.tenantOwned
+      ? withTenant(rule, value, tenantId)
+      : rule.isTenantModel
+        ? { ...value, id: tenantId }
+        : value
   const out: Args = { ...write }
   for (const [op, value] of Object.entries(write)) {
     switch (op) {
@@ -164,17 +185,16 @@ function scopeNestedWrite(rules: ScopeRules, model: string, write: Args, tenantI
         }))
         break
       case 'update':
-        out[op] = each(value, (item) =>
-          'data' in item && ('where' in item || Object.keys(item).length === 1)
-            ? {
-                ...item,
-                ...(owned || 'where' in item
-                  ? { where: where(isObject(item.where) ? item.where : {}) }
-                  : {}),
-                data: scopeUpdateData(rules, rule, item.data, tenantId),
-              }
-            : scopeUpdateData(rules, rule, item, tenantId),
-        )
+        out[op] = each(value, (item) => {
+          const wrapped = 'data' in item && ('where' in item || Object.keys(item).length === 1)
+          const data = scopeUpdateData(rules, rule, wrapped ? item.data : item, tenantId)
+          // A to-one shorthand (`update: { title }`) follows the parent's foreign key, which may
+          // name another tenant's row: give it the filtered form, which Prisma also accepts.
+          if (!wrapped) return filtered ? { where: where({}), data } : data
+          return filtered || 'where' in item
+            ? { ...item, where: where(isObject(item.where) ? item.where : {}), data }
+            : { ...item, data }
+        })
         break
       case 'updateMany':
         out[op] = each(value, (item) => ({
@@ -189,7 +209,7 @@ function scopeNestedWrite(rules: ScopeRules, model: string, write: Args, tenantI
       case 'upsert':
         out[op] = each(value, (item) => ({
           ...item,
-          ...(owned ? { where: where(isObject(item.where) ? item.where : {}) } : {}),
+          ...(filtered ? { where: where(isObject(item.where) ? item.where : {}) } : {}),
           create: scopeCreateData(rules, rule, item.create, tenantId),
           update: scopeUpdateData(rules, rule, item.update, tenantId),
         }))

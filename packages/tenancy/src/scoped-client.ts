@@ -126,12 +126,22 @@ export function createScopedClient(options: ScopedClientOptions): TenantScopedCl
   function raw(method: string) {
     return (...args: unknown[]) =>
       new LazyOperation(async () => {
-        if (!options.rawAllowed) throw new TenancyErrors.RawSqlUnscoped()
+        if (!options.rawAllowed) throw rawSqlRefused(method)
         const client = (await options.client()) as AnyClient
         const fn = client[method] as ((...values: unknown[]) => PromiseLike<unknown>) | undefined
         if (typeof fn !== 'function') throw new TypeError(`${method} is not available`)
         return fn.apply(client, args)
       })
+  }
+
+  function rawSqlRefused(method: string) {
+    return new TenancyErrors.RawSqlUnscoped({
+      cause: new Error(
+        `${method} through the tenant-scoped client is refused: row-level security is off ` +
+          '(rls: false), so nothing would keep the query to its tenant. Use model operations, ' +
+          'or app.prisma with an explicit tenant filter.',
+      ),
+    })
   }
 
   function refused(method: string) {

@@ -1,4 +1,6 @@
+import type { z } from 'zod'
 import type { TenancyTx } from './db.js'
+import type { TenantJobDefinition, TenantJobHandle } from './jobs.js'
 import type { Plan } from './options.js'
 import type { TenantScopedClient } from './scoped-client.js'
 import type { MembershipInfo } from './services/memberships.js'
@@ -27,6 +29,8 @@ export interface TenancyServices {
   invalidate(tenantId: string, userId?: string): Promise<void>
   /** A client scoped to `tenantId` for work outside a request (jobs, scripts): one transaction. */
   withTenant<R>(tenantId: string, work: (db: TenantScopedClient) => Promise<R>): Promise<R>
+  /** A background job that carries its tenant and runs scoped to it. */
+  defineJob<S extends z.ZodType>(definition: TenantJobDefinition<S>): TenantJobHandle<z.input<S>>
   tenants: {
     create(
       input: { name: string; slug: string; plan?: string },

@@ -31,6 +31,8 @@ export interface TenantServiceOptions {
   defaultPlan: string
   /** Called after any change of a tenant or its members, to drop cached memberships. */
   onChange: (tenantId: string, userId?: string) => Promise<void>
+  /** The time source invitations expire by, so member adds count pending seats alike. */
+  now?: () => Date
 }
 
 const tenantColumns = {
@@ -225,7 +227,8 @@ export class TenantService {
         await tx.membership.update({ where, data: { roles } })
         return
       }
-      if (seats !== null && (await seatsInUse(tx, tenantId, new Date())) >= seats) {
+      const now = this.#options.now?.() ?? new Date()
+      if (seats !== null && (await seatsInUse(tx, tenantId, now)) >= seats) {
         throw new TenancyErrors.SeatLimit()
       }
       await tx.membership.create({ data: { tenantId, userId, roles } })
@@ -275,6 +278,6 @@ function toRecord(row: {
   }
 }
 
-function isUniqueViolation(error: unknown): boolean {
+export function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'P2002'
 }

@@ -56,6 +56,8 @@ export interface TenancyHarness {
   label?: string
   database?: TenancyDatabase
   redisPrefix?: string
+  /** Real Redis (default), or none: core's in-process jobs and in-memory stand-ins. */
+  redis?: boolean
   auth?: Partial<AuthOptions>
   routes?: (app: FastifyInstance) => void | Promise<void>
   poolSize?: number
@@ -79,6 +81,7 @@ export async function createTenancyApp(
     database: db.app,
     PrismaClient,
     ...(harness.redisPrefix ? { redisPrefix: harness.redisPrefix } : {}),
+    ...(harness.redis === false ? { redis: false } : {}),
     core: {
       ...harness.core,
       ...(harness.poolSize
