@@ -1,5 +1,6 @@
 import acmeAuth from '@acme/auth'
 import acmeCore, { serverOptions } from '@acme/core'
+import acmeRbac from '@acme/rbac'
 import acmeTenancy from '@acme/tenancy'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { openDatabase } from './database.js'
@@ -73,6 +74,12 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
   }
 
   await app.register(acmeTenancy)
+  await app.register(acmeRbac, {
+    permissions: [
+      { name: 'projects:read', description: "See the tenant's projects." },
+      { name: 'projects:write', description: 'Create and change projects.' },
+    ],
+  })
   if (database.role === 'switched') {
     app.log.warn(
       `the app works as database role ${env.APP_DATABASE_ROLE} by switching to it on the owner's ` +

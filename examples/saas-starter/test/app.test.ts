@@ -88,6 +88,7 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     expect(rows.map((row) => row.migration_name.replace(/^\d+_/, '')).sort()).toEqual([
       'auth_session_tenant',
       'init',
+      'rbac',
       'tenancy',
     ])
   })
@@ -127,6 +128,26 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
       headers: { ...globex, 'x-tenant-id': acme['x-tenant-id'] },
     })
     expect(crossing.statusCode).toBe(404)
+
+    // A viewer of the tenant reads its projects but may not create one.
+    const viewer = await signUp('viewer@viewer.test')
+    const me = await app.inject({
+      method: 'GET',
+      url: '/auth/me',
+      headers: { authorization: viewer.authorization },
+    })
+    await app.tenancy.tenants.addMember(acme['x-tenant-id'], me.json().id, ['viewer'])
+    const asViewer = { authorization: viewer.authorization, 'x-tenant-id': acme['x-tenant-id'] }
+    const viewed = await app.inject({ method: 'GET', url: '/projects', headers: asViewer })
+    expect(viewed.json().items.map((item: { name: string }) => item.name)).toEqual(['Rocket'])
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: asViewer,
+      payload: { name: 'Sneaky' },
+    })
+    expect(refused.statusCode).toBe(403)
+    expect(refused.json()).toMatchObject({ code: 'ACME_RBAC_FORBIDDEN', missing: ['projects:write'] })
 
     const anonymous = await app.inject({ method: 'GET', url: '/projects' })
     expect(anonymous.statusCode).toBe(401)

@@ -20,7 +20,9 @@ import {
   parseOptions,
   type ResolvedCoreOptions,
 } from './options.js'
+import { PermissionCatalog } from './permissions.js'
 import { sendProblem, toAcmeError, toProblemDocument } from './problem.js'
+import { RouteTable } from './route-table.js'
 import { registerSecurityDefaults } from './security.js'
 import { serializerCompiler } from './serializer.js'
 import type { AcmePrisma } from './types.js'
@@ -62,6 +64,10 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
   app.decorate('events', events)
   app.decorate('health', health)
   app.decorate('openapi', openapi)
+  app.decorate('permissions', new PermissionCatalog())
+  const routeTable = new RouteTable()
+  routeTable.collect(app)
+  app.decorate('routeTable', routeTable)
   app.decorate('jobs', jobs)
   app.decorate('mailer', mailer)
 
@@ -211,7 +217,9 @@ export {
   parseOptions,
   type ResolvedCoreOptions,
 } from './options.js'
+export { PermissionCatalog, type PermissionInfo } from './permissions.js'
 export { PROBLEM_CONTENT_TYPE, type ProblemDocument } from './problem.js'
+export type { RouteEntry, RouteTable } from './route-table.js'
 export { idParam, MAX_PAGE_SIZE, paginationQuery } from './schemas.js'
 export { closeOnSignals, type ShutdownSettings } from './shutdown.js'
 export type { AcmePrisma, AcmeRegister, RouteAuthMode, RoutePermissions } from './types.js'

@@ -108,7 +108,9 @@ export async function registerOpenApi(
       }
       const transformed = jsonSchemaTransform(document)
       const config = (document.route.config ?? {}) as RouteDocConfig
-      const schema = transformed.schema as Record<string, unknown>
+      // A route may have no schema at all (only `config`): it is still documented, with its
+      // auth and permissions, rather than breaking the whole document.
+      const schema = (transformed.schema ?? {}) as Record<string, unknown>
       const extensions: Record<string, unknown> = {}
       if (config.auth) extensions['x-auth'] = config.auth
       const permissions = config.permission ? { all: [config.permission] } : config.permissions

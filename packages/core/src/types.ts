@@ -7,6 +7,8 @@ import type { JobRunner } from './jobs/types.js'
 import type { Mailer } from './mail/types.js'
 import type { OpenApiRegistry } from './openapi.js'
 import type { Brand } from './options.js'
+import type { PermissionCatalog } from './permissions.js'
+import type { RouteTable } from './route-table.js'
 
 /**
  * Hosts register their generated client so `app.prisma` carries its models:
@@ -38,13 +40,20 @@ declare module 'fastify' {
     readonly events: EventBus
     readonly health: HealthRegistry
     readonly openapi: OpenApiRegistry
+    /** The permissions routes and services use, declared by the packages that use them. */
+    readonly permissions: PermissionCatalog
+    /** Every route with its config, for startup checks by plugins. */
+    readonly routeTable: RouteTable
   }
 
   interface FastifyContextConfig {
     /** Authentication the route requires (default decided by the auth plugin). */
     auth?: RouteAuthMode
-    /** The one permission the route requires. */
-    permission?: string
+    /**
+     * The one permission the route requires, or `false` for a route any authenticated caller may
+     * use on their own account (it declares, on purpose, that no permission applies).
+     */
+    permission?: string | false
     /** Several permissions: all of them, or any one. */
     permissions?: RoutePermissions
   }

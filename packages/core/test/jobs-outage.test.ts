@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -6,6 +7,7 @@ import { createBullmqRunner } from '../src/jobs/bullmq-runner.js'
 import { silentLogger } from '../src/logger.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js'
+import { sleep, waitFor } from './support/wait.js'
 
 const target = new URL(TEST_REDIS_URL)
 const prefix = uniquePrefix('jobs-outage')
@@ -52,3 +54,56 @@ describe('BullMQ runner during a Redis outage', () => {
     await runner.close()
   })
 })
+
+describe.each([
+  { redisAtClose: 'back', restoreBeforeClose: true },
+  { redisAtClose: 'still down', restoreBeforeClose: false },
+])(
+  'BullMQ runner close() while its connections reconnect (Redis $redisAtClose)',
+  ({ restoreBeforeClose }) => {
+    const settings = { concurrency: 1, attempts: 1, backoffMs: 10, keepFailed: 10 }
+    const name = `test.close-outage-${restoreBeforeClose ? 'back' : 'down'}`
+    const runs: number[] = []
+    const definition = {
+      name,
+      schema: z.object({ n: z.number() }),
+      handler: async ({ n }: { n: number }) => {
+        runs.push(n)
+      },
+    }
+
+    it('finishes within 10 s and keeps the jobs waiting in Redis for the next runner', async () => {
+      const runner = createBullmqRunner({ redis, prefix, settings, logger: silentLogger })
+      const handle = runner.define(definition)
+      await waitFor(() => runner.check())
+      // Not due before the runner closes: only the next runner may start it (the test promotes it).
+      const { id } = await handle.enqueue({ n: 1 }, { delayMs: 60_000 })
+
+      await proxy.cut()
+      // Long enough for every connection to notice and start reconnecting.
+      await sleep(1_500)
+      if (restoreBeforeClose) await proxy.restore()
+      const started = Date.now()
+      const outcome = await Promise.race([
+        runner.close().then(() => 'closed'),
+        sleep(15_000).then(() => 'still closing after 15 s'),
+      ])
+      expect(outcome).toBe('closed')
+      expect(Date.now() - started).toBeLessThan(10_000)
+      if (!restoreBeforeClose) await proxy.restore()
+      expect(runs).toEqual([])
+
+      const direct = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 2 })
+      const queue = new Queue(name, { connection: direct, prefix: prefix.replace(/:+$/, '') })
+      const job = await queue.getJob(id)
+      expect(await job?.getState()).toBe('delayed')
+      await job?.promote()
+      const next = createBullmqRunner({ redis: direct, prefix, settings, logger: silentLogger })
+      next.define(definition)
+      await waitFor(() => expect(runs).toEqual([1]), { timeoutMs: 10_000 })
+      await next.close()
+      await queue.close()
+      await direct.quit()
+    }, 60_000)
+  },
+)

@@ -94,3 +94,41 @@ describe('OpenAPI document', () => {
     expect(initializer.body).toContain('BaseLayout')
   })
 })
+
+describe('OpenAPI document with routes registered without a schema', () => {
+  let bare: TestApp
+  beforeAll(async () => {
+    bare = await buildTestApp({}, (app) => {
+      app.openapi.addSecurityScheme('bearerAuth', { type: 'http', scheme: 'bearer' })
+      app.get(
+        '/reports/:id',
+        { config: { auth: 'required', permissions: { any: ['reports:read', 'reports:admin'] } } },
+        async () => ({ ok: true }),
+      )
+      app.post('/ping', async () => ({ ok: true }))
+    })
+  })
+  afterAll(async () => {
+    await bare.app.close()
+  })
+
+  it('documents them, with their auth mode and permissions, in a valid document', async () => {
+    const response = await bare.app.inject({ method: 'GET', url: '/docs/openapi.json' })
+    expect(response.statusCode).toBe(200)
+    const document = response.json()
+    const result = await new Validator().validate(document)
+    expect(result.errors ?? []).toEqual([])
+    expect(result.valid).toBe(true)
+
+    const report = document.paths['/reports/{id}'].get
+    expect(report['x-auth']).toBe('required')
+    expect(report['x-permissions']).toEqual({ any: ['reports:read', 'reports:admin'] })
+    expect(report.security).toEqual([{ bearerAuth: [] }])
+    expect(report.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path' })])
+    expect(report.responses.default.content['application/problem+json']).toBeDefined()
+    const ping = document.paths['/ping'].post
+    expect(ping['x-auth']).toBeUndefined()
+    expect(ping.security).toBeUndefined()
+    expect(ping.responses.default).toBeDefined()
+  })
+})

@@ -60,6 +60,12 @@ export const TenancyErrors = {
     'Seat Limit Reached',
     "The tenant's plan has no free seat.",
   ),
+  UnknownRole: defineError(
+    'ACME_TENANCY_UNKNOWN_ROLE',
+    400,
+    'Unknown Role',
+    'A role named in the request does not exist.',
+  ),
   AlreadyMember: defineError(
     'ACME_TENANCY_ALREADY_MEMBER',
     409,

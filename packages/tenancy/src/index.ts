@@ -7,11 +7,13 @@ import { TenancyErrors } from './errors.js'
 import { defineTenantJob } from './jobs.js'
 import { registerTenancyTemplates } from './mail.js'
 import { type TenancyOptions, tenancyOptionsSchema } from './options.js'
+import { TENANCY_PERMISSIONS } from './permissions.js'
 import { createRateLimitHooks } from './rate-limit-hook.js'
 import { installRequestDb, type RequestDbOptions, scopedClientFor } from './request-db.js'
 import { resolveTenant } from './resolve-tenant.js'
 import { invitationRoutes } from './routes/invitations.js'
 import { memberRoutes } from './routes/members.js'
+import { RoleRules } from './routes/roles.js'
 import { tenantRoutes } from './routes/tenants.js'
 import { diagnoseTenancy, formatFindings } from './services/doctor.js'
 import { InvitationService } from './services/invitations.js'
@@ -60,6 +62,9 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     services.plan((await tenants.get(tenantId)).plan).seats
   const dbOptions: RequestDbOptions = { prisma, rules, rls: options.rls, limits }
 
+  const roleRules = new RoleRules(options.roles)
+  app.permissions.declare('@acme/tenancy', TENANCY_PERMISSIONS)
+
   let singleTenant: MembershipInfo['tenant'] | null = null
   const services: TenancyServices = {
     mode: options.mode,
@@ -84,6 +89,9 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
         throw error
       }
     },
+    setRoleAuthority(authority) {
+      roleRules.authority = authority
+    },
     defineJob: (definition) => defineTenantJob(app.jobs, services.withTenant, definition),
     tenants: {
       create: (input, ownerId) => tenants.create(input, ownerId),
@@ -92,6 +100,9 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
       addMember: async (tenantId, userId, roles) =>
         tenants.addMember(tenantId, userId, roles, await seatsOf(tenantId)),
       run: (settings, work) => tenants.run(settings, work),
+      setRoles: async (tenantId, userId, roles) => {
+        await tenants.setRoles(tenantId, userId, roles)
+      },
     },
   }
   app.decorate('tenancy', services)
@@ -211,9 +222,10 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
   if (options.mode === 'multi') {
     await app.register(tenantRoutes, {
       tenants,
+      rules: roleRules,
       switchTenant: (sessionId, tenantId) => app.auth.sessions.switchTenant(sessionId, tenantId),
     })
-    await app.register(memberRoutes, { tenants, roles: options.roles })
+    await app.register(memberRoutes, { tenants, rules: roleRules })
     registerTenancyTemplates(app.mailer)
     await app.register(invitationRoutes, {
       tenants,
@@ -223,7 +235,7 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
         seatsOf,
         ...(options.clock ? { now: options.clock } : {}),
       }),
-      roles: options.roles,
+      rules: roleRules,
       acceptUrl: options.invitations.acceptUrl ?? `${app.brand.baseUrl}/accept-invitation`,
       ttlSeconds: options.invitations.ttlSeconds,
     })
@@ -247,7 +259,8 @@ export {
   type ResolvedTenancyOptions,
   type TenancyOptions,
 } from './options.js'
+export { TENANCY_PERMISSIONS } from './permissions.js'
 export type { TenantScopedClient } from './scoped-client.js'
 export type { MembershipInfo, TenantSummary } from './services/memberships.js'
 export type { MemberRecord, TenantRecord } from './services/tenants.js'
-export type { RequestTenant, RouteTenantMode, TenancyServices } from './types.js'
+export type { RequestTenant, RoleAuthority, RouteTenantMode, TenancyServices } from './types.js'

@@ -20,7 +20,10 @@ export interface TenantJobDefinition<S extends z.ZodType> {
 
 export interface TenantJobHandle<Payload> {
   readonly name: string
-  /** Enqueues for the current request's tenant, or for `options.tenantId`. */
+  /**
+   * Enqueues for the current request's tenant, or for `options.tenantId` outside requests (inside
+   * a tenant's request, naming another tenant is refused with the 404 of an unknown tenant).
+   */
   enqueue(
     payload: Payload,
     options?: { tenantId?: string; delayMs?: number },
@@ -52,7 +55,13 @@ export function defineTenantJob<S extends z.ZodType>(
   return {
     name: definition.name,
     enqueue(payload, options = {}) {
-      const tenantId = options.tenantId ?? getRequestContext()?.tenant?.id
+      const current = getRequestContext()?.tenant?.id
+      // Inside a tenant's request, work for another tenant is refused: a tenant id taken from
+      // user input must not reach a job that would then run as that tenant.
+      if (options.tenantId && current && options.tenantId !== current) {
+        return Promise.reject(new TenancyErrors.TenantNotFound())
+      }
+      const tenantId = options.tenantId ?? current
       if (!tenantId) return Promise.reject(new TenancyErrors.TenantRequired())
       return handle.enqueue(
         { tenantId, data: payload } as z.input<typeof envelope>,

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import type { z } from 'zod'
 import type { TenancyTx } from './db.js'
 import type { TenantJobDefinition, TenantJobHandle } from './jobs.js'
@@ -18,6 +19,17 @@ export interface RequestTenant {
 /** `config.tenant` of a route: must the request name a tenant? */
 export type RouteTenantMode = 'required' | 'optional' | false
 
+/** Decides role assignments when an authorization plugin (e.g. @acme/rbac) is installed. */
+export interface RoleAuthority {
+  /** Throws (400 unknown role, 403 escalation) unless the caller may give `roles` to someone holding `replacing`. */
+  assertCanAssign(
+    request: FastifyRequest,
+    tenantId: string,
+    roles: readonly string[],
+    replacing: readonly string[],
+  ): Promise<void>
+}
+
 /** `app.tenancy`: for hosts and other plugins. */
 export interface TenancyServices {
   readonly mode: 'multi' | 'single'
@@ -29,6 +41,8 @@ export interface TenancyServices {
   invalidate(tenantId: string, userId?: string): Promise<void>
   /** A client scoped to `tenantId` for work outside a request (jobs, scripts): one transaction. */
   withTenant<R>(tenantId: string, work: (db: TenantScopedClient) => Promise<R>): Promise<R>
+  /** Hands role decisions (and route permission checks) to an authorization plugin. */
+  setRoleAuthority(authority: RoleAuthority): void
   /** A background job that carries its tenant and runs scoped to it. */
   defineJob<S extends z.ZodType>(definition: TenantJobDefinition<S>): TenantJobHandle<z.input<S>>
   tenants: {
@@ -39,6 +53,8 @@ export interface TenancyServices {
     get(tenantId: string): Promise<TenantRecord>
     setPlan(tenantId: string, plan: string): Promise<void>
     addMember(tenantId: string, userId: string, roles: string[]): Promise<void>
+    /** Replaces a member's roles (404 when not a member, 409 when it would remove the last owner). */
+    setRoles(tenantId: string, userId: string, roles: string[]): Promise<void>
     run<R>(settings: TenantSettings, work: (tx: TenancyTx) => Promise<R>): Promise<R>
   }
 }
@@ -67,7 +83,8 @@ declare module '@acme/core' {
     'tenant.created': { tenantId: string; userId: string }
     'tenant.updated': { tenantId: string; userId: string }
     'tenant.deleted': { tenantId: string; userId: string }
-    'member.roles_changed': { tenantId: string; userId: string; roles: string[]; by: string }
+    /** `tenantId` is null for global assignments (an authorization plugin without tenancy). */
+    'member.roles_changed': { tenantId: string | null; userId: string; roles: string[]; by: string }
     'member.removed': { tenantId: string; userId: string; by: string }
   }
 }

@@ -90,6 +90,16 @@ function exportJobRoutes(
         return reply.code(202).send(await job.enqueue(request.body))
       },
     )
+    routes.post<{ Body: { label: string; tenantId: string } }>(
+      '/exports/for',
+      { config: { auth: 'required', tenant: 'required' } },
+      async (request, reply) => {
+        const job = handle.job
+        if (!job) throw new Error('job not defined')
+        const { label, tenantId } = request.body
+        return reply.code(202).send(await job.enqueue({ label }, { tenantId }))
+      },
+    )
     routes.post<{ Body: { label: string } }>(
       '/exports/untenanted',
       { config: { auth: 'required' } },
@@ -221,6 +231,27 @@ describe.each([
     await sleep(300)
     expect(runsOf('orphan')).toEqual([])
     expect(await t.app.jobs.failed(JOB)).toHaveLength(1)
+  })
+
+  it('refuses, inside a request for A, a job for another tenant named by the caller', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/exports/for',
+      headers: as(a),
+      payload: { label: 'redirected', tenantId: b.id },
+    })
+    expect(response.statusCode).toBe(404)
+    expect(response.json().code).toBe('ACME_TENANCY_TENANT_NOT_FOUND')
+    const own = await t.app.inject({
+      method: 'POST',
+      url: '/exports/for',
+      headers: as(a),
+      payload: { label: 'same-tenant', tenantId: a.id },
+    })
+    expect(own.statusCode).toBe(202)
+    await waitFor(() => runsOf('same-tenant').length === 1)
+    await sleep(200)
+    expect(runsOf('redirected')).toEqual([])
   })
 
   it('runs a job enqueued outside a request for the tenant it names', async () => {

@@ -60,7 +60,7 @@ export async function apiKeyRoutes(app: FastifyInstance, options: ApiKeyRoutesOp
           'itself is never shown again after creation. Needs a session, not an API key.',
         response: { 200: z.object({ items: z.array(apiKeyView) }) },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => ({ items: await apiKeys.list(sessionUser(request)) }),
   )
@@ -83,7 +83,7 @@ export async function apiKeyRoutes(app: FastifyInstance, options: ApiKeyRoutesOp
           }),
         },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request, reply) => {
       const ownerId = sessionUser(request)
@@ -110,7 +110,7 @@ export async function apiKeyRoutes(app: FastifyInstance, options: ApiKeyRoutesOp
         params: z.object({ keyId: z.uuid() }).strict(),
         response: { 204: z.null() },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request, reply) => {
       await apiKeys.revoke(sessionUser(request), request.params.keyId)

@@ -277,7 +277,7 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
         body: z.object({ refreshToken: refreshTokenField.optional() }).strict().nullish(),
         response: { 204: z.null() },
       },
-      config: { auth: 'optional' },
+      config: { auth: 'optional', permission: false },
     },
     async (request, reply) => {
       if (request.session) {
@@ -304,7 +304,7 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
         description: "Revokes all of the user's sessions, on every device.",
         response: { 204: z.null() },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request, reply) => {
       if (request.user) await services.sessions.revokeAllForUser(request.user.id, 'logout_all')

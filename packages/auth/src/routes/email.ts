@@ -117,7 +117,7 @@ export async function emailRoutes(app: FastifyInstance, options: EmailRoutesOpti
           'stop working. Always answers 202 with the same body.',
         response: { 202: message },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request, reply) => {
       if (!request.user) throw new AuthErrors.InvalidToken()
@@ -148,7 +148,7 @@ export async function emailRoutes(app: FastifyInstance, options: EmailRoutesOpti
         body: z.object({ email, password: z.string().min(1).max(4_096).optional() }).strict(),
         response: { 200: z.object({ status: z.literal('confirmation_sent') }) },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       const principal = request.principal
@@ -225,7 +225,7 @@ export async function emailRoutes(app: FastifyInstance, options: EmailRoutesOpti
         response: { 200: message },
       },
       // The link may be opened signed out (another browser, a mail app): the token is the proof.
-      config: { auth: 'optional' },
+      config: { auth: 'optional', permission: false },
       onRequest: noReferrer,
     },
     async (request) => {

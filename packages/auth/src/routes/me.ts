@@ -20,7 +20,7 @@ export async function meRoutes(app: FastifyInstance, options: { db: AuthDb }) {
         description: 'The profile of the user the access token belongs to.',
         response: { 200: userView },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       const user = request.user ? await findPublicUser(db, request.user.id) : null
@@ -41,7 +41,7 @@ export async function meRoutes(app: FastifyInstance, options: { db: AuthDb }) {
         body: z.object({ name: z.string().trim().min(1).max(200).nullable() }).strict(),
         response: { 200: userView },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       if (!request.user) throw new AuthErrors.InvalidToken()

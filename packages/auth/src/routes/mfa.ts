@@ -140,7 +140,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
           '/mfa/totp/enable with a code. 409 ACME_AUTH_MFA_ALREADY_ENABLED if it is on.',
         response: { 200: z.object({ secret: z.string(), otpauthUrl: z.string() }) },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       const userId = signedIn(request)
@@ -165,7 +165,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
         body: z.object({ code: totpCode }).strict(),
         response: { 200: recoveryCodesView },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       const userId = signedIn(request)
@@ -195,7 +195,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
         body: z.object({ password, code: secondFactorCode }).strict(),
         response: { 204: z.null() },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request, reply) => {
       const userId = signedIn(request)
@@ -236,7 +236,7 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
         body: z.object({ password }).strict(),
         response: { 200: recoveryCodesView },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       const userId = signedIn(request)

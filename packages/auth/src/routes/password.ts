@@ -149,7 +149,7 @@ export async function passwordRoutes(app: FastifyInstance, options: PasswordRout
           .strict(),
         response: { 200: message },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       if (!request.user || !request.session) throw new AuthErrors.InvalidToken()

@@ -45,7 +45,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
           '`current` marks the one this access token belongs to.',
         response: { 200: z.object({ items: z.array(sessionView) }) },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       const { userId, sessionId } = signedIn(request)
@@ -69,7 +69,7 @@ export async function sessionRoutes(app: FastifyInstance, options: SessionRoutes
         params: z.object({ sessionId: z.uuid() }).strict(),
         response: { 204: z.null() },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request, reply) => {
       const { userId, sessionId: currentId } = signedIn(request)

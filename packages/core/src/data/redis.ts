@@ -20,6 +20,12 @@ export async function pingRedis(redis: Redis): Promise<void> {
 
 export async function closeRedis(redis: Redis): Promise<void> {
   if (redis.status === 'end') return
+  // Without a live socket (reconnecting) ioredis never emits 'end' (ioredis#1830): stop its
+  // retries instead of waiting, so shutdown finishes while Redis is down.
+  if (redis.status !== 'ready') {
+    redis.disconnect()
+    return
+  }
   const ended = once(redis, 'end')
   try {
     await redis.quit()

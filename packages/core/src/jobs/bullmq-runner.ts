@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 import type { z } from 'zod'
@@ -53,6 +54,12 @@ async function withDeadline<T>(work: Promise<T>, ms: number, name: string): Prom
 
 const CLOSE_SETUP_WAIT_MS = 2_000
 
+/**
+ * How long close() gives connections that are reconnecting to come back before it stops waiting
+ * for running jobs. Core's clients, and ioredis's default, retry at least every 2 s.
+ */
+const CLOSE_RECONNECT_WAIT_MS = 3_000
+
 async function settleWithin(work: Promise<unknown>[], ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<void>((resolve) => {
@@ -60,6 +67,16 @@ async function settleWithin(work: Promise<unknown>[], ms: number): Promise<void>
   })
   await Promise.race([Promise.allSettled(work), deadline])
   clearTimeout(timer)
+}
+
+/** Polls `check` until it holds or `ms` pass; returns whether it held. */
+async function holdsWithin(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() >= deadline) return false
+    await sleep(50)
+  }
+  return true
 }
 
 interface DefinedJob {
@@ -157,18 +174,49 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
           CLOSE_SETUP_WAIT_MS,
         )
         // Workers first: closing one waits for its active jobs.
-        await Promise.all(jobs.map(({ worker }) => worker.close()))
+        await Promise.all(jobs.map((entry) => closeWorker(entry, logger)))
         queuesClosed = true
         await Promise.all(jobs.map(({ queue }) => queue.close()))
         await Promise.all(
           [queueConnection, ...jobs.map(({ workerConnection }) => workerConnection)].map(
-            closeRedis,
+            closeConnection,
           ),
         )
       })()
       return closing
     },
   }
+}
+
+/**
+ * A graceful worker.close() interrupts the worker's blocking read by disconnecting its client and
+ * waits for 'end', which ioredis never emits for a client that is reconnecting (ioredis#1830,
+ * bullmq#4656): close() would hang for good. So it closes gracefully, waiting for running jobs,
+ * only once both of its connections are up; otherwise it forces. Jobs still waiting stay in
+ * Redis, and the locks of jobs it was running expire, so another worker retries them.
+ */
+async function closeWorker({ worker, workerConnection, job }: DefinedJob, logger: Logger) {
+  let blocking: { status: string } | undefined
+  const setUp = worker.waitUntilReady().then((client) => {
+    blocking = client
+  })
+  // Already set up (close() waited for that) unless Redis has been down since the start.
+  await settleWithin([setUp], 100)
+  const live = await holdsWithin(
+    () => workerConnection.status === 'ready' && blocking?.status === 'ready',
+    CLOSE_RECONNECT_WAIT_MS,
+  )
+  if (!live) logger.warn({ job: job.name }, 'Redis unreachable: closing job worker without waiting')
+  await worker.close(!live)
+}
+
+/**
+ * quit() lets a live connection finish; a reconnecting one has no socket to quit, and ioredis
+ * never emits 'end' for it, so closeRedis would wait forever: disconnect() stops its retries.
+ */
+async function closeConnection(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') await closeRedis(redis)
+  else redis.disconnect()
 }
 
 async function runBullJob(job: ResolvedJob, bullJob: Job<unknown, void, string>): Promise<void> {

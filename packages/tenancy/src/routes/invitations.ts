@@ -4,14 +4,13 @@ import { z } from 'zod'
 import { TenancyErrors } from '../errors.js'
 import type { InvitationService } from '../services/invitations.js'
 import type { TenantService } from '../services/tenants.js'
-import { OWNER_ROLE } from '../services/tenants.js'
-import { callerId, currentTenant, isOwner, managers, requireRole } from './roles.js'
+import { callerId, currentTenant, managers, type RoleRules, roleName } from './roles.js'
 import { myTenantView, tenantParams } from './schemas.js'
 
 export interface InvitationRoutesOptions {
   tenants: TenantService
   invitations: InvitationService
-  roles: readonly string[]
+  rules: RoleRules
   acceptUrl: string
   ttlSeconds: number
 }
@@ -28,7 +27,7 @@ const invitationView = z.object({
 export async function invitationRoutes(app: FastifyInstance, options: InvitationRoutesOptions) {
   const { tenants, invitations } = options
   const routes = app.withTypeProvider<ZodTypeProvider>()
-  const roleName = z.enum(options.roles as [string, ...string[]])
+  const { rules } = options
 
   routes.post(
     '/tenants/:tenantId/invitations',
@@ -54,9 +53,9 @@ export async function invitationRoutes(app: FastifyInstance, options: Invitation
     },
     async (request, reply) => {
       const tenant = currentTenant(request)
-      requireRole(tenant, managers)
+      rules.require(tenant, managers)
       const roles = [...new Set(request.body.roles)]
-      if (roles.includes(OWNER_ROLE) && !isOwner(tenant)) throw new TenancyErrors.Forbidden()
+      await rules.assertCanAssign(request, tenant, roles)
       const inviterId = callerId(request)
       const { token, invitation } = await invitations.invite(
         tenant.id,
@@ -95,7 +94,7 @@ export async function invitationRoutes(app: FastifyInstance, options: Invitation
     },
     async (request) => {
       const tenant = currentTenant(request)
-      requireRole(tenant, managers)
+      rules.require(tenant, managers)
       return { items: await invitations.listPending(tenant.id) }
     },
   )
@@ -114,7 +113,7 @@ export async function invitationRoutes(app: FastifyInstance, options: Invitation
     },
     async (request, reply) => {
       const tenant = currentTenant(request)
-      requireRole(tenant, managers)
+      rules.require(tenant, managers)
       await invitations.revoke(tenant.id, request.params.invitationId)
       return reply.code(204).send(null)
     },
@@ -132,7 +131,7 @@ export async function invitationRoutes(app: FastifyInstance, options: Invitation
         body: z.object({ token: z.string().min(20).max(200) }).strict(),
         response: { 200: z.object({ tenant: myTenantView }) },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       const userId = callerId(request)

@@ -3,19 +3,18 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TenancyErrors } from '../errors.js'
 import type { TenantService } from '../services/tenants.js'
-import { OWNER_ROLE } from '../services/tenants.js'
-import { callerId, currentTenant, isOwner, managers, requireRole } from './roles.js'
+import { callerId, currentTenant, managers, type RoleRules, roleName } from './roles.js'
 import { memberParams, memberView, tenantParams } from './schemas.js'
 
 export interface MemberRoutesOptions {
   tenants: TenantService
-  roles: readonly string[]
+  rules: RoleRules
 }
 
 export async function memberRoutes(app: FastifyInstance, options: MemberRoutesOptions) {
   const { tenants } = options
   const routes = app.withTypeProvider<ZodTypeProvider>()
-  const roleName = z.enum(options.roles as [string, ...string[]])
+  const { rules } = options
 
   routes.get(
     '/tenants/:tenantId/members',
@@ -49,13 +48,12 @@ export async function memberRoutes(app: FastifyInstance, options: MemberRoutesOp
     },
     async (request) => {
       const tenant = currentTenant(request)
-      requireRole(tenant, managers)
+      rules.require(tenant, managers)
       const roles = [...new Set(request.body.roles)]
       const { userId } = request.params
       const target = await tenants.membership(tenant.id, userId)
       if (!target) throw new TenancyErrors.NotFound()
-      const touchesOwner = roles.includes(OWNER_ROLE) || target.roles.includes(OWNER_ROLE)
-      if (touchesOwner && !isOwner(tenant)) throw new TenancyErrors.Forbidden()
+      await rules.assertCanAssign(request, tenant, roles, target.roles)
       const member = await tenants.setRoles(tenant.id, userId, roles)
       app.events.emit('member.roles_changed', {
         tenantId: tenant.id,
@@ -86,12 +84,10 @@ export async function memberRoutes(app: FastifyInstance, options: MemberRoutesOp
       const me = callerId(request)
       const { userId } = request.params
       if (userId !== me) {
-        requireRole(tenant, managers)
+        rules.require(tenant, managers)
         const target = await tenants.membership(tenant.id, userId)
         if (!target) throw new TenancyErrors.NotFound()
-        if (target.roles.includes(OWNER_ROLE) && !isOwner(tenant)) {
-          throw new TenancyErrors.Forbidden()
-        }
+        await rules.assertCanAssign(request, tenant, [], target.roles)
       }
       await tenants.removeMember(tenant.id, userId)
       app.events.emit('member.removed', { tenantId: tenant.id, userId, by: me })

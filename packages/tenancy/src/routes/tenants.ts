@@ -5,11 +5,12 @@ import { z } from 'zod'
 import { TenancyErrors } from '../errors.js'
 import type { TenantService } from '../services/tenants.js'
 import { OWNER_ROLE } from '../services/tenants.js'
-import { callerId, currentTenant, managers, requireRole } from './roles.js'
+import { callerId, currentTenant, managers, type RoleRules } from './roles.js'
 import { myTenantView, slug, tenantParams } from './schemas.js'
 
 export interface TenantRoutesOptions {
   tenants: TenantService
+  rules: RoleRules
   /** Issues an access token for the caller's session in the tenant (auth's sessions). */
   switchTenant: (
     sessionId: string,
@@ -43,7 +44,7 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
         body: z.object({ name: z.string().trim().min(1).max(100), slug: slug.optional() }).strict(),
         response: { 201: myTenantView },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request, reply) => {
       const userId = callerId(request)
@@ -65,7 +66,7 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
         description: 'The tenants the caller is a member of, with their roles, oldest first.',
         response: { 200: z.object({ items: z.array(myTenantView) }) },
       },
-      config: { auth: 'required' },
+      config: { auth: 'required', permission: false },
     },
     async (request) => {
       const memberships = await tenants.listForUser(callerId(request))
@@ -87,7 +88,7 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
         params: tenantParams,
         response: { 200: myTenantView },
       },
-      config: { auth: 'required', tenant: 'required' },
+      config: { auth: 'required', tenant: 'required', permission: false },
     },
     async (request) => {
       const tenant = currentTenant(request)
@@ -116,7 +117,7 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
     },
     async (request) => {
       const tenant = currentTenant(request)
-      requireRole(tenant, managers)
+      options.rules.require(tenant, managers)
       const updated = await tenants.update(tenant.id, request.body)
       app.events.emit('tenant.updated', { tenantId: tenant.id, userId: callerId(request) })
       return { ...updated, roles: tenant.roles }
@@ -137,7 +138,7 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
     },
     async (request, reply) => {
       const tenant = currentTenant(request)
-      requireRole(tenant, [OWNER_ROLE])
+      options.rules.require(tenant, [OWNER_ROLE])
       await tenants.delete(tenant.id)
       app.events.emit('tenant.deleted', { tenantId: tenant.id, userId: callerId(request) })
       return reply.code(204).send(null)
@@ -163,7 +164,7 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
           }),
         },
       },
-      config: { auth: 'required', tenant: 'required' },
+      config: { auth: 'required', tenant: 'required', permission: false },
     },
     async (request) => {
       const tenant = currentTenant(request)

@@ -17,6 +17,7 @@ export interface JsonSchema {
   pattern?: string
   enum?: unknown[]
   const?: unknown
+  examples?: unknown[]
   anyOf?: JsonSchema[]
   oneOf?: JsonSchema[]
   allOf?: JsonSchema[]
@@ -178,7 +179,8 @@ function sampleNumber(schema: JsonSchema, integer: boolean): number {
 }
 
 /**
- * A minimal valid instance of `schema`: required properties only, enums' first value, the least
+ * A minimal valid instance of `schema`: required properties only, enums' first value (or the
+ * first documented example), the least
  * items an array may have, strings long enough (and fitting their pattern and format). A schema
  * this cannot satisfy throws `UnsupportedSchema`, so a new route is never probed with a body its
  * validation refuses (which would answer 400 and prove nothing).
@@ -187,6 +189,8 @@ export function sampleOf(schema: JsonSchema, document: OpenApiDocument): unknown
   const resolved = resolve(schema, document)
   if (resolved.const !== undefined) return resolved.const
   if (resolved.enum && resolved.enum.length > 0) return resolved.enum[0]
+  // A value the route documents as typical: names it checks at run time (roles) are valid there.
+  if (resolved.examples && resolved.examples.length > 0) return resolved.examples[0]
   if (resolved.allOf && resolved.allOf.length > 0) {
     const parts = resolved.allOf.map((part) => sampleOf(part, document))
     return parts.every((part) => typeof part === 'object' && part !== null && !Array.isArray(part))

@@ -1,0 +1,14 @@
+import type { PrismaClient } from './generated/prisma/client.js'
+
+/**
+ * The part of the host's PrismaClient this plugin uses. The host's client is generated from the
+ * merged schema, which contains this plugin's fragment; typing the delegates from a client
+ * generated with the fragment keeps every query checked.
+ */
+export type RbacDb = Pick<PrismaClient, 'rbacRole' | 'rbacAssignment' | '$transaction'>
+
+/**
+ * @acme/tenancy's tables rbac reads and writes when tenancy is installed (it keeps a member's
+ * roles): only through the client `app.tenancy.withTenant` hands out, scoped to one tenant.
+ */
+export type TenancyDb = Pick<PrismaClient, 'membership' | 'invitation'>
