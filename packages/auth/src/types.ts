@@ -87,6 +87,10 @@ export interface AuthServices {
     /** Throws a 404 for an unknown, revoked or another user's key alike. */
     revoke(ownerId: string, keyId: string): Promise<void>
     authenticate(key: string): Promise<ApiKeyIdentity | null>
+    /** The keys bound to a tenant, whoever created them (for the tenant's administrators). */
+    listForTenant(tenantId: string): Promise<Array<ApiKeyRecord & { ownerId: string }>>
+    /** Revokes a key bound to the tenant; any other id answers 404. */
+    revokeForTenant(tenantId: string, keyId: string): Promise<void>
   }
 }
 

@@ -60,6 +60,12 @@ export const TenancyErrors = {
     'Seat Limit Reached',
     "The tenant's plan has no free seat.",
   ),
+  InvalidInput: defineError(
+    'ACME_TENANCY_INVALID_INPUT',
+    400,
+    'Bad Request',
+    'The request is invalid.',
+  ),
   UnknownRole: defineError(
     'ACME_TENANCY_UNKNOWN_ROLE',
     400,

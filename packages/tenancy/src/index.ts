@@ -11,6 +11,7 @@ import { TENANCY_PERMISSIONS } from './permissions.js'
 import { createRateLimitHooks } from './rate-limit-hook.js'
 import { installRequestDb, type RequestDbOptions, scopedClientFor } from './request-db.js'
 import { resolveTenant } from './resolve-tenant.js'
+import { tenantApiKeyRoutes } from './routes/api-keys.js'
 import { invitationRoutes } from './routes/invitations.js'
 import { memberRoutes } from './routes/members.js'
 import { RoleRules } from './routes/roles.js'
@@ -226,6 +227,7 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
       switchTenant: (sessionId, tenantId) => app.auth.sessions.switchTenant(sessionId, tenantId),
     })
     await app.register(memberRoutes, { tenants, rules: roleRules })
+    await app.register(tenantApiKeyRoutes, { rules: roleRules })
     registerTenancyTemplates(app.mailer)
     await app.register(invitationRoutes, {
       tenants,

@@ -6,4 +6,5 @@ export const TENANCY_PERMISSIONS = [
   { name: 'members:manage', description: "Change members' roles." },
   { name: 'members:remove', description: 'Remove members from the tenant.' },
   { name: 'members:invite', description: 'Invite people, list and revoke invitations.' },
+  { name: 'api-keys:manage', description: "Create, list and revoke the tenant's API keys." },
 ] as const

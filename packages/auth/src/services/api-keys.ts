@@ -151,6 +151,40 @@ export class ApiKeyService {
     this.#cache.delete(row.prefix)
   }
 
+  /** A tenant's keys (bound to it), whoever created them: for the tenant's administrators. */
+  async listForTenant(tenantId: string): Promise<Array<ApiKeyRecord & { ownerId: string }>> {
+    const [, keys] = await this.#asOwner(
+      null,
+      null,
+      (db) =>
+        db.apiKey.findMany({
+          where: { tenantId, revokedAt: null },
+          select: { ...RECORD_SELECT, ownerId: true },
+          orderBy: { createdAt: 'desc' },
+        }),
+      tenantId,
+    )
+    return keys
+  }
+
+  /** Revokes one of the tenant's keys; another tenant's key and an unknown id answer the same 404. */
+  async revokeForTenant(tenantId: string, keyId: string): Promise<void> {
+    const [, revoked] = await this.#asOwner(
+      null,
+      null,
+      (db) =>
+        db.apiKey.updateManyAndReturn({
+          where: { id: keyId, tenantId, revokedAt: null },
+          data: { revokedAt: this.#clock() },
+          select: { prefix: true },
+        }),
+      tenantId,
+    )
+    const [row] = revoked
+    if (!row) throw new CoreErrors.NotFound()
+    this.#cache.delete(row.prefix)
+  }
+
   /** Drops the owner's keys from this instance's cache (e.g. the owner was just suspended). */
   forgetOwner(ownerId: string): void {
     for (const [prefix, entry] of this.#cache) {
@@ -176,7 +210,8 @@ export class ApiKeyService {
   }
 
   /**
-   * Runs one query after transaction-local settings naming the owner (or the key's prefix). When
+   * Runs one query after transaction-local settings naming the owner (or the key's prefix, or the
+   * tenant). When
    * @acme/tenancy forces row-level security on api_keys, its policies let an owner reach their own
    * keys and authentication find one key by prefix through them; without tenancy they are unused.
    */
@@ -184,10 +219,11 @@ export class ApiKeyService {
     ownerId: string | null,
     prefix: string | null,
     query: (db: AuthDb) => PrismaPromise<T>,
+    tenantId: string | null = null,
   ): Promise<[number, T]> {
     return this.#db.$transaction([
       this.#db
-        .$executeRaw`SELECT set_config('app.user_id', ${ownerId ?? ''}, true), set_config('app.api_key_prefix', ${prefix ?? ''}, true)`,
+        .$executeRaw`SELECT set_config('app.user_id', ${ownerId ?? ''}, true), set_config('app.api_key_prefix', ${prefix ?? ''}, true), set_config('app.tenant_id', ${tenantId ?? ''}, true)`,
       query(this.#db),
     ])
   }

@@ -26,7 +26,13 @@ export interface SeededTenant {
   /** Values that must never show in another tenant's responses: ids, emails, titles, slug. */
   secrets: string[]
   /** Rows of the tenant's lists, as the tenant's owner should see them. */
-  counts: { notes: number; members: number; invitations: number; ownerApiKeys: number }
+  counts: {
+    notes: number
+    members: number
+    invitations: number
+    ownerApiKeys: number
+    tenantApiKeys: number
+  }
 }
 
 const expectStatus = (response: LightMyRequestResponse, status: number, what: string) => {
@@ -84,7 +90,7 @@ async function personalApiKey(t: TenancyTestApp, ownerId: string): Promise<strin
 
 /**
  * A tenant with an owner, an admin and a member (each signed in: a session each, two for the
- * owner), notes by two of them, a pending invitation, a tenant API key of the owner and a
+ * owner), notes by two of them, a pending invitation, two tenant API keys of the owner and a
  * personal key of the admin. On the enterprise plan, so the probe's requests stay under the
  * per-tenant rate limit (which stays on: its headers are part of what must not differ).
  */
@@ -124,18 +130,24 @@ export async function seedTenant(t: TenancyTestApp, label: string): Promise<Seed
   expectStatus(invited, 201, 'invitation')
   const invitationId = invited.json<{ id: string }>().id
 
-  const tenantKey = await t.app.tenancy.withTenant(tenant.id, (db) =>
-    db.apiKey.create({
-      data: {
-        ownerId: owner.userId,
-        name: `${label} service key`,
-        prefix: `ak_${randomBytes(9).toString('hex').slice(0, 12)}`,
-        keyHash: createHash('sha256').update(randomUUID()).digest('hex'),
-        scopes: [],
-      },
-      select: { id: true },
-    }),
+  // Two: the control revokes one through auth's route and one through the tenant's.
+  const tenantKeys = await Promise.all(
+    ['service', 'deploy'].map((purpose) =>
+      t.app.tenancy.withTenant(tenant.id, (db) =>
+        db.apiKey.create({
+          data: {
+            ownerId: owner.userId,
+            name: `${label} ${purpose} key`,
+            prefix: `ak_${randomBytes(9).toString('hex').slice(0, 12)}`,
+            keyHash: createHash('sha256').update(randomUUID()).digest('hex'),
+            scopes: [],
+          },
+          select: { id: true },
+        }),
+      ),
+    ),
   )
+  const [tenantKey, secondTenantKey] = tenantKeys as [{ id: string }, { id: string }]
   const personalKey = await personalApiKey(t, admin.userId)
 
   const ids: IdsByKind = {
@@ -144,7 +156,7 @@ export async function seedTenant(t: TenancyTestApp, label: string): Promise<Seed
     note: noteIds,
     invitation: [invitationId],
     session: [spare.sessionId, admin.sessionId, member.sessionId, owner.sessionId],
-    apiKey: [tenantKey.id, personalKey],
+    apiKey: [tenantKey.id, secondTenantKey.id, personalKey],
   }
   const actorOf = new Map<string, SeededUser>([
     // Ended by the owner from their main session: ending another of one's sessions.
@@ -153,6 +165,7 @@ export async function seedTenant(t: TenancyTestApp, label: string): Promise<Seed
     [member.sessionId, member],
     [owner.sessionId, owner],
     [tenantKey.id, owner],
+    [secondTenantKey.id, owner],
     [personalKey, admin],
   ])
   return {
@@ -172,6 +185,6 @@ export async function seedTenant(t: TenancyTestApp, label: string): Promise<Seed
       tenant.slug,
       ...titles,
     ],
-    counts: { notes: titles.length, members: 3, invitations: 1, ownerApiKeys: 1 },
+    counts: { notes: titles.length, members: 3, invitations: 1, ownerApiKeys: 2, tenantApiKeys: 2 },
   }
 }
