@@ -2,8 +2,8 @@ import { AuthErrors } from '@acme/auth'
 import type { FastifyContextConfig, FastifyRequest } from 'fastify'
 import { PermissionSet } from './engine/permission.js'
 import { RbacErrors } from './errors.js'
-import { tenantIdOf } from './tenancy-bridge.js'
 import type { Authorizer, RbacPrincipal } from './services/authorizer.js'
+import { tenantIdOf } from './tenancy-bridge.js'
 
 export const kPermissions = Symbol('acme.rbac.permissions')
 
@@ -78,5 +78,8 @@ export function requestCan(
 ): boolean {
   const granted = (request as WithPermissions)[kPermissions]
   if (!granted) return false
-  return granted.can(permission, { ownerId: context.ownerId ?? null, userId: request.principal?.userId ?? null })
+  return granted.can(permission, {
+    ownerId: context.ownerId ?? null,
+    userId: request.principal?.userId ?? null,
+  })
 }

@@ -7,14 +7,20 @@ import { PermissionCache } from './engine/cache.js'
 import { isPermission, parsePermission } from './engine/permission.js'
 import { DEFAULT_SYSTEM_ROLES, type RoleDefinition, validateRole } from './engine/roles.js'
 import { RbacErrors } from './errors.js'
-import { createGuard, kPermissions, requestCan, requirementOf, type WithPermissions } from './guard.js'
+import {
+  createGuard,
+  kPermissions,
+  requestCan,
+  requirementOf,
+  type WithPermissions,
+} from './guard.js'
 import { type RbacOptions, rbacOptionsSchema } from './options.js'
 import { MEMBER_PERMISSIONS, RBAC_PERMISSIONS } from './permissions.js'
 import { rbacRoutes } from './routes/rbac.js'
-import { memberRoles, tenancyOf } from './tenancy-bridge.js'
 import { Authorizer } from './services/authorizer.js'
 import { OWNER_ROLE, RoleAdmin } from './services/role-admin.js'
 import { RoleStore, type ScopedRun } from './services/role-store.js'
+import { memberRoles, tenancyOf } from './tenancy-bridge.js'
 import type { RbacServices } from './types.js'
 
 async function registerRbac(app: FastifyInstance, rawOptions: RbacOptions): Promise<void> {
@@ -85,13 +91,12 @@ async function registerRbac(app: FastifyInstance, rawOptions: RbacOptions): Prom
     invalidate: (scope) => cache.invalidate(scope),
   }
   app.decorate('rbac', services)
-  app.decorateRequest('can', function can(
-    this: FastifyRequest,
-    permission: string,
-    context?: { ownerId?: string | null },
-  ) {
-    return requestCan(this, permission, context)
-  })
+  app.decorateRequest(
+    'can',
+    function can(this: FastifyRequest, permission: string, context?: { ownerId?: string | null }) {
+      return requestCan(this, permission, context)
+    },
+  )
   // After auth's and tenancy's onRequest hooks (registration order): caller and tenant are known.
   app.addHook('onRequest', createGuard(authorizer))
 
@@ -107,7 +112,9 @@ async function registerRbac(app: FastifyInstance, rawOptions: RbacOptions): Prom
       app.log.warn({ err: error }, 'rbac: broadcasting a permission change failed')
     })
   }
-  app.events.on('member.roles_changed', (event) => drop(event.payload.tenantId, event.payload.userId))
+  app.events.on('member.roles_changed', (event) =>
+    drop(event.payload.tenantId, event.payload.userId),
+  )
   app.events.on('member.removed', (event) => drop(event.payload.tenantId, event.payload.userId))
   app.events.on('tenant.deleted', (event) => drop(event.payload.tenantId))
 

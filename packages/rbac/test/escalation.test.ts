@@ -52,7 +52,11 @@ async function createRole(
   who: User,
   body: { name: string; permissions: string[]; inherits?: string },
 ): Promise<{ id: string; name: string }> {
-  const response = await call(t, who, a.tenantId, { method: 'POST', url: '/rbac/roles', payload: body })
+  const response = await call(t, who, a.tenantId, {
+    method: 'POST',
+    url: '/rbac/roles',
+    payload: body,
+  })
   expect(response.statusCode, response.body).toBe(201)
   return response.json()
 }
@@ -119,11 +123,20 @@ describe('creating and editing roles', () => {
       url: `/rbac/roles/${custom.id}`,
       payload: { description: 'harmless, surely' },
     })
+    // Taking it away from its holders is no better than handing it out.
+    await escalation(a.admin, {
+      method: 'PATCH',
+      url: `/rbac/roles/${custom.id}`,
+      payload: { permissions: ['docs:read'] },
+    })
     await escalation(a.admin, { method: 'DELETE', url: `/rbac/roles/${custom.id}` })
   })
 
   it('a role manager without members:* cannot create a role with members:*', async () => {
-    await createRole(a.owner, { name: 'role-keeper', permissions: ['roles:manage', 'members:read'] })
+    await createRole(a.owner, {
+      name: 'role-keeper',
+      permissions: ['roles:manage', 'members:read'],
+    })
     const keeper = await member(t, a.tenantId, 'keeper', ['role-keeper'])
     const response = await escalation(keeper, {
       method: 'POST',
@@ -150,7 +163,12 @@ describe('system roles', () => {
         403,
         'ACME_RBAC_SYSTEM_ROLE',
       )
-      await refused(who, { method: 'DELETE', url: '/rbac/roles/owner' }, 403, 'ACME_RBAC_SYSTEM_ROLE')
+      await refused(
+        who,
+        { method: 'DELETE', url: '/rbac/roles/owner' },
+        403,
+        'ACME_RBAC_SYSTEM_ROLE',
+      )
     }
     await refused(
       a.owner,
@@ -163,7 +181,11 @@ describe('system roles', () => {
   it("creating a role named 'admin' answers 403 SYSTEM_ROLE", async () => {
     await refused(
       a.owner,
-      { method: 'POST', url: '/rbac/roles', payload: { name: 'admin', permissions: ['docs:read'] } },
+      {
+        method: 'POST',
+        url: '/rbac/roles',
+        payload: { name: 'admin', permissions: ['docs:read'] },
+      },
       403,
       'ACME_RBAC_SYSTEM_ROLE',
     )
@@ -274,7 +296,11 @@ describe('invitations', () => {
   })
 
   it('a member with a custom role holding members:invite cannot invite an admin', async () => {
-    await createRole(a.owner, { name: 'inviter', permissions: ['members:invite'], inherits: 'member' })
+    await createRole(a.owner, {
+      name: 'inviter',
+      permissions: ['members:invite'],
+      inherits: 'member',
+    })
     const inviter = await member(t, a.tenantId, 'inviter', ['inviter'])
     await escalation(
       inviter,
@@ -327,7 +353,11 @@ describe('the last owner', () => {
     const solo = await team(t, 'solo')
     await refused(
       solo.owner,
-      { method: 'PUT', url: `/rbac/members/${solo.owner.userId}/roles`, payload: { roles: ['admin'] } },
+      {
+        method: 'PUT',
+        url: `/rbac/members/${solo.owner.userId}/roles`,
+        payload: { roles: ['admin'] },
+      },
       409,
       'ACME_TENANCY_LAST_OWNER',
       solo.tenantId,

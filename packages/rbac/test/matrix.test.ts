@@ -30,7 +30,9 @@ interface Row {
   /** The status each role gets: 2xx allowed, 403 denied. */
   expected: Record<Role, number>
   /** Builds the call for a role (creating what it acts on), and checks what is stored after it. */
-  prepare(role: Role): Promise<{ request: Call; tenantId?: string; stored(allowed: boolean): Promise<void> }>
+  prepare(
+    role: Role,
+  ): Promise<{ request: Call; tenantId?: string; stored(allowed: boolean): Promise<void> }>
   /** A 403 from the handler (own-scope check on the record) rather than from the route guard. */
   handlerDenies?: Role[]
   /** Whose users call it (default: the main tenant's). */
@@ -106,9 +108,11 @@ const MATRIX: Row[] = [
       return {
         request: { method: 'PATCH', url: `/tenants/${main.tenantId}`, payload: { name } },
         async stored(allowed) {
-          const [row] = await ownerQuery<{ name: string }>(t, 'SELECT name FROM tenants WHERE id = $1', [
-            main.tenantId,
-          ])
+          const [row] = await ownerQuery<{ name: string }>(
+            t,
+            'SELECT name FROM tenants WHERE id = $1',
+            [main.tenantId],
+          )
           if (allowed) expect(row?.name).toBe(name)
           else expect(row?.name).not.toBe(name)
         },
@@ -124,7 +128,9 @@ const MATRIX: Row[] = [
       return {
         request: { method: 'DELETE', url: `/tenants/${doomed.tenantId}` },
         async stored(allowed) {
-          const rows = await ownerQuery(t, 'SELECT id FROM tenants WHERE id = $1', [doomed.tenantId])
+          const rows = await ownerQuery(t, 'SELECT id FROM tenants WHERE id = $1', [
+            doomed.tenantId,
+          ])
           expect(rows).toHaveLength(allowed ? 0 : 1)
         },
       }
@@ -223,6 +229,63 @@ const MATRIX: Row[] = [
     },
   },
   {
+    route: 'POST /tenants/{tenantId}/api-keys',
+    permission: 'api-keys:manage',
+    expected: MANAGERS(201),
+    async prepare(role) {
+      const name = next(`key of ${role}`)
+      return {
+        request: {
+          method: 'POST',
+          url: `/tenants/${main.tenantId}/api-keys`,
+          payload: { name, scopes: ['docs:read'] },
+        },
+        async stored(allowed) {
+          const rows = await ownerQuery(
+            t,
+            'SELECT owner_id, tenant_id FROM api_keys WHERE name = $1',
+            [name],
+          )
+          expect(rows).toEqual(
+            allowed ? [{ owner_id: who(main, role).userId, tenant_id: main.tenantId }] : [],
+          )
+        },
+      }
+    },
+  },
+  {
+    route: 'GET /tenants/{tenantId}/api-keys',
+    permission: 'api-keys:manage',
+    expected: MANAGERS(200),
+    async prepare() {
+      return { request: { url: `/tenants/${main.tenantId}/api-keys` }, async stored() {} }
+    },
+  },
+  {
+    route: 'DELETE /tenants/{tenantId}/api-keys/{keyId}',
+    permission: 'api-keys:manage',
+    expected: MANAGERS(204),
+    async prepare() {
+      const { record } = await t.app.auth.apiKeys.create(main.owner.userId, {
+        name: next('revocable'),
+        scopes: ['docs:read'],
+        tenantId: main.tenantId,
+      })
+      return {
+        request: { method: 'DELETE', url: `/tenants/${main.tenantId}/api-keys/${record.id}` },
+        async stored(allowed) {
+          const [row] = await ownerQuery<{ revoked_at: Date | null }>(
+            t,
+            'SELECT revoked_at FROM api_keys WHERE id = $1',
+            [record.id],
+          )
+          if (allowed) expect(row?.revoked_at).toBeInstanceOf(Date)
+          else expect(row?.revoked_at).toBeNull()
+        },
+      }
+    },
+  },
+  {
     route: 'GET /rbac/roles',
     permission: 'roles:read',
     expected: MANAGERS(200),
@@ -236,7 +299,11 @@ const MATRIX: Row[] = [
     expected: MANAGERS(200),
     async prepare() {
       const role = await customRole(main.tenantId, main.owner)
-      return { request: { url: `/rbac/roles/${role.id}` }, tenantId: main.tenantId, async stored() {} }
+      return {
+        request: { url: `/rbac/roles/${role.id}` },
+        tenantId: main.tenantId,
+        async stored() {},
+      }
     },
   },
   {
@@ -253,7 +320,9 @@ const MATRIX: Row[] = [
         },
         tenantId: main.tenantId,
         async stored(allowed) {
-          const rows = await ownerQuery(t, 'SELECT tenant_id FROM rbac_roles WHERE name = $1', [name])
+          const rows = await ownerQuery(t, 'SELECT tenant_id FROM rbac_roles WHERE name = $1', [
+            name,
+          ])
           expect(rows).toEqual(allowed ? [{ tenant_id: main.tenantId }] : [])
         },
       }
@@ -335,9 +404,11 @@ const MATRIX: Row[] = [
         request: { method: 'POST', url: '/docs', payload: { title } },
         tenantId: main.tenantId,
         async stored(allowed) {
-          const rows = await ownerQuery(t, 'SELECT owner_id, tenant_id FROM docs WHERE title = $1', [
-            title,
-          ])
+          const rows = await ownerQuery(
+            t,
+            'SELECT owner_id, tenant_id FROM docs WHERE title = $1',
+            [title],
+          )
           expect(rows).toEqual(
             allowed ? [{ owner_id: who(main, role).userId, tenant_id: main.tenantId }] : [],
           )
@@ -359,9 +430,11 @@ const MATRIX: Row[] = [
         request: { method: 'PATCH', url: `/docs/${id}`, payload: { title } },
         tenantId: main.tenantId,
         async stored(allowed) {
-          const [row] = await ownerQuery<{ title: string }>(t, 'SELECT title FROM docs WHERE id = $1', [
-            id,
-          ])
+          const [row] = await ownerQuery<{ title: string }>(
+            t,
+            'SELECT title FROM docs WHERE id = $1',
+            [id],
+          )
           expect(row?.title).toBe(allowed ? title : 'original')
         },
       }
@@ -379,9 +452,11 @@ const MATRIX: Row[] = [
         request: { method: 'PATCH', url: `/docs/${id}`, payload: { title } },
         tenantId: main.tenantId,
         async stored(allowed) {
-          const [row] = await ownerQuery<{ title: string }>(t, 'SELECT title FROM docs WHERE id = $1', [
-            id,
-          ])
+          const [row] = await ownerQuery<{ title: string }>(
+            t,
+            'SELECT title FROM docs WHERE id = $1',
+            [id],
+          )
           expect(row?.title).toBe(allowed ? title : 'mine')
         },
       }
@@ -415,9 +490,7 @@ describe('role × permission matrix', () => {
         const expected = row.expected[role]
         if (expected === 403) {
           expectProblem(response, 403, 'ACME_RBAC_FORBIDDEN')
-          const missing = row.handlerDenies?.includes(role)
-            ? 'docs:write'
-            : row.permission
+          const missing = row.handlerDenies?.includes(role) ? 'docs:write' : row.permission
           expect(response.json().missing, `${role}: ${response.body}`).toEqual([missing])
         } else {
           expect(response.statusCode, `${role}: ${response.body}`).toBe(expected)
@@ -441,6 +514,7 @@ describe('role × permission matrix', () => {
       viewer: ['docs:read', 'members:read'],
       member: ['docs:read', 'docs:write:own', 'members:read'],
       admin: [
+        'api-keys:manage',
         'docs:read',
         'docs:write',
         'members:invite',
@@ -452,6 +526,7 @@ describe('role × permission matrix', () => {
         'tenants:manage',
       ],
       owner: [
+        'api-keys:manage',
         'docs:read',
         'docs:write',
         'members:invite',
@@ -465,7 +540,9 @@ describe('role × permission matrix', () => {
       ],
     }
     for (const role of ROLES) {
-      const response = await call(t, who(main, role), main.tenantId, { url: '/rbac/me/permissions' })
+      const response = await call(t, who(main, role), main.tenantId, {
+        url: '/rbac/me/permissions',
+      })
       expect(response.json(), role).toEqual({ roles: [role], permissions: expected[role] })
     }
   })

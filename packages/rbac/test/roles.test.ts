@@ -123,10 +123,18 @@ describe('inheritance', () => {
     ])
   })
 
-  it("a change to a parent reaches the holders of its heirs on the next request", async () => {
+  it('a change to a parent reaches the holders of its heirs on the next request', async () => {
     const base = await createRole(a, { name: unique('base'), permissions: ['docs:read'] })
-    const middle = await createRole(a, { name: unique('middle'), permissions: [], inherits: base.name })
-    const leaf = await createRole(a, { name: unique('leaf'), permissions: [], inherits: middle.name })
+    const middle = await createRole(a, {
+      name: unique('middle'),
+      permissions: [],
+      inherits: base.name,
+    })
+    const leaf = await createRole(a, {
+      name: unique('leaf'),
+      permissions: [],
+      inherits: middle.name,
+    })
     const user = await member(t, a.tenantId, 'leaf', [leaf.name])
     expect((await list(user, a.tenantId)).statusCode).toBe(200)
     const changed = await call(t, a.owner, a.tenantId, {
@@ -170,7 +178,11 @@ describe('inheritance', () => {
 
   it('deleting a role others inherit answers 409 ROLE_IN_USE and keeps it', async () => {
     const parent = await createRole(a, { name: unique('parent'), permissions: ['docs:read'] })
-    const child = await createRole(a, { name: unique('child'), permissions: [], inherits: parent.name })
+    const child = await createRole(a, {
+      name: unique('child'),
+      permissions: [],
+      inherits: parent.name,
+    })
     const before = await authorizationState(t)
     const response = await call(t, a.owner, a.tenantId, {
       method: 'DELETE',
@@ -280,7 +292,10 @@ describe('validation', () => {
 
 describe('AZ-05: permissions are resolved per request', () => {
   it("removing a member's docs:write (PUT roles): the very next write answers 403", async () => {
-    const writer = await createRole(a, { name: unique('writer'), permissions: ['docs:read', 'docs:write'] })
+    const writer = await createRole(a, {
+      name: unique('writer'),
+      permissions: ['docs:read', 'docs:write'],
+    })
     const user = await member(t, a.tenantId, 'writer', [writer.name])
     const target = await doc(a.tenantId, a.owner.userId)
     expect((await edit(user, a.tenantId, target, 'before')).statusCode).toBe(200)
@@ -295,7 +310,10 @@ describe('AZ-05: permissions are resolved per request', () => {
   })
 
   it("the same through tenancy's PATCH /tenants/:id/members/:userId", async () => {
-    const writer = await createRole(a, { name: unique('writer'), permissions: ['docs:read', 'docs:write'] })
+    const writer = await createRole(a, {
+      name: unique('writer'),
+      permissions: ['docs:read', 'docs:write'],
+    })
     const user = await member(t, a.tenantId, 'writer-t', [writer.name])
     const target = await doc(a.tenantId, a.owner.userId)
     expect((await edit(user, a.tenantId, target)).statusCode).toBe(200)
@@ -309,7 +327,10 @@ describe('AZ-05: permissions are resolved per request', () => {
   })
 
   it('taking docs:write out of the role, or deleting the role: the very next write answers 403', async () => {
-    const writer = await createRole(a, { name: unique('writer'), permissions: ['docs:read', 'docs:write'] })
+    const writer = await createRole(a, {
+      name: unique('writer'),
+      permissions: ['docs:read', 'docs:write'],
+    })
     const user = await member(t, a.tenantId, 'writer-r', [writer.name])
     const target = await doc(a.tenantId, a.owner.userId)
     expect((await edit(user, a.tenantId, target)).statusCode).toBe(200)
@@ -338,15 +359,37 @@ describe('AZ-05: permissions are resolved per request', () => {
   it('a deleted role re-created under the same name grants nothing to its former holders', async () => {
     const name = unique('temp')
     const first = await createRole(a, { name, permissions: ['docs:read'] })
-    const user = await member(t, a.tenantId, 'former', [name])
+    const user = await member(t, a.tenantId, 'former', [name, 'member'])
+    const invitee = `${unique('invitee')}@elsewhere.test`
+    const invited = await call(t, a.owner, undefined, {
+      method: 'POST',
+      url: `/tenants/${a.tenantId}/invitations`,
+      payload: { email: invitee, roles: [name, 'viewer'] },
+    })
+    expect(invited.statusCode, invited.body).toBe(201)
     expect((await list(user, a.tenantId)).statusCode).toBe(200)
     expect(
       (await call(t, a.owner, a.tenantId, { method: 'DELETE', url: `/rbac/roles/${first.id}` }))
         .statusCode,
     ).toBe(204)
+    // Nobody holds the name any more, nor will by a pending invitation.
+    expect(
+      await ownerQuery(t, 'SELECT roles FROM memberships WHERE tenant_id = $1 AND user_id = $2', [
+        a.tenantId,
+        user.userId,
+      ]),
+    ).toEqual([{ roles: ['member'] }])
+    expect(
+      await ownerQuery(t, 'SELECT roles FROM invitations WHERE email = $1', [invitee]),
+    ).toEqual([{ roles: ['viewer'] }])
     await createRole(a, { name, permissions: ['docs:read', 'docs:write', 'members:*'] })
-    expectProblem(await list(user, a.tenantId), 403, 'ACME_RBAC_FORBIDDEN')
-    expect(await myPermissions(user, a.tenantId)).toEqual([])
+    const theirs = await doc(a.tenantId, a.owner.userId)
+    expectProblem(await edit(user, a.tenantId, theirs), 403, 'ACME_RBAC_FORBIDDEN')
+    expect(await myPermissions(user, a.tenantId)).toEqual([
+      'docs:read',
+      'docs:write:own',
+      'members:read',
+    ])
   })
 })
 
@@ -437,7 +480,12 @@ describe('events', () => {
         { name: 'role.updated', payload: common },
         {
           name: 'member.roles_changed',
-          payload: { tenantId: a.tenantId, userId: user.userId, roles: [role.name], by: a.owner.userId },
+          payload: {
+            tenantId: a.tenantId,
+            userId: user.userId,
+            roles: [role.name],
+            by: a.owner.userId,
+          },
         },
         { name: 'role.deleted', payload: common },
       ])

@@ -1,12 +1,17 @@
 import acmeAuth from '@acme/auth'
 import acmeCore, { serverOptions } from '@acme/core'
 import acmeTenancy from '@acme/tenancy'
-import { startTcpProxy, TEST_BRAND, TEST_DATABASE_URL, type TcpProxy } from '@acme/test-support'
+import { startTcpProxy, type TcpProxy, TEST_BRAND, TEST_DATABASE_URL } from '@acme/test-support'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PrismaClient } from '../src/generated/prisma/client.js'
 import acmeRbac, { type RbacOptions } from '../src/index.js'
-import { createRbacApp, createTenancyDatabase, type RbacTestApp, type TenancyDatabase } from './support/app.js'
+import {
+  createRbacApp,
+  createTenancyDatabase,
+  type RbacTestApp,
+  type TenancyDatabase,
+} from './support/app.js'
 import { DOCS_PERMISSIONS } from './support/docs-routes.js'
 import { call, expectProblem, QUIET, type User, user } from './support/fixtures.js'
 
@@ -99,9 +104,21 @@ describe('deny by default', () => {
 describe('everything named must be declared', () => {
   it.each([
     ['an undeclared permission', { permission: 'widgets:read' }, '"widgets:read"'],
-    ['an undeclared own-scoped permission', { permission: 'widgets:read:own' }, '"widgets:read:own"'],
-    ['an undeclared permission among all', { permissions: { all: ['members:read', 'widgets:read'] } }, '"widgets:read"'],
-    ['an undeclared permission among any', { permissions: { any: ['widgets:read'] } }, '"widgets:read"'],
+    [
+      'an undeclared own-scoped permission',
+      { permission: 'widgets:read:own' },
+      '"widgets:read:own"',
+    ],
+    [
+      'an undeclared permission among all',
+      { permissions: { all: ['members:read', 'widgets:read'] } },
+      '"widgets:read"',
+    ],
+    [
+      'an undeclared permission among any',
+      { permissions: { any: ['widgets:read'] } },
+      '"widgets:read"',
+    ],
     ['a malformed permission', { permission: 'Widgets' }, '"Widgets"'],
   ])('a route requiring %s: ready() rejects, naming the route', async (_case, config, named) => {
     const error = await startError({}, (app) => {

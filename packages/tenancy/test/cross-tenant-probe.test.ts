@@ -343,11 +343,14 @@ describe('the probe’s control', () => {
    */
   it('lets B’s rightful users act on every id the walk used', async () => {
     const order = (op: Operation) =>
-      op.method === 'DELETE' &&
-      op.pathParams.length === 1 &&
-      kindOf(op, op.pathParams[0] ?? '') === 'tenant'
-        ? 9
-        : ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].indexOf(op.method)
+      // Leaving the tenant goes just before deleting it.
+      op.method === 'DELETE' && op.path.endsWith('/membership')
+        ? 8
+        : op.method === 'DELETE' &&
+            op.pathParams.length === 1 &&
+            kindOf(op, op.pathParams[0] ?? '') === 'tenant'
+          ? 9
+          : ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].indexOf(op.method)
     const idOperations = operationsOf(document)
       .filter((op) => op.pathParams.length > 0)
       .sort((x, y) => order(x) - order(y))
@@ -362,10 +365,12 @@ describe('the probe’s control', () => {
         if (id === undefined) throw new Error(`${label(op)}: no B id for {${name}}`)
         values[name] = id
       }
-      const actor =
-        Object.values(values)
-          .map((id) => B.actorOf.get(id))
-          .find((user) => user !== undefined) ?? B.owner
+      // Leaving is one's own act; the owner cannot (last owner), so someone still a member leaves.
+      const actor = op.path.endsWith('/membership')
+        ? ([B.member, B.admin].find((user) => !deleted.has(user.userId)) ?? B.admin)
+        : (Object.values(values)
+            .map((id) => B.actorOf.get(id))
+            .find((user) => user !== undefined) ?? B.owner)
       const url = fillPath(op.path, values)
       const response = await call(op, url, as(actor, B.id), bodyFor(op))
       if (op.method === 'DELETE' && response.statusCode < 400) {

@@ -221,6 +221,26 @@ describe('members', () => {
     expect(after.statusCode).toBe(404)
   })
 
+  it('lets a member leave, and keeps the last owner', async () => {
+    const tenant = await createTenant(t, owner.token, 'Leaving')
+    await t.app.tenancy.tenants.addMember(tenant.id, member.userId, ['viewer'])
+    const left = await t.app.inject({
+      method: 'DELETE',
+      url: `/tenants/${tenant.id}/membership`,
+      headers: bearer(member.token),
+    })
+    expect(left.statusCode).toBe(204)
+    const gone = await t.app.inject({ url: `/tenants/${tenant.id}`, headers: bearer(member.token) })
+    expect(gone.statusCode).toBe(404)
+    const lastOwner = await t.app.inject({
+      method: 'DELETE',
+      url: `/tenants/${tenant.id}/membership`,
+      headers: bearer(owner.token),
+    })
+    expect(lastOwner.statusCode).toBe(409)
+    expect(lastOwner.json().code).toBe('ACME_TENANCY_LAST_OWNER')
+  })
+
   it('answers an unknown member with 404', async () => {
     const tenant = await createTenant(t, owner.token, 'Unknown member')
     const response = await t.app.inject({

@@ -28,7 +28,9 @@ const roleView = z.object({
   system: z.boolean(),
 })
 const roleParams = z
-  .object({ roleId: z.union([z.uuid(), roleName]).describe('A custom role id or a system role name.') })
+  .object({
+    roleId: z.union([z.uuid(), roleName]).describe('A custom role id or a system role name.'),
+  })
   .strict()
 
 function callerSet(request: FastifyRequest): PermissionSet {
@@ -45,7 +47,13 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
   const tenantOf = (request: FastifyRequest) => tenantIdOf(request)
   const scope = options.tenancy ? ({ tenant: 'required' } as const) : {}
   const view = (
-    role: { id?: string; name: string; description?: string | null; permissions: readonly string[]; inherits?: string | null },
+    role: {
+      id?: string
+      name: string
+      description?: string | null
+      permissions: readonly string[]
+      inherits?: string | null
+    },
     system: boolean,
   ) => ({
     id: system ? role.name : (role.id ?? role.name),
@@ -65,7 +73,9 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
         description: 'Every permission the app and its plugins declare, with who declared it.',
         response: {
           200: z.object({
-            items: z.array(z.object({ name: z.string(), description: z.string(), owner: z.string() })),
+            items: z.array(
+              z.object({ name: z.string(), description: z.string(), owner: z.string() }),
+            ),
           }),
         },
       },
@@ -90,7 +100,10 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
       const custom = await store.list(tenantId)
       const system = [...(await authorizer.roles(tenantId)).values()].filter((role) => role.system)
       return {
-        items: [...system.map((role) => view(role, true)), ...custom.map((role) => view(role, false))],
+        items: [
+          ...system.map((role) => view(role, true)),
+          ...custom.map((role) => view(role, false)),
+        ],
       }
     },
   )
@@ -119,7 +132,12 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
     async (request, reply) => {
       const tenantId = tenantOf(request)
       const role = await admin.createRole(callerSet(request), tenantId, request.body)
-      app.events.emit('role.created', { tenantId, roleId: role.id, name: role.name, by: by(request) })
+      app.events.emit('role.created', {
+        tenantId,
+        roleId: role.id,
+        name: role.name,
+        by: by(request),
+      })
       return reply.code(201).send(view(role, false))
     },
   )
@@ -168,8 +186,18 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
     },
     async (request) => {
       const tenantId = tenantOf(request)
-      const role = await admin.updateRole(callerSet(request), tenantId, request.params.roleId, request.body)
-      app.events.emit('role.updated', { tenantId, roleId: role.id, name: role.name, by: by(request) })
+      const role = await admin.updateRole(
+        callerSet(request),
+        tenantId,
+        request.params.roleId,
+        request.body,
+      )
+      app.events.emit('role.updated', {
+        tenantId,
+        roleId: role.id,
+        name: role.name,
+        by: by(request),
+      })
       return view(role, false)
     },
   )
@@ -191,7 +219,12 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
     async (request, reply) => {
       const tenantId = tenantOf(request)
       const role = await admin.deleteRole(callerSet(request), tenantId, request.params.roleId)
-      app.events.emit('role.deleted', { tenantId, roleId: role.id, name: role.name, by: by(request) })
+      app.events.emit('role.deleted', {
+        tenantId,
+        roleId: role.id,
+        name: role.name,
+        by: by(request),
+      })
       return reply.code(204).send(null)
     },
   )
@@ -234,7 +267,9 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
         description:
           'Your roles and effective permissions in the tenant, as catalog names (own-only grants ' +
           'as `resource:action:own`), for user interfaces. API keys see their effective scopes.',
-        response: { 200: z.object({ roles: z.array(z.string()), permissions: z.array(z.string()) }) },
+        response: {
+          200: z.object({ roles: z.array(z.string()), permissions: z.array(z.string()) }),
+        },
       },
       config: { auth: 'required', permission: false },
     },

@@ -53,7 +53,10 @@ export class Authorizer {
   }
 
   /** The permissions `roles` grant in the tenant (escalation checks). */
-  async permissionsOfRoles(tenantId: string | null, roles: readonly string[]): Promise<PermissionSet> {
+  async permissionsOfRoles(
+    tenantId: string | null,
+    roles: readonly string[],
+  ): Promise<PermissionSet> {
     return effectivePermissions(await this.roles(tenantId), roles)
   }
 

@@ -47,7 +47,11 @@ export class RoleAdmin {
     return this.#options.tenancy
   }
 
-  async createRole(caller: PermissionSet, tenantId: string | null, input: RoleInput): Promise<CustomRole> {
+  async createRole(
+    caller: PermissionSet,
+    tenantId: string | null,
+    input: RoleInput,
+  ): Promise<CustomRole> {
     if (this.#options.systemRoles.has(input.name)) throw new RbacErrors.SystemRole()
     const roles = await this.#options.authorizer.roles(tenantId)
     if (roles.has(input.name)) throw new RbacErrors.RoleExists()
@@ -84,7 +88,11 @@ export class RoleAdmin {
     return updated
   }
 
-  async deleteRole(caller: PermissionSet, tenantId: string | null, roleId: string): Promise<CustomRole> {
+  async deleteRole(
+    caller: PermissionSet,
+    tenantId: string | null,
+    roleId: string,
+  ): Promise<CustomRole> {
     if (this.#options.systemRoles.has(roleId)) throw new RbacErrors.SystemRole()
     const current = await this.#options.store.get(tenantId, roleId)
     const roles = await this.#options.authorizer.roles(tenantId)
@@ -158,7 +166,10 @@ export class RoleAdmin {
       effectivePermissions(new Map([...roles, [role.name, role]]), [role.name])
     } catch (error) {
       if (error instanceof RoleInheritanceError) {
-        throw new RbacErrors.InvalidRole({ detail: error.message, extensions: { problems: [error.message] } })
+        throw new RbacErrors.InvalidRole({
+          detail: error.message,
+          extensions: { problems: [error.message] },
+        })
       }
       throw error
     }

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import acmeAuth, { type AuthOptions } from '@acme/auth'
 import { ensureAppRole } from '@acme/cli'
 import type { CoreOptions } from '@acme/core'
+import acmeTenancy, { type TenancyOptions } from '@acme/tenancy'
 import {
   createTestApp,
   createTestDatabase,
@@ -13,7 +14,6 @@ import {
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
-import acmeTenancy, { type TenancyOptions } from '@acme/tenancy'
 import acmeRbac, { type RbacOptions } from '../../src/index.js'
 
 export const migrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
@@ -97,7 +97,10 @@ export async function createRbacApp(
         ...harness.auth,
       })
       if (harness.tenancy !== false) {
-        await instance.register(acmeTenancy, harness.tenancy === true ? {} : (harness.tenancy ?? {}))
+        await instance.register(
+          acmeTenancy,
+          harness.tenancy === true ? {} : (harness.tenancy ?? {}),
+        )
       }
       await instance.register(acmeRbac, options)
       await harness.routes?.(instance)

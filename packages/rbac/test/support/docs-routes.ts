@@ -20,8 +20,8 @@ export const DOCS_PERMISSIONS = [
 /**
  * The default system roles with the app's `docs` resource in place of `projects` (which this
  * app does not declare), and the grants on resources nobody declares dropped, as rbac drops them
- * for the defaults: owner `*`; admin `docs:*`; member `docs:read` + `docs:write:own`; viewer
- * `docs:read`.
+ * for the defaults: owner `*`; admin `docs:*` (and `api-keys:*`, tenancy's); member `docs:read` +
+ * `docs:write:own`; viewer `docs:read`.
  */
 export const DOCS_SYSTEM_ROLES: NonNullable<RbacOptions['systemRoles']> = DEFAULT_SYSTEM_ROLES.map(
   (role) => ({
@@ -31,7 +31,7 @@ export const DOCS_SYSTEM_ROLES: NonNullable<RbacOptions['systemRoles']> = DEFAUL
       .map((permission) => permission.replace(/^projects:/, 'docs:'))
       .filter((permission) => {
         const resource = permission.split(':')[0]
-        return ['*', 'tenants', 'members', 'roles', 'docs'].includes(resource ?? '')
+        return ['*', 'tenants', 'members', 'roles', 'api-keys', 'docs'].includes(resource ?? '')
       }),
   }),
 )

@@ -72,8 +72,8 @@ export async function memberRoutes(app: FastifyInstance, options: MemberRoutesOp
         tags: ['tenancy'],
         summary: 'Remove a member',
         description:
-          'Owners and admins remove members (only owners remove owners); anyone may leave. ' +
-          'Removing the last owner answers 409.',
+          'Owners and admins remove members (only owners remove owners). To leave a tenant ' +
+          'yourself, use DELETE /tenants/{tenantId}/membership. Removing the last owner answers 409.',
         params: memberParams,
         response: { 204: z.null() },
       },
@@ -91,6 +91,29 @@ export async function memberRoutes(app: FastifyInstance, options: MemberRoutesOp
       }
       await tenants.removeMember(tenant.id, userId)
       app.events.emit('member.removed', { tenantId: tenant.id, userId, by: me })
+      return reply.code(204).send(null)
+    },
+  )
+
+  routes.delete(
+    '/tenants/:tenantId/membership',
+    {
+      schema: {
+        tags: ['tenancy'],
+        summary: 'Leave a tenant',
+        description:
+          'Ends your own membership; any member may leave, whatever their roles (the last owner ' +
+          'answers 409: make someone else owner first).',
+        params: tenantParams,
+        response: { 204: z.null() },
+      },
+      config: { auth: 'required', tenant: 'required', permission: false },
+    },
+    async (request, reply) => {
+      const tenant = currentTenant(request)
+      const me = callerId(request)
+      await tenants.removeMember(tenant.id, me)
+      app.events.emit('member.removed', { tenantId: tenant.id, userId: me, by: me })
       return reply.code(204).send(null)
     },
   )
