@@ -16,7 +16,10 @@ const port = await new Promise<number>((resolve, reject) => {
 })
 const base = `http://127.0.0.1:${port}`
 const json = { 'content-type': 'application/json' }
-const credentials = JSON.stringify({ email: 'bench@initech.test', password: 'correct horse battery' })
+const credentials = JSON.stringify({
+  email: 'bench@initech.test',
+  password: 'correct horse battery',
+})
 await fetch(`${base}/auth/register`, { method: 'POST', headers: json, body: credentials })
 const login = (await (
   await fetch(`${base}/auth/login`, { method: 'POST', headers: json, body: credentials })
@@ -35,8 +38,12 @@ try {
   if (check.status !== 200) throw new Error(`guarded route answered ${check.status}`)
   await autocannon({ url: `${base}/open`, connections: CONNECTIONS, headers, duration: 2 })
   await autocannon({ url: `${base}/guarded`, connections: CONNECTIONS, headers, duration: 2 })
-  console.log(`node ${process.version}, ${CONNECTIONS} connections, ${DURATION_S} s per measurement`)
-  console.log('| round | authenticated, no permission (req/s) | guarded by a permission (req/s) | ratio |')
+  console.log(
+    `node ${process.version}, ${CONNECTIONS} connections, ${DURATION_S} s per measurement`,
+  )
+  console.log(
+    '| round | authenticated, no permission (req/s) | guarded by a permission (req/s) | ratio |',
+  )
   console.log('|---|---|---|---|')
   let open = 0
   let guarded = 0

@@ -147,7 +147,10 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
       payload: { name: 'Sneaky' },
     })
     expect(refused.statusCode).toBe(403)
-    expect(refused.json()).toMatchObject({ code: 'ACME_RBAC_FORBIDDEN', missing: ['projects:write'] })
+    expect(refused.json()).toMatchObject({
+      code: 'ACME_RBAC_FORBIDDEN',
+      missing: ['projects:write'],
+    })
 
     const anonymous = await app.inject({ method: 'GET', url: '/projects' })
     expect(anonymous.statusCode).toBe(401)
