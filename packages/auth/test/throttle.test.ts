@@ -233,6 +233,19 @@ describe('AUTH-03: per-IP limit against credential stuffing', () => {
     // An account the stuffing IP also tried is not itself throttled.
     expect((await login(t, 'stuffed25@initech.test', PASSWORD, other)).statusCode).toBe(200)
   })
+
+  it('lets many colleagues behind one address sign in: only failures count per IP', async () => {
+    const office = '198.51.100.10'
+    for (let i = 0; i < 25; i++) {
+      expect((await login(t, 'bystander@initech.test', PASSWORD, office)).statusCode).toBe(200)
+    }
+    const failures: number[] = []
+    for (let i = 0; i < 21; i++) {
+      failures.push((await login(t, `nobody${i}@initech.test`, WRONG, office)).statusCode)
+    }
+    expect(failures.slice(0, 20).every((status) => status === 401)).toBe(true)
+    expect(failures[20]).toBe(429)
+  })
 })
 
 describe('CH-01: the login throttle fails closed when Redis is down', () => {

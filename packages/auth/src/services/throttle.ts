@@ -12,7 +12,10 @@ export interface ThrottleLimits {
   accountWindowSeconds: number
   /** Hard ceiling of failures per account per hour, whatever the pacing (ASVS 2.2.1). */
   accountHourlyCap: number
-  /** Attempts (success or failure) per client IP (IPv6: per /64) within `ipWindowSeconds`. */
+  /**
+   * Failed attempts per client IP (IPv6: per /64) within `ipWindowSeconds`. A success gives its
+   * slot back, so an office behind one address is not locked out by its own colleagues.
+   */
   ipMax: number
   ipWindowSeconds: number
 }
@@ -224,7 +227,12 @@ class RedisStore implements ThrottleStore {
     // The hourly ledger only loses this attempt: earlier failures still count against the cap,
     // or a user logging in between an attacker's bursts would reopen the account to them.
     await this.#deadline(
-      this.#redis.multi().del(keys.account).zrem(keys.accountHour, member).exec(),
+      this.#redis
+        .multi()
+        .del(keys.account)
+        .zrem(keys.accountHour, member)
+        .zrem(keys.ip, member)
+        .exec(),
     )
   }
 
@@ -283,8 +291,10 @@ class MemoryStore implements ThrottleStore {
 
   async succeeded(keys: AttemptKeys, member: string): Promise<void> {
     this.#logs.delete(keys.account)
-    const hour = this.#logs.get(keys.accountHour)?.filter((entry) => entry.member !== member)
-    if (hour) this.#logs.set(keys.accountHour, hour)
+    for (const key of [keys.accountHour, keys.ip]) {
+      const kept = this.#logs.get(key)?.filter((entry) => entry.member !== member)
+      if (kept) this.#logs.set(key, kept)
+    }
   }
 
   #wait(key: string, now: number, windowMs: number, max: number): number {

@@ -1,57 +1,26 @@
-import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import acmeAuth, { type AuthOptions } from '@acme/auth'
-import { ensureAppRole } from '@acme/cli'
 import type { CoreOptions } from '@acme/core'
 import acmeTenancy, { type TenancyOptions } from '@acme/tenancy'
 import {
+  type AppRoleDatabase,
+  bearer,
+  createAppRoleDatabase,
   createTestApp,
-  createTestDatabase,
-  TEST_DATABASE_URL,
   type TestApp,
-  type TestDatabase,
 } from '@acme/test-support'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import pg from 'pg'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 import acmeRbac, { type RbacOptions } from '../../src/index.js'
 
 export const migrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
-export const PASSWORD = 'correct horse battery'
+export { bearer, signUp, TEST_PASSWORD as PASSWORD } from '@acme/test-support'
 
 /** A database built by the migration owner, and the unprivileged role the app connects as. */
-export interface TenancyDatabase {
-  owner: TestDatabase
-  /** The app's connection: a role with no superuser, no BYPASSRLS, owning nothing. */
-  app: TestDatabase
-  role: string
-  drop(): Promise<void>
-}
+export type TenancyDatabase = AppRoleDatabase
 
-export async function createTenancyDatabase(label = 'rbac'): Promise<TenancyDatabase> {
-  const owner = await createTestDatabase({ migrationsDir, label })
-  const role = `acme_app_${randomBytes(5).toString('hex')}`
-  const password = randomBytes(12).toString('hex')
-  await ensureAppRole({ url: owner.url, role, password })
-  const appUrl = new URL(owner.url)
-  appUrl.username = role
-  appUrl.password = password
-  return {
-    owner,
-    app: { name: owner.name, url: appUrl.toString(), drop: async () => undefined },
-    role,
-    async drop() {
-      await owner.drop()
-      const admin = new pg.Client({ connectionString: TEST_DATABASE_URL })
-      await admin.connect()
-      try {
-        await admin.query(`DROP ROLE IF EXISTS "${role}"`)
-      } finally {
-        await admin.end()
-      }
-    },
-  }
-}
+export const createTenancyDatabase = (label = 'rbac'): Promise<TenancyDatabase> =>
+  createAppRoleDatabase({ migrationsDir, label })
 
 export interface TenancyHarness {
   label?: string
@@ -114,28 +83,6 @@ export async function createRbacApp(
       if (ownsDatabase) await db.drop()
     },
   })
-}
-
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-
-/** Registers and logs in a user; returns its id and access token. */
-export async function signUp(
-  t: TestApp,
-  email: string,
-): Promise<{ userId: string; token: string; refreshToken: string }> {
-  await t.app.inject({
-    method: 'POST',
-    url: '/auth/register',
-    payload: { email, password: PASSWORD },
-  })
-  const login = await t.app.inject({
-    method: 'POST',
-    url: '/auth/login',
-    payload: { email, password: PASSWORD },
-  })
-  if (login.statusCode !== 200) throw new Error(`login failed: ${login.body}`)
-  const body = login.json<{ accessToken: string; refreshToken: string; user: { id: string } }>()
-  return { userId: body.user.id, token: body.accessToken, refreshToken: body.refreshToken }
 }
 
 export async function createTenant(
