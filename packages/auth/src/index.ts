@@ -83,7 +83,9 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
   })
   const throttle = new LoginThrottle({
     redis: app.redis,
-    keyPrefix: `${app.redisKeyPrefix}auth:throttle:`,
+    // One hash tag for every throttle key: the admission script touches an account's and an IP's
+    // keys at once, which Redis Cluster allows only within one slot.
+    keyPrefix: `${app.redisKeyPrefix}auth:{throttle}:`,
     clock,
     limits: options.throttle,
     logger: app.log,
