@@ -173,6 +173,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
         clock,
         oneTimeTokens: options.oneTimeTokens,
         throttle,
+        emailChangesPerHour: options.throttle.emailChangesPerHour,
         reauthenticationSeconds: options.reauthenticationSeconds,
       })
     },

@@ -101,6 +101,8 @@ export const authOptionsSchema = z
         ipMax: z.number().int().positive().default(20),
         ipWindowSeconds: z.number().int().positive().default(60),
         resetTokenGuessMax: z.number().int().positive().default(10),
+        /** Email-change requests per user per hour: each one mails an address the user chooses. */
+        emailChangesPerHour: z.number().int().positive().default(5),
       })
       .strict()
       .prefault({}),

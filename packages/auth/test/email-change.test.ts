@@ -205,6 +205,20 @@ describe('PATCH /auth/me/email (SES-03)', () => {
     expect((await db.user.findUniqueOrThrow({ where: { id: other.id } })).email).toBe(other.email)
   })
 
+  it('limits one user to five requests an hour: the sixth is 429 and mails no one', async () => {
+    const user = await newUser('ecflood')
+    const targets = Array.from({ length: 6 }, (_, i) => unique(`target${i}`))
+    const statuses: number[] = []
+    for (const target of targets) {
+      statuses.push((await changeEmail(user.device, { email: target })).statusCode)
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429])
+    expect(await allMailsTo(targets.at(-1) ?? '')).toEqual([])
+    // Another user is not affected.
+    const other = await newUser('ecother')
+    expect((await changeEmail(other.device, { email: unique('fresh') })).statusCode).toBe(200)
+  })
+
   it('refuses API keys, the current address and malformed bodies', async () => {
     const user = await newUser()
     const created = await t.app.inject({

@@ -9,6 +9,7 @@ import { maskEmail } from '../mail-templates-account.js'
 import { normalizeEmail, verifyCurrentPassword } from '../services/accounts.js'
 import { OneTimeTokens, tokenLink } from '../services/one-time-tokens.js'
 import type { LoginThrottle } from '../services/throttle.js'
+import { WindowLimiter } from '../services/window-limiter.js'
 import type { AuthServices } from '../types.js'
 import { email } from './schemas.js'
 
@@ -31,6 +32,8 @@ export interface EmailRoutesOptions extends VerificationMailOptions {
   throttle: LoginThrottle
   /** Without a password, an email change needs a login at most this old (SES-03). */
   reauthenticationSeconds: number
+  /** Requests per user per hour: each mails an address of the user's choosing. */
+  emailChangesPerHour: number
 }
 
 const message = z.object({ message: z.string() })
@@ -75,6 +78,14 @@ export async function sendVerificationEmail(
 export async function emailRoutes(app: FastifyInstance, options: EmailRoutesOptions) {
   const { db, clock, services } = options
   const tokens = new OneTimeTokens({ db, clock })
+  const emailChanges = new WindowLimiter({
+    redis: app.redis,
+    keyPrefix: `${app.redisKeyPrefix}auth:email-change:`,
+    max: options.emailChangesPerHour,
+    windowSeconds: 3_600,
+    clock,
+    unavailableDetail: 'Changing the email address is temporarily unavailable; retry shortly.',
+  })
   const routes = app.withTypeProvider<ZodTypeProvider>()
 
   routes.post(
@@ -182,6 +193,8 @@ export async function emailRoutes(app: FastifyInstance, options: EmailRoutesOpti
 
       const newEmail = normalizeEmail(request.body.email)
       if (newEmail === user.email) throw new AuthErrors.EmailUnchanged()
+      // Counted once proven: a signed-in user must not turn this into a mail cannon.
+      await emailChanges.take(userId)
       const owner = await db.user.findUnique({ where: { email: newEmail }, select: { id: true } })
       if (owner) {
         // Same answer as a free address (no enumeration); no token, so nothing to confirm, and

@@ -5,8 +5,9 @@ import type { Clock } from '../clock.js'
 import type { AuthDb } from '../db.js'
 import { AuthErrors } from '../errors.js'
 import { normalizeEmail, verifyCurrentPassword } from '../services/accounts.js'
+import { clientKey } from '../services/client-ip.js'
 import { OneTimeTokens, tokenLink } from '../services/one-time-tokens.js'
-import { ResetGuessLimiter } from '../services/reset-guesses.js'
+import { WindowLimiter } from '../services/window-limiter.js'
 import type { AuthServices } from '../types.js'
 import { email, password } from './schemas.js'
 
@@ -40,12 +41,14 @@ export async function passwordRoutes(app: FastifyInstance, options: PasswordRout
   const { db, services, links, clock } = options
   const resetTtlSeconds = options.oneTimeTokens.resetTtlSeconds
   const tokens = new OneTimeTokens({ db, clock })
-  const guesses = new ResetGuessLimiter({
+  // RST-05: wrong reset tokens per client IP (IPv6: per /64, as the login throttle counts).
+  const guesses = new WindowLimiter({
     redis: app.redis,
     keyPrefix: `${app.redisKeyPrefix}auth:reset-guess:`,
     max: options.throttle.resetTokenGuessMax,
     windowSeconds: GUESS_WINDOW_SECONDS,
     clock,
+    unavailableDetail: 'Password reset is temporarily unavailable; retry shortly.',
   })
   const routes = app.withTypeProvider<ZodTypeProvider>()
 
@@ -113,14 +116,21 @@ export async function passwordRoutes(app: FastifyInstance, options: PasswordRout
       const { token, password: newPassword } = request.body
       // Policy first: a weak password says nothing about the token and is not a guess.
       await services.passwords.check(newPassword)
-      const userId = await guesses.run(request.ip, async () => {
+      // Only a wrong token keeps its slot: success, or a server error, says nothing of guessing.
+      const slot = await guesses.take(clientKey(request.ip))
+      let userId: string
+      try {
         // A bad token is refused before the costly hash; the token is spent only with the change.
         await tokens.check(token, 'password_reset')
         const passwordHash = await services.passwords.hash(newPassword)
-        return tokens.consume(token, 'password_reset', (id, tx) =>
+        userId = await tokens.consume(token, 'password_reset', (id, tx) =>
           tx.user.update({ where: { id }, data: { passwordHash } }),
         )
-      })
+      } catch (error) {
+        if (!(error instanceof AuthErrors.InvalidResetToken)) await slot.release()
+        throw error
+      }
+      await slot.release()
       // RST-04 / SES-01: whoever knew the old password is signed out everywhere, and an email
       // change they requested can no longer be confirmed.
       await services.sessions.revokeAllForUser(userId, 'password_reset')

@@ -1,18 +1,24 @@
 import type { Redis } from 'ioredis'
 import type { Clock } from '../clock.js'
 import { AuthErrors } from '../errors.js'
-import { clientKey } from './client-ip.js'
 
-export interface ResetGuessLimiterOptions {
+export interface WindowLimiterOptions {
   /** Shared by every instance when present; otherwise this process counts alone. */
   redis: Redis | null
-  /** `${app.redisKeyPrefix}auth:reset-guess:`; the client IP is appended. */
+  /** e.g. `${app.redisKeyPrefix}auth:reset-guess:`; the subject (an IP, a user id) is appended. */
   keyPrefix: string
-  /** Failed attempts allowed per IP and window (option `throttle.resetTokenGuessMax`). */
+  /** Slots per subject and window. */
   max: number
   windowSeconds: number
   /** Drives the in-memory window; Redis expiry runs on Redis's own time. */
   clock: Clock
+  /** The 503's detail when Redis cannot count: the limiter fails closed. */
+  unavailableDetail: string
+}
+
+/** A taken slot; `release()` gives it back when the attempt should not count. */
+export interface WindowSlot {
+  release(): Promise<void>
 }
 
 // INCR and EXPIRE in one step, so a crash between them cannot leave a counter that never ends;
@@ -33,87 +39,78 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) en
 return 0
 `
 
-/** Past this many tracked IPs the in-memory map drops its expired windows. */
+/** Past this many tracked subjects the in-memory map drops its expired windows. */
 const SWEEP_AT = 10_000
 
 /**
- * RST-05: limits reset-token guessing per client IP. Every attempt takes a slot before the token
- * is looked at, so concurrent guesses cannot all slip under the limit; an attempt that turns out
- * not to be a wrong token (success, a weak new password, a server error) gives its slot back.
+ * A fixed-window counter per subject, shared across instances through Redis: every attempt takes
+ * a slot before it runs, so concurrent attempts cannot all slip under the limit, and an attempt
+ * that should not count gives its slot back. Used for reset-token guesses per IP (RST-05) and
+ * email-change requests per user.
  */
-export class ResetGuessLimiter {
-  readonly #options: ResetGuessLimiterOptions
+export class WindowLimiter {
+  readonly #options: WindowLimiterOptions
   readonly #memory = new Map<string, { count: number; resetAt: number }>()
 
-  constructor(options: ResetGuessLimiterOptions) {
+  constructor(options: WindowLimiterOptions) {
     this.#options = options
   }
 
-  /** Runs `attempt` unless the IP is over the limit (429 with Retry-After). */
-  async run<T>(address: string, attempt: () => Promise<T>): Promise<T> {
-    // An IPv6 client counts by its /64, as the login throttle does.
-    const ip = clientKey(address)
-    const { count, retryAfterSeconds } = await this.#take(ip)
+  /** Takes a slot for `subject`, or answers 429 with Retry-After when the window is full. */
+  async take(subject: string): Promise<WindowSlot> {
+    const { count, retryAfterSeconds } = await this.#take(subject)
     if (count > this.#options.max) {
       throw new AuthErrors.TooManyAttempts({
         headers: { 'retry-after': String(Math.max(1, retryAfterSeconds)) },
       })
     }
-    let guessedWrong = false
-    try {
-      return await attempt()
-    } catch (error) {
-      guessedWrong = error instanceof AuthErrors.InvalidResetToken
-      throw error
-    } finally {
-      if (!guessedWrong) await this.#giveBack(ip)
-    }
+    return { release: () => this.#giveBack(subject) }
   }
 
-  async #take(ip: string): Promise<{ count: number; retryAfterSeconds: number }> {
+  async #take(subject: string): Promise<{ count: number; retryAfterSeconds: number }> {
     const { redis, keyPrefix, windowSeconds } = this.#options
     if (redis) {
-      const reply = await this.#redis(() => redis.eval(TAKE, 1, keyPrefix + ip, windowSeconds))
+      const reply = await this.#redis(() => redis.eval(TAKE, 1, keyPrefix + subject, windowSeconds))
       const [count, ttl] = Array.isArray(reply) ? reply.map(Number) : []
       return { count: count ?? Number.POSITIVE_INFINITY, retryAfterSeconds: ttl ?? windowSeconds }
     }
     const now = this.#options.clock().getTime()
     if (this.#memory.size > SWEEP_AT) this.#sweep(now)
-    let entry = this.#memory.get(ip)
+    let entry = this.#memory.get(subject)
     if (!entry || entry.resetAt <= now) {
       entry = { count: 0, resetAt: now + windowSeconds * 1000 }
-      this.#memory.set(ip, entry)
+      this.#memory.set(subject, entry)
     }
     entry.count += 1
     return { count: entry.count, retryAfterSeconds: Math.ceil((entry.resetAt - now) / 1000) }
   }
 
   /** Best effort: failing to give a slot back only over-counts, the safe direction. */
-  async #giveBack(ip: string): Promise<void> {
+  async #giveBack(subject: string): Promise<void> {
     const { redis, keyPrefix } = this.#options
     if (redis) {
-      await redis.eval(GIVE_BACK, 1, keyPrefix + ip).catch(() => undefined)
+      await redis.eval(GIVE_BACK, 1, keyPrefix + subject).catch(() => undefined)
       return
     }
-    const entry = this.#memory.get(ip)
+    const entry = this.#memory.get(subject)
     if (entry && entry.count > 0) entry.count -= 1
   }
 
-  /** Fails closed: without the shared counter, guessing would be unlimited. */
+  /** Fails closed: without the shared counter, attempts would be unlimited. */
   async #redis<T>(command: () => Promise<T>): Promise<T> {
     try {
       return await command()
     } catch (error) {
       throw new AuthErrors.ThrottleUnavailable({
-        detail: 'Password reset is temporarily unavailable; retry shortly.',
+        detail: this.#options.unavailableDetail,
         cause: error,
       })
     }
   }
 
   #sweep(now: number): void {
-    for (const [ip, entry] of this.#memory) {
-      if (entry.resetAt <= now) this.#memory.delete(ip)
+    for (const [subject, entry] of this.#memory) {
+      if (entry.resetAt <= now) this.#memory.delete(subject)
     }
   }
 }
