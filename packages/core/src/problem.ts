@@ -64,6 +64,14 @@ function toPart(context: ValidationContext | undefined): ProblemFieldError['in']
   return context ?? 'body'
 }
 
+/** What ioredis and node-postgres say when a connection died under a command or a query. */
+const LOST_CONNECTION_MESSAGES = new Set([
+  'Connection is closed.',
+  'Client has encountered a connection error and is not queryable',
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+])
+
 /**
  * Errors that mean "the database or Redis is unreachable right now": the client should retry,
  * and readiness already reports it. Everything else unexpected stays a 500.
@@ -72,12 +80,22 @@ function isDependencyFailure(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false
   const candidate = error as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown }
   if (candidate.name === 'MaxRetriesPerRequestError') return true
-  if (candidate.message === 'Connection is closed.') return true
+  if (typeof candidate.message === 'string' && LOST_CONNECTION_MESSAGES.has(candidate.message)) {
+    return true
+  }
   if (
     typeof candidate.code === 'string' &&
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'P1001', 'P1002', 'P1017', 'P2024'].includes(
-      candidate.code,
-    )
+    // P2028: an interactive transaction that could not start in time or outlived its deadline.
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'P1001',
+      'P1002',
+      'P1017',
+      'P2024',
+      'P2028',
+    ].includes(candidate.code)
   ) {
     return true
   }

@@ -35,6 +35,12 @@ function routes(app: FastifyInstance) {
   typed.get('/locked', async () => {
     throw new InvoiceLocked({ detail: 'Invoice 42 is locked.', headers: { 'x-lock': 'yes' } })
   })
+  typed.get('/lost-connection', async () => {
+    throw new Error('Client has encountered a connection error and is not queryable')
+  })
+  typed.get('/expired-transaction', async () => {
+    throw Object.assign(new Error('Transaction already closed: expired'), { code: 'P2028' })
+  })
   typed.get('/prisma-error', async () => {
     await app.prisma.$queryRaw`SELECT secret_column FROM table_that_does_not_exist`
   })
@@ -227,6 +233,17 @@ describe('VAL-03: unexpected errors are a generic 500', () => {
     for (const pattern of internals) expect(response.body).not.toMatch(pattern)
     const logged = t.logs.find((line) => line.reqId === body.requestId && line.level === 50)
     expect(JSON.stringify(logged)).toContain('table_that_does_not_exist')
+  })
+})
+
+describe('CH-02: a database connection lost under a request', () => {
+  it('answers 503 with Retry-After, whether the driver or a transaction deadline says so', async () => {
+    for (const url of ['/lost-connection', '/expired-transaction']) {
+      const response = await t.app.inject({ method: 'GET', url })
+      expectProblem(response, 503, 'ACME_CORE_DEPENDENCY_UNAVAILABLE')
+      expect(response.headers['retry-after']).toBe('5')
+      expect(response.body).not.toMatch(/queryable|P2028|already closed/)
+    }
   })
 })
 

@@ -1,0 +1,127 @@
+import { startTcpProxy, type TcpProxy } from '@acme/test-support'
+import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  bearer,
+  createTenancyApp,
+  createTenancyDatabase,
+  createTenant,
+  signUp,
+  type TenancyDatabase,
+  type TenancyTestApp,
+} from './support/app.js'
+
+let db: TenancyDatabase
+let proxy: TcpProxy
+let t: TenancyTestApp
+let headers: Record<string, string>
+let tenantId: string
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Two writes with a pause between them: the pause is where the outage or the delay strikes. */
+async function slowWrites(app: FastifyInstance) {
+  app.post<{ Body: { title: string; pauseMs: number } }>(
+    '/slow-notes',
+    { config: { auth: 'required', tenant: 'required' } },
+    async (request, reply) => {
+      const tenant = request.tenant?.id ?? ''
+      await request.db.note.create({ data: { title: `${request.body.title}-1`, tenantId: tenant } })
+      await sleep(request.body.pauseMs)
+      await request.db.note.create({ data: { title: `${request.body.title}-2`, tenantId: tenant } })
+      return reply.code(201).send({ ok: true })
+    },
+  )
+  app.get(
+    '/count-notes',
+    { config: { auth: 'required', tenant: 'required' } },
+    async (request) => ({
+      count: await request.db.note.count(),
+    }),
+  )
+}
+
+async function titlesLike(prefix: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: db.owner.url })
+  await client.connect()
+  try {
+    const { rows } = await client.query('SELECT title FROM notes WHERE title LIKE $1', [
+      `${prefix}%`,
+    ])
+    return rows.map((row: { title: string }) => row.title)
+  } finally {
+    await client.end()
+  }
+}
+
+beforeAll(async () => {
+  db = await createTenancyDatabase('outage')
+  const url = new URL(db.app.url)
+  proxy = await startTcpProxy(url.hostname, Number(url.port || 5432))
+  url.host = `127.0.0.1:${proxy.port}`
+  t = await createTenancyApp(
+    { transaction: { timeoutMs: 1_000, maxWaitMs: 1_000 }, rateLimit: { enabled: false } },
+    {
+      database: { ...db, app: { ...db.app, url: url.toString() } },
+      routes: slowWrites,
+      core: { rateLimit: false },
+    },
+  )
+  const user = await signUp(t, 'ops@outage.test')
+  tenantId = (await createTenant(t, user.token, 'Outage')).id
+  headers = { ...bearer(user.token), 'x-tenant-id': tenantId }
+})
+
+afterAll(async () => {
+  await t?.close()
+  await proxy?.close()
+  await db?.drop()
+})
+
+describe('CH-02 with the request transaction', () => {
+  it('answers 503 within 5 s when the database goes away mid-request, keeps no partial write, and recovers', async () => {
+    const started = Date.now()
+    const pending = t.app.inject({
+      method: 'POST',
+      url: '/slow-notes',
+      headers,
+      payload: { title: 'cut', pauseMs: 300 },
+    })
+    await sleep(100)
+    await proxy.cut()
+    const response = await pending
+    expect(response.statusCode).toBe(503)
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(response.body).not.toMatch(/ECONNRESET|Prisma|postgres/i)
+
+    await proxy.restore()
+    expect(await titlesLike('cut')).toEqual([])
+    const recovered = Date.now()
+    let status = 0
+    while (Date.now() - recovered < 10_000) {
+      status = (await t.app.inject({ url: '/count-notes', headers })).statusCode
+      if (status === 200) break
+      await sleep(200)
+    }
+    expect(status).toBe(200)
+  })
+
+  it('rolls the whole request back when it outlives its transaction deadline', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/slow-notes',
+      headers,
+      payload: { title: 'late', pauseMs: 1_500 },
+    })
+    expect(response.statusCode).toBeGreaterThanOrEqual(500)
+    expect(response.statusCode).not.toBe(201)
+    expect(await titlesLike('late')).toEqual([])
+    // The connection the expired transaction held serves the next request, tenant-free.
+    const next = await t.app.inject({ url: '/count-notes', headers })
+    expect(next.statusCode).toBe(200)
+    const setting = await t.app.prisma.$queryRaw<Array<{ s: string | null }>>`
+      SELECT current_setting('app.tenant_id', true) AS s`
+    expect(setting[0]?.s ?? '').toBe('')
+  })
+})
