@@ -239,6 +239,30 @@ describe('AZ-02: every list operation, as tenant A', () => {
   })
 })
 
+describe('AZ-04: no GET response carries a credential', () => {
+  // Field names and values that must never leave the server, whoever asks.
+  const forbidden =
+    /passwordHash|password_hash|tokenHash|token_hash|keyHash|key_hash|codeHash|encryptedSecret|"secret"|whsec_|"apiKey"|\$argon2/i
+
+  it('holds for every GET operation of the document, called as A’s owner on A’s own ids', async () => {
+    const gets = operationsOf(document).filter((op) => op.method === 'GET')
+    expect(gets.length).toBeGreaterThan(10)
+    for (const op of gets) {
+      const values = Object.fromEntries(
+        op.pathParams.map((name) => {
+          const kind = kindOf(op, name)
+          const id = kind ? A.ids[kind][0] : undefined
+          if (id === undefined) throw new Error(`${label(op)}: cannot fill {${name}} with A's ids`)
+          return [name, id]
+        }),
+      )
+      const response = await call(op, fillPath(op.path, values), as(A.owner, A.id), undefined)
+      expect.soft(response.statusCode, `${label(op)}: ${response.body}`).toBeLessThan(500)
+      expect.soft(response.body, `${label(op)} leaks a credential`).not.toMatch(forbidden)
+    }
+  })
+})
+
 describe('JWT-06: a token for tenant A never reaches tenant B', () => {
   let tenantAToken: string
 
