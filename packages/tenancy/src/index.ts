@@ -47,6 +47,12 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
 
   const directory: MembershipDirectory = new MembershipDirectory({
     lookup: (tenantId, userId) => tenants.membership(tenantId, userId),
+    lookupSlug: async (slug) =>
+      (
+        await tenants.run({ tenantId: '' }, (tx) =>
+          tx.tenant.findUnique({ where: { slug }, select: { id: true } }),
+        )
+      )?.id ?? null,
     redis: app.redis,
     channel: `${app.redisKeyPrefix}tenancy:memberships`,
     ttlMs: options.membershipCacheSeconds * 1_000,
@@ -113,12 +119,7 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
   const resolverContext = {
     resolvers: options.resolvers,
     header: options.header,
-    idBySlug: async (slug: string) =>
-      (
-        await tenants.run({ tenantId: '' }, (tx) =>
-          tx.tenant.findUnique({ where: { slug }, select: { id: true } }),
-        )
-      )?.id ?? null,
+    idBySlug: (slug: string) => directory.tenantIdBySlug(slug),
     membership: (tenantId: string, userId: string) => directory.get(tenantId, userId),
   }
 

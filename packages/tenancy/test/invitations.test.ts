@@ -206,7 +206,8 @@ describe('inviting', () => {
     expect(byAdmin.json().code).toBe('ACME_TENANCY_FORBIDDEN')
     expect(await invitationRows(email)).toEqual([])
     const byOwner = await invited(uniqueEmail('owner-by-owner'), ['owner'])
-    expect(byOwner.token).toBeTruthy()
+    // 32 random bytes, base64url: a real link was mailed, not an empty one.
+    expect(byOwner.token).toMatch(/^[A-Za-z0-9_-]{43}$/)
     await sleep(200)
     expect(invitationMails(email)).toEqual([])
   })

@@ -11,14 +11,13 @@ import {
   type TenancyDatabase,
   type TenancyTestApp,
 } from './support/app.js'
+import { sleep } from './support/wait.js'
 
 let db: TenancyDatabase
 let proxy: TcpProxy
 let t: TenancyTestApp
 let headers: Record<string, string>
 let tenantId: string
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Two writes with a pause between them: the pause is where the outage or the delay strikes. */
 async function slowWrites(app: FastifyInstance) {

@@ -72,6 +72,32 @@ describe('the subdomain resolver', () => {
     expect(response.json().code).toBe('ACME_TENANCY_TENANT_REQUIRED')
   })
 
+  it('follows a slug change at once: the old subdomain stops naming the tenant', async () => {
+    const tenant = await createTenant(t, alice.token, 'Renamed')
+    const before = await t.app.inject({
+      url: '/notes',
+      headers: onHost(`${tenant.slug}.app.initech.test`, alice.token),
+    })
+    expect(before.statusCode).toBe(200)
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: `/tenants/${tenant.id}`,
+      headers: { ...bearer(alice.token), 'x-tenant-id': tenant.id },
+      payload: { slug: `${tenant.slug}-new` },
+    })
+    expect(patched.statusCode).toBe(200)
+    const old = await t.app.inject({
+      url: '/notes',
+      headers: onHost(`${tenant.slug}.app.initech.test`, alice.token),
+    })
+    expect(old.statusCode).toBe(404)
+    const renamed = await t.app.inject({
+      url: '/notes',
+      headers: onHost(`${tenant.slug}-new.app.initech.test`, alice.token),
+    })
+    expect(renamed.statusCode).toBe(200)
+  })
+
   it('lets an earlier resolver win: the header names the tenant before the subdomain', async () => {
     const response = await t.app.inject({
       url: '/notes',

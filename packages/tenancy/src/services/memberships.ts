@@ -17,6 +17,8 @@ export interface MembershipInfo {
 export interface MembershipDirectoryOptions {
   /** The database lookup; null when the user is not a member (or the tenant does not exist). */
   lookup: (tenantId: string, userId: string) => Promise<MembershipInfo | null>
+  /** The tenant id of a slug (subdomain resolution); null when no tenant has it. */
+  lookupSlug: (slug: string) => Promise<string | null>
   redis: Redis | null
   channel: string
   ttlMs: number
@@ -31,7 +33,8 @@ interface Entry {
 }
 
 /**
- * Memberships cached in memory, so a tenant-scoped request costs no lookup once warm. Changes
+ * Memberships (and the tenant ids of slugs) cached in memory, so a tenant-scoped request costs
+ * no lookup once warm. Changes
  * (role changes, removals, tenant updates) drop the entries on this instance at once and on the
  * others through Redis pub/sub; the TTL bounds staleness if a message is lost.
  */
@@ -39,6 +42,8 @@ export class MembershipDirectory {
   readonly #options: MembershipDirectoryOptions
   readonly #entries = new Map<string, Entry>()
   readonly #pending = new Map<string, Promise<MembershipInfo | null>>()
+  /** Slug → tenant id, for subdomains; dropped with the tenant, since a slug can change. */
+  readonly #slugs = new Map<string, { tenantId: string; expiresAt: number }>()
   #subscriber: Redis | null = null
   /** Bumped on every drop, so a lookup that started before a change does not cache its result. */
   #generation = 0
@@ -59,7 +64,10 @@ export class MembershipDirectory {
       this.#options.logger?.warn({ err: error, channel }, 'membership subscriber error')
     })
     // After a reconnect, messages may have been missed: start from an empty cache.
-    subscriber.on('ready', () => this.#entries.clear())
+    subscriber.on('ready', () => {
+      this.#entries.clear()
+      this.#slugs.clear()
+    })
     await subscriber.subscribe(channel)
   }
 
@@ -90,6 +98,22 @@ export class MembershipDirectory {
     return lookup
   }
 
+  /**
+   * The tenant a slug names. Only found slugs are cached: a tenant created on another instance
+   * must resolve at once, and the membership check that follows refuses an unknown one anyway.
+   */
+  async tenantIdBySlug(slug: string): Promise<string | null> {
+    const entry = this.#slugs.get(slug)
+    if (entry && entry.expiresAt > Date.now()) return entry.tenantId
+    const generation = this.#generation
+    const tenantId = await this.#options.lookupSlug(slug)
+    if (tenantId !== null && generation === this.#generation && this.#options.ttlMs > 0) {
+      if (this.#slugs.size >= (this.#options.maxEntries ?? 100_000)) this.#slugs.clear()
+      this.#slugs.set(slug, { tenantId, expiresAt: Date.now() + this.#options.ttlMs })
+    }
+    return tenantId
+  }
+
   /** Drops what this instance knows of the tenant (or one member of it), everywhere. */
   async invalidate(tenantId: string, userId?: string): Promise<void> {
     this.#drop(tenantId, userId)
@@ -115,6 +139,8 @@ export class MembershipDirectory {
     }
     const prefix = `${tenantId}:`
     for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key)
+    for (const [slug, entry] of this.#slugs)
+      if (entry.tenantId === tenantId) this.#slugs.delete(slug)
   }
 
   #receive(message: string): void {

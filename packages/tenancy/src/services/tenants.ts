@@ -46,6 +46,28 @@ const tenantColumns = {
   updatedAt: true,
 } as const
 
+const memberColumns = {
+  userId: true,
+  roles: true,
+  createdAt: true,
+  user: { select: { email: true, name: true } },
+} as const
+
+function toMember(row: {
+  userId: string
+  roles: string[]
+  createdAt: Date
+  user: { email: string; name: string | null }
+}): MemberRecord {
+  return {
+    userId: row.userId,
+    email: row.user.email,
+    name: row.user.name,
+    roles: row.roles,
+    joinedAt: row.createdAt,
+  }
+}
+
 /** Tenants and their members. Every query runs in a transaction scoped to one tenant. */
 export class TenantService {
   readonly #options: TenantServiceOptions
@@ -159,26 +181,15 @@ export class TenantService {
     const rows = await this.run({ tenantId }, (tx) =>
       tx.membership.findMany({
         where: { tenantId },
-        select: {
-          userId: true,
-          roles: true,
-          createdAt: true,
-          user: { select: { email: true, name: true } },
-        },
+        select: memberColumns,
         orderBy: { createdAt: 'asc' },
       }),
     )
-    return rows.map((row) => ({
-      userId: row.userId,
-      email: row.user.email,
-      name: row.user.name,
-      roles: row.roles,
-      joinedAt: row.createdAt,
-    }))
+    return rows.map(toMember)
   }
 
   async setRoles(tenantId: string, userId: string, roles: string[]): Promise<MemberRecord> {
-    await this.run({ tenantId }, async (tx) => {
+    const updated = await this.run({ tenantId }, async (tx) => {
       await lockMembers(tx, tenantId)
       const member = await tx.membership.findUnique({
         where: { tenantId_userId: { tenantId, userId } },
@@ -188,15 +199,14 @@ export class TenantService {
       if (member.roles.includes(OWNER_ROLE) && !roles.includes(OWNER_ROLE)) {
         await refuseLastOwner(tx, tenantId)
       }
-      await tx.membership.update({
+      return tx.membership.update({
         where: { tenantId_userId: { tenantId, userId } },
         data: { roles },
+        select: memberColumns,
       })
     })
     await this.#options.onChange(tenantId, userId)
-    const member = (await this.listMembers(tenantId)).find((row) => row.userId === userId)
-    if (!member) throw new TenancyErrors.NotFound()
-    return member
+    return toMember(updated)
   }
 
   async removeMember(tenantId: string, userId: string): Promise<void> {
