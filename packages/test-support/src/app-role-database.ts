@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { ensureAppRole } from '@acme/cli'
+import type { PrismaClientConstructor } from '@acme/core'
 import pg from 'pg'
+import { createTestApp, type TestApp, type TestAppOptions } from './app.js'
 import { createTestDatabase, type TestDatabase } from './database.js'
 import { TEST_DATABASE_URL } from './env.js'
 
@@ -45,4 +47,45 @@ export async function createAppRoleDatabase(options: {
       }
     },
   }
+}
+
+export interface AppRoleTestAppOptions
+  extends Pick<TestAppOptions, 'label' | 'redisPrefix' | 'redis' | 'core' | 'setup'> {
+  label: string
+  migrationsDir: string
+  /** The generated client of the schema the migrations create. */
+  PrismaClient: PrismaClientConstructor
+  /** Share another app's database (two instances of one deployment); not dropped. */
+  database?: AppRoleDatabase
+  /** The app's pool size (core's default otherwise); 1 forces connection reuse. */
+  poolSize?: number
+}
+
+export interface AppRoleTestApp extends TestApp {
+  db: AppRoleDatabase
+}
+
+/** A test app on an app-role database: migrated by the owner, connected as the app role. */
+export async function createAppRoleTestApp(
+  options: AppRoleTestAppOptions,
+): Promise<AppRoleTestApp> {
+  const { migrationsDir, PrismaClient, poolSize, database, ...rest } = options
+  const db = database ?? (await createAppRoleDatabase({ migrationsDir, label: options.label }))
+  const app = await createTestApp({
+    ...rest,
+    database: db.app,
+    PrismaClient,
+    core: {
+      ...options.core,
+      ...(poolSize ? { database: { url: db.app.url, PrismaClient, poolSize } } : {}),
+    },
+  })
+  const close = app.close.bind(app)
+  return Object.assign(app, {
+    db,
+    async close() {
+      await close()
+      if (database === undefined) await db.drop()
+    },
+  })
 }

@@ -1,6 +1,12 @@
 export { createTestApp, TEST_BRAND, type TestApp, type TestAppOptions } from './app.js'
-export { type AppRoleDatabase, createAppRoleDatabase } from './app-role-database.js'
+export {
+  type AppRoleDatabase,
+  type AppRoleTestApp,
+  type AppRoleTestAppOptions,
+  createAppRoleDatabase,
+  createAppRoleTestApp,
+} from './app-role-database.js'
 export { createTestDatabase, type TestDatabase } from './database.js'
 export { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName, uniquePrefix } from './env.js'
-export { bearer, signUp, TEST_PASSWORD } from './sign-up.js'
+export { bearer, createTenant, signUp, TEST_PASSWORD } from './plugin-helpers.js'
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js'

@@ -4,17 +4,16 @@ import type { CoreOptions } from '@acme/core'
 import acmeTenancy, { type TenancyOptions } from '@acme/tenancy'
 import {
   type AppRoleDatabase,
-  bearer,
+  type AppRoleTestApp,
   createAppRoleDatabase,
-  createTestApp,
-  type TestApp,
+  createAppRoleTestApp,
 } from '@acme/test-support'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 import acmeRbac, { type RbacOptions } from '../../src/index.js'
 
 export const migrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
-export { bearer, signUp, TEST_PASSWORD as PASSWORD } from '@acme/test-support'
+export { bearer, createTenant, signUp, TEST_PASSWORD as PASSWORD } from '@acme/test-support'
 
 /** A database built by the migration owner, and the unprivileged role the app connects as. */
 export type TenancyDatabase = AppRoleDatabase
@@ -37,29 +36,23 @@ export interface TenancyHarness {
   core?: Partial<CoreOptions>
 }
 
-export interface RbacTestApp extends TestApp {
-  db: TenancyDatabase
-}
+export type RbacTestApp = AppRoleTestApp
 
 /** Core, auth, tenancy (unless told not to) and rbac on a fresh database, as the app role. */
 export async function createRbacApp(
   options: Partial<RbacOptions> = {},
   harness: TenancyHarness = {},
 ): Promise<RbacTestApp> {
-  const ownsDatabase = harness.database === undefined
-  const db = harness.database ?? (await createTenancyDatabase(harness.label ?? 'rbac'))
-  const app = await createTestApp({
-    label: harness.label ?? 'rbac',
-    database: db.app,
+  const { label = 'rbac', database, redisPrefix, redis, poolSize, core } = harness
+  return createAppRoleTestApp({
+    label,
+    migrationsDir,
     PrismaClient,
-    ...(harness.redisPrefix ? { redisPrefix: harness.redisPrefix } : {}),
-    ...(harness.redis === false ? { redis: false } : {}),
-    core: {
-      ...harness.core,
-      ...(harness.poolSize
-        ? { database: { url: db.app.url, PrismaClient, poolSize: harness.poolSize } }
-        : {}),
-    },
+    ...(database ? { database } : {}),
+    ...(redisPrefix ? { redisPrefix } : {}),
+    ...(redis === false ? { redis: false } : {}),
+    ...(poolSize ? { poolSize } : {}),
+    ...(core ? { core } : {}),
     setup: async (instance) => {
       await instance.register(acmeAuth, {
         jwt: { issuer: 'https://api.initech.test' },
@@ -75,27 +68,4 @@ export async function createRbacApp(
       await harness.routes?.(instance)
     },
   })
-  const close = app.close.bind(app)
-  return Object.assign(app, {
-    db,
-    async close() {
-      await close()
-      if (ownsDatabase) await db.drop()
-    },
-  })
-}
-
-export async function createTenant(
-  t: TestApp,
-  token: string,
-  name: string,
-): Promise<{ id: string; slug: string }> {
-  const response: LightMyRequestResponse = await t.app.inject({
-    method: 'POST',
-    url: '/tenants',
-    headers: bearer(token),
-    payload: { name },
-  })
-  if (response.statusCode !== 201) throw new Error(`tenant creation failed: ${response.body}`)
-  return response.json<{ id: string; slug: string }>()
 }

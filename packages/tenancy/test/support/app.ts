@@ -3,17 +3,16 @@ import acmeAuth, { type AuthOptions } from '@acme/auth'
 import type { CoreOptions } from '@acme/core'
 import {
   type AppRoleDatabase,
-  bearer,
+  type AppRoleTestApp,
   createAppRoleDatabase,
-  createTestApp,
-  type TestApp,
+  createAppRoleTestApp,
 } from '@acme/test-support'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 import acmeTenancy, { type TenancyOptions } from '../../src/index.js'
 
 export const migrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
-export { bearer, signUp, TEST_PASSWORD as PASSWORD } from '@acme/test-support'
+export { bearer, createTenant, signUp, TEST_PASSWORD as PASSWORD } from '@acme/test-support'
 
 /** A database built by the migration owner, and the unprivileged role the app connects as. */
 export type TenancyDatabase = AppRoleDatabase
@@ -34,29 +33,23 @@ export interface TenancyHarness {
   core?: Partial<CoreOptions>
 }
 
-export interface TenancyTestApp extends TestApp {
-  db: TenancyDatabase
-}
+export type TenancyTestApp = AppRoleTestApp
 
 /** Core, auth and tenancy on a fresh database, connected as the unprivileged app role. */
 export async function createTenancyApp(
   options: Partial<TenancyOptions> = {},
   harness: TenancyHarness = {},
 ): Promise<TenancyTestApp> {
-  const ownsDatabase = harness.database === undefined
-  const db = harness.database ?? (await createTenancyDatabase(harness.label))
-  const app = await createTestApp({
-    label: harness.label ?? 'tenancy',
-    database: db.app,
+  const { label = 'tenancy', database, redisPrefix, redis, poolSize, core } = harness
+  return createAppRoleTestApp({
+    label,
+    migrationsDir,
     PrismaClient,
-    ...(harness.redisPrefix ? { redisPrefix: harness.redisPrefix } : {}),
-    ...(harness.redis === false ? { redis: false } : {}),
-    core: {
-      ...harness.core,
-      ...(harness.poolSize
-        ? { database: { url: db.app.url, PrismaClient, poolSize: harness.poolSize } }
-        : {}),
-    },
+    ...(database ? { database } : {}),
+    ...(redisPrefix ? { redisPrefix } : {}),
+    ...(redis === false ? { redis: false } : {}),
+    ...(poolSize ? { poolSize } : {}),
+    ...(core ? { core } : {}),
     setup: async (instance) => {
       await instance.register(acmeAuth, {
         jwt: { issuer: 'https://api.initech.test' },
@@ -66,27 +59,4 @@ export async function createTenancyApp(
       await harness.routes?.(instance)
     },
   })
-  const close = app.close.bind(app)
-  return Object.assign(app, {
-    db,
-    async close() {
-      await close()
-      if (ownsDatabase) await db.drop()
-    },
-  })
-}
-
-export async function createTenant(
-  t: TestApp,
-  token: string,
-  name: string,
-): Promise<{ id: string; slug: string }> {
-  const response: LightMyRequestResponse = await t.app.inject({
-    method: 'POST',
-    url: '/tenants',
-    headers: bearer(token),
-    payload: { name },
-  })
-  if (response.statusCode !== 201) throw new Error(`tenant creation failed: ${response.body}`)
-  return response.json<{ id: string; slug: string }>()
 }

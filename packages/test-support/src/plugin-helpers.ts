@@ -27,3 +27,19 @@ export async function signUp(
   const body = login.json<{ accessToken: string; refreshToken: string; user: { id: string } }>()
   return { userId: body.user.id, token: body.accessToken, refreshToken: body.refreshToken }
 }
+
+/** For plugins built on @acme/tenancy: creates a tenant (the user becomes its owner). */
+export async function createTenant(
+  t: TestApp,
+  token: string,
+  name: string,
+): Promise<{ id: string; slug: string }> {
+  const response: LightMyRequestResponse = await t.app.inject({
+    method: 'POST',
+    url: '/tenants',
+    headers: bearer(token),
+    payload: { name },
+  })
+  if (response.statusCode !== 201) throw new Error(`tenant creation failed: ${response.body}`)
+  return response.json<{ id: string; slug: string }>()
+}
