@@ -136,6 +136,18 @@ export const CoreErrors = {
     'Forbidden JSON Key',
     'The request body contains a "__proto__" or "constructor.prototype" key.',
   ),
+  UnstorableValue: defineError(
+    'ACME_CORE_UNSTORABLE_VALUE',
+    400,
+    'Unstorable Value',
+    'The request holds a value that cannot be stored (a control character, or out of range).',
+  ),
+  BadUrl: defineError(
+    'ACME_CORE_BAD_URL',
+    400,
+    'Bad URL',
+    'The request path is not a valid URL (malformed percent-encoding).',
+  ),
   Unauthorized: defineError(
     'ACME_CORE_UNAUTHORIZED',
     401,
@@ -155,6 +167,12 @@ export const CoreErrors = {
     'Not Found',
     'No route matches this method and path.',
   ),
+  RequestTimeout: defineError(
+    'ACME_CORE_REQUEST_TIMEOUT',
+    408,
+    'Request Timeout',
+    'The request was not received in time.',
+  ),
   Conflict: defineError(
     'ACME_CORE_CONFLICT',
     409,
@@ -167,6 +185,12 @@ export const CoreErrors = {
     'Payload Too Large',
     'The request body is larger than allowed.',
   ),
+  UriTooLong: defineError(
+    'ACME_CORE_URI_TOO_LONG',
+    414,
+    'URI Too Long',
+    'A segment of the request path is longer than allowed.',
+  ),
   UnsupportedMediaType: defineError(
     'ACME_CORE_UNSUPPORTED_MEDIA_TYPE',
     415,
@@ -178,6 +202,12 @@ export const CoreErrors = {
     429,
     'Too Many Requests',
     'Too many requests; retry after the time given in the Retry-After header.',
+  ),
+  HeadersTooLarge: defineError(
+    'ACME_CORE_HEADERS_TOO_LARGE',
+    431,
+    'Request Header Fields Too Large',
+    'The request line or headers are larger than allowed.',
   ),
   Internal: defineError(
     'ACME_CORE_INTERNAL',

@@ -21,7 +21,7 @@ import {
   type ResolvedCoreOptions,
 } from './options.js'
 import { PermissionCatalog } from './permissions.js'
-import { sendProblem, toAcmeError, toProblemDocument } from './problem.js'
+import { isCaughtByTheNet, sendProblem, toAcmeError, toProblemDocument } from './problem.js'
 import { RouteTable } from './route-table.js'
 import { registerSecurityDefaults } from './security.js'
 import { serializerCompiler } from './serializer.js'
@@ -92,6 +92,8 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
     const acmeError = toAcmeError(error)
     if (acmeError.statusCode >= 500) {
       request.log.error({ err: error, code: acmeError.code }, 'request failed')
+    } else if (isCaughtByTheNet(acmeError)) {
+      request.log.warn({ err: error, code: acmeError.code }, 'request refused by the database')
     } else {
       request.log.info({ code: acmeError.code, status: acmeError.statusCode }, 'request refused')
     }
@@ -100,15 +102,10 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
 
   await registerSecurityDefaults(app, options, redis)
 
-  app.setNotFoundHandler(
-    options.rateLimit === false ? {} : { preHandler: app.rateLimit() },
-    (request, reply) => {
-      const error = new CoreErrors.RouteNotFound({
-        detail: `No route matches ${request.method} ${request.url.split('?', 1)[0]}.`,
-      })
-      return sendProblem(reply, error, toProblemDocument(error, request, problemTypeBase))
-    },
-  )
+  app.setNotFoundHandler((request, reply) => {
+    const error = new CoreErrors.RouteNotFound()
+    return sendProblem(reply, error, toProblemDocument(error, request, problemTypeBase))
+  })
 
   await registerOpenApi(app, options, openapi)
   registerHealthRoutes(app, health)
@@ -166,6 +163,7 @@ export const acmeCore = fp(registerCore, {
 
 export default acmeCore
 
+export { apiKeyRule } from './api-key-rule.js'
 export type { AcmeContextTenant, AcmeContextUser, RequestContext } from './context.js'
 export { getRequestContext, runWithContext } from './context.js'
 export type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'
@@ -180,6 +178,7 @@ export {
   type ProblemFieldError,
 } from './errors.js'
 export type { AcmeEvents, DomainEvent, EventBus, EventHandler, EventName } from './events.js'
+export { clientErrorHandler, frameworkErrors } from './framework-errors.js'
 export type { CheckResult, HealthCheck, HealthRegistry, ReadinessReport } from './health.js'
 export type {
   AcmeJobs,
@@ -222,4 +221,11 @@ export { PROBLEM_CONTENT_TYPE, type ProblemDocument } from './problem.js'
 export type { RouteEntry, RouteTable } from './route-table.js'
 export { idParam, MAX_PAGE_SIZE, paginationQuery } from './schemas.js'
 export { closeOnSignals, type ShutdownSettings } from './shutdown.js'
-export type { AcmePrisma, AcmeRegister, RouteAuthMode, RoutePermissions } from './types.js'
+export { hasUnsafeCharacters, safeJson, safeJsonObject, safeString, safeText } from './strings.js'
+export type {
+  AcmePrisma,
+  AcmeRegister,
+  RouteApiKeyRule,
+  RouteAuthMode,
+  RoutePermissions,
+} from './types.js'

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyServerOptions } from 'fastify'
+import { clientErrorHandler, frameworkErrors } from './framework-errors.js'
 
 /** Paths pino blanks in every log line: credentials never reach a log. */
 export const REDACTED_PATHS = [
@@ -70,7 +71,8 @@ export interface ServerSettings extends LoggerSettings {
 
 /**
  * Fastify constructor options that belong with core: they cannot be set by a plugin after the
- * server exists (logger, body limit, poisoning, request ids). Spread them into `Fastify()`.
+ * server exists (logger, body limit, poisoning, request ids, the router's and HTTP parser's own
+ * errors). Spread them into `Fastify()`.
  */
 export function serverOptions(settings: ServerSettings = {}): FastifyServerOptions {
   const logger =
@@ -89,5 +91,8 @@ export function serverOptions(settings: ServerSettings = {}): FastifyServerOptio
     genReqId: generateRequestId,
     trustProxy: settings.trustProxy ?? false,
     routerOptions: { maxParamLength: 200 },
+    // Errors Fastify and Node answer before any hook runs: problem+json from the catalogue too.
+    frameworkErrors,
+    clientErrorHandler,
   }
 }

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+import { apiKeyRule } from './api-key-rule.js'
 import type { ResolvedCoreOptions } from './options.js'
 
 export interface OpenApiTag {
@@ -115,7 +116,20 @@ export async function registerOpenApi(
       if (config.auth) extensions['x-auth'] = config.auth
       const permissions = config.permission ? { all: [config.permission] } : config.permissions
       if (permissions) extensions['x-permissions'] = permissions
-      const schemeNames = Object.keys(registry.securitySchemes)
+      const authenticated = config.auth === 'required' || config.auth === 'optional'
+      const keys = apiKeyRule(document.route.config)
+      if (authenticated) {
+        extensions['x-api-keys'] = keys
+        const sentence =
+          keys === 'allow'
+            ? 'API keys: accepted, within their scopes.'
+            : 'API keys: refused (403); sign in as a user.'
+        extensions.description =
+          typeof schema.description === 'string' ? `${schema.description}\n\n${sentence}` : sentence
+      }
+      const schemeNames = Object.entries(registry.securitySchemes)
+        .filter(([, scheme]) => keys === 'allow' || scheme.type !== 'apiKey')
+        .map(([name]) => name)
       if (config.auth === 'required' && schemeNames.length > 0 && !schema.security) {
         extensions.security = schemeNames.map((name) => ({ [name]: [] }))
       }

@@ -29,7 +29,12 @@ const FASTIFY_CODE_TO_ERROR: Record<string, (typeof CoreErrors)[keyof typeof Cor
   FST_ERR_CTP_INVALID_MEDIA_TYPE: CoreErrors.UnsupportedMediaType,
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: CoreErrors.BadRequest,
   FST_ERR_NOT_FOUND: CoreErrors.RouteNotFound,
+  FST_ERR_BAD_URL: CoreErrors.BadUrl,
+  FST_ERR_MAX_PARAM_LENGTH: CoreErrors.UriTooLong,
 }
+
+/** Longer paths are cut in `instance`: a problem document never carries a request back whole. */
+const MAX_INSTANCE_LENGTH = 512
 
 /** Turns anything thrown during a request into an AcmeError; unknown errors become a 500. */
 export function toAcmeError(error: unknown): AcmeError {
@@ -48,6 +53,8 @@ export function toAcmeError(error: unknown): AcmeError {
   const code = typeof fastifyError?.code === 'string' ? fastifyError.code : undefined
   const mapped = code ? FASTIFY_CODE_TO_ERROR[code] : undefined
   if (mapped) return new mapped({ cause: error })
+  const stored = fromDatabaseRefusal(error)
+  if (stored) return stored
   if (isDependencyFailure(error)) {
     return new CoreErrors.DependencyUnavailable({ cause: error, headers: RETRY_SOON })
   }
@@ -57,6 +64,50 @@ export function toAcmeError(error: unknown): AcmeError {
     return new CoreErrors.BadRequest({ cause: error })
   }
   return new CoreErrors.Internal({ cause: error })
+}
+
+/**
+ * What PostgreSQL refuses because of the request rather than the server: a row that vanished
+ * under a concurrent request (P2025) is the 404 a missing id gets, a unique clash (P2002) a 409,
+ * and a value it cannot store (SQLSTATE class 22, data exception) a 400. Services map these to
+ * their own errors where they can say more; this is the net that keeps them from being 500s.
+ */
+function fromDatabaseRefusal(error: unknown): AcmeError | null {
+  const refusal = databaseRefusal(error)
+  if (refusal) caughtByTheNet.add(refusal)
+  return refusal
+}
+
+function databaseRefusal(error: unknown): AcmeError | null {
+  if (typeof error !== 'object' || error === null) return null
+  const { code, meta } = error as { code?: unknown; meta?: unknown }
+  if (code === 'P2025') return new CoreErrors.NotFound({ cause: error })
+  if (code === 'P2002') return new CoreErrors.Conflict({ cause: error })
+  const sqlState = sqlStateOf(meta)
+  if (typeof sqlState === 'string' && sqlState.startsWith('22')) {
+    return new CoreErrors.UnstorableValue({ cause: error })
+  }
+  return null
+}
+
+/** Model queries carry it under `driverAdapterError`, raw queries (P2010) as `meta.code`. */
+function sqlStateOf(meta: unknown): unknown {
+  if (typeof meta !== 'object' || meta === null) return undefined
+  const candidate = meta as {
+    code?: unknown
+    driverAdapterError?: { cause?: { originalCode?: unknown } }
+  }
+  return candidate.driverAdapterError?.cause?.originalCode ?? candidate.code
+}
+
+const caughtByTheNet = new WeakSet<AcmeError>()
+
+/**
+ * A 4xx the net above produced: the client is told what it did, and the log gets a warning with
+ * the cause, since a route that validated its input properly would have refused it earlier.
+ */
+export function isCaughtByTheNet(error: AcmeError): boolean {
+  return caughtByTheNet.has(error)
 }
 
 function toPart(context: ValidationContext | undefined): ProblemFieldError['in'] {
@@ -121,13 +172,18 @@ export function toProblemDocument(
     title: error.title,
     status: error.statusCode,
     detail: error.detail,
-    // The path only: query strings can carry tokens.
-    instance: request.url.split('?', 1)[0] ?? '/',
+    instance: instanceOf(request.url),
     code: error.code,
     requestId: request.id,
   }
   if (error.errors) problem.errors = error.errors
   return problem
+}
+
+/** The path only (query strings can carry tokens), cut to a bounded length. */
+function instanceOf(url: string): string {
+  const path = url.split('?', 1)[0] || '/'
+  return path.length > MAX_INSTANCE_LENGTH ? path.slice(0, MAX_INSTANCE_LENGTH) : path
 }
 
 export function sendProblem(

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { safeString } from './strings.js'
 
 /** Page size ceiling for every list route: a client cannot ask for 100,000 rows at once. */
 export const MAX_PAGE_SIZE = 100
@@ -7,7 +8,7 @@ export const MAX_PAGE_SIZE = 100
 export const paginationQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
-    cursor: z.string().min(1).max(512).optional(),
+    cursor: safeString().min(1).max(512).optional(),
   })
   .strict()
 

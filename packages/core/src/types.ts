@@ -21,6 +21,9 @@ export type AcmePrisma = AcmeRegister extends { prisma: infer Client } ? Client 
 /** How a route is authenticated; auth enforces it, the OpenAPI document shows it. */
 export type RouteAuthMode = 'public' | 'optional' | 'required'
 
+/** `allow`: an API key may call the route (within its scopes); `deny`: a key gets 403. */
+export type RouteApiKeyRule = 'allow' | 'deny'
+
 export interface RoutePermissions {
   all?: readonly string[]
   any?: readonly string[]
@@ -56,6 +59,11 @@ declare module 'fastify' {
     permission?: string | false
     /** Several permissions: all of them, or any one. */
     permissions?: RoutePermissions
+    /**
+     * Whether an API key may call the route (see `apiKeyRule`): by default only routes that
+     * declare a permission, which the key's scopes must then grant.
+     */
+    apiKeys?: RouteApiKeyRule
   }
 }
 

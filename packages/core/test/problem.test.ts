@@ -44,6 +44,24 @@ function routes(app: FastifyInstance) {
   typed.get('/prisma-error', async () => {
     await app.prisma.$queryRaw`SELECT secret_column FROM table_that_does_not_exist`
   })
+  typed.get('/things/:thingId', async (request) => ({ thing: request.params }))
+  // A route that forgot the safe string schema: the database refuses the NUL, the net catches it.
+  typed.post(
+    '/unsafe-store',
+    { schema: { body: z.object({ name: z.string() }).strict() } },
+    async (request) => {
+      await app.prisma.$queryRaw`SELECT ${request.body.name}::text AS stored`
+      return { stored: true }
+    },
+  )
+  typed.delete('/vanished', async () => {
+    throw Object.assign(new Error('Record to delete does not exist.'), { code: 'P2025' })
+  })
+  typed.post('/clash', async () => {
+    throw Object.assign(new Error('Unique constraint failed on the fields: (`email`)'), {
+      code: 'P2002',
+    })
+  })
 }
 
 let t: TestApp
@@ -213,6 +231,65 @@ describe('problem+json for every client error', () => {
     expect(response.statusCode).toBe(201)
     expect(response.json()).toEqual({ id: 'u1', email: 'a@initech.test' })
     expect(response.body).not.toContain('argon2-hash')
+  })
+})
+
+describe("Fastify's and Node's own refusals are problems from the catalogue", () => {
+  it('a malformed percent-encoding in the path is a 400 that does not echo the URL', async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/things/%ff%fe' })
+    const body = expectProblem(response, 400, 'ACME_CORE_BAD_URL')
+    expect(response.body).not.toContain('FST_')
+    expect(body.detail).not.toContain('%ff')
+  })
+
+  it('a path parameter over the router limit is a 414 that does not echo it', async () => {
+    const long = 'a'.repeat(250)
+    const response = await t.app.inject({ method: 'GET', url: `/things/${long}` })
+    expectProblem(response, 414, 'ACME_CORE_URI_TOO_LONG')
+    expect(response.body).not.toContain('FST_')
+    expect(response.body).not.toContain(long)
+  })
+
+  it('an unknown path of 10,000 characters is a 404 whose instance is cut short', async () => {
+    const response = await t.app.inject({ method: 'GET', url: `/${'b'.repeat(10_000)}` })
+    const body = expectProblem(response, 404, 'ACME_CORE_ROUTE_NOT_FOUND')
+    expect(response.body.length).toBeLessThan(2_000)
+    expect((body.instance as string).length).toBeLessThanOrEqual(512)
+  })
+
+  it('a 100 KB query string over real HTTP is a 431 problem, not Fastify JSON', async () => {
+    const address = await t.app.listen({ port: 0, host: '127.0.0.1' })
+    const response = await fetch(`${address}/items?q=${'x'.repeat(100_000)}`)
+    expect(response.status).toBe(431)
+    expect(response.headers.get('content-type')).toBe('application/problem+json; charset=utf-8')
+    const body = (await response.json()) as Record<string, unknown>
+    expect(body).toMatchObject({ status: 431, code: 'ACME_CORE_HEADERS_TOO_LARGE' })
+    expect(JSON.stringify(body)).not.toContain('xxxx')
+  })
+})
+
+describe('what the database refuses because of the request is a 4xx, never a 500', () => {
+  it('a NUL character a route forgot to refuse is a 400, and the detail is logged', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/unsafe-store',
+      payload: { name: 'a\u0000b' },
+    })
+    const body = expectProblem(response, 400, 'ACME_CORE_UNSTORABLE_VALUE')
+    expect(response.body).not.toMatch(/0x00|UTF8|SELECT/)
+    const logged = t.logs.find((line) => line.reqId === body.requestId && line.level === 40)
+    expect(JSON.stringify(logged)).toContain('22021')
+  })
+
+  it('a record that vanished under a concurrent request is a 404', async () => {
+    const response = await t.app.inject({ method: 'DELETE', url: '/vanished' })
+    expectProblem(response, 404, 'ACME_CORE_NOT_FOUND')
+  })
+
+  it('a unique clash is a 409 that does not name the column', async () => {
+    const response = await t.app.inject({ method: 'POST', url: '/clash', payload: {} })
+    expectProblem(response, 409, 'ACME_CORE_CONFLICT')
+    expect(response.body).not.toContain('email')
   })
 })
 
