@@ -20,6 +20,12 @@ export const AuthErrors = {
     'Unauthorized',
     'The access token is invalid or expired.',
   ),
+  ApiKeyNotAllowed: defineError(
+    'ACME_AUTH_API_KEY_NOT_ALLOWED',
+    403,
+    'API Key Not Allowed',
+    'This route does not accept API keys; call it as a signed-in user.',
+  ),
   InvalidRefreshToken: defineError(
     'ACME_AUTH_INVALID_REFRESH_TOKEN',
     401,

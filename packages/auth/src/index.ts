@@ -129,6 +129,13 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     bearerFormat: 'JWT',
     description: 'An access token from POST /auth/login or /auth/refresh.',
   })
+  app.openapi.addSecurityScheme('apiKeyAuth', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'x-api-key',
+    description:
+      'An API key (also accepted as a Bearer token); only on routes marked x-api-keys: allow.',
+  })
 
   const links = {
     login: options.links.login ?? `${app.brand.baseUrl}/login`,

@@ -235,7 +235,7 @@ describe('PATCH /auth/me/email (SES-03)', () => {
       payload: { email: unique('key'), password: PASSWORD },
     })
     expect(viaKey.statusCode).toBe(403)
-    expect(codeOf(viaKey)).toBe('ACME_CORE_FORBIDDEN')
+    expect(codeOf(viaKey)).toBe('ACME_AUTH_API_KEY_NOT_ALLOWED')
 
     const same = await changeEmail(user.device, { email: user.email.toUpperCase() })
     expect(same.statusCode).toBe(400)

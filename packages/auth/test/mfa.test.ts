@@ -538,7 +538,7 @@ describe('API keys', () => {
     ] as const) {
       const response = await post(url, payload, key)
       expect(response.statusCode).toBe(403)
-      expect(response.json().code).toBe('ACME_CORE_FORBIDDEN')
+      expect(response.json().code).toBe('ACME_AUTH_API_KEY_NOT_ALLOWED')
     }
     const { id } = await db.user.findUniqueOrThrow({ where: { email } })
     expect(await db.totpSecret.findUnique({ where: { userId: id } })).toBeNull()

@@ -1,4 +1,4 @@
-import { CoreErrors } from '@acme/core'
+import { CoreErrors, safeString } from '@acme/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -39,8 +39,8 @@ export async function apiKeyRoutes(app: FastifyInstance, options: ApiKeyRoutesOp
 
   const createBody = z
     .object({
-      name: z.string().trim().min(1).max(100),
-      scopes: z.array(z.string().min(1).max(100)).max(50).default([]),
+      name: safeString().trim().min(1).max(100),
+      scopes: z.array(safeString().min(1).max(100)).max(50).default([]),
       expiresAt: z.iso
         .datetime({ offset: true })
         // Checked against the plugin's clock, so tests and servers agree on "now".

@@ -1,3 +1,4 @@
+import { safeString } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -38,7 +39,7 @@ export async function meRoutes(app: FastifyInstance, options: { db: AuthDb }) {
         description:
           'Changes the display name. Email, password and verification have their own routes; ' +
           'any other field is refused.',
-        body: z.object({ name: z.string().trim().min(1).max(200).nullable() }).strict(),
+        body: z.object({ name: safeString().trim().min(1).max(200).nullable() }).strict(),
         response: { 200: userView },
       },
       config: { auth: 'required', permission: false },

@@ -95,6 +95,11 @@ export class ApiKeyService {
   readonly #maxEntries: number
   /** By prefix. The hash is compared on every hit: a cached prefix never admits a wrong secret. */
   readonly #cache = new Map<string, CachedKey>()
+  /**
+   * Prefixes no key has, until when: a flood of made-up keys costs one query per prefix per TTL,
+   * not one per request. Prefixes are random (62^12), so a real key is never shadowed by one.
+   */
+  readonly #unknown = new Map<string, number>()
 
   constructor(options: ApiKeyServiceOptions) {
     this.#db = options.db
@@ -105,6 +110,7 @@ export class ApiKeyService {
 
   async create(ownerId: string, input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
     const prefix = newPrefix()
+    this.#unknown.delete(prefix)
     const key = `${prefix}_${randomBytes(32).toString('base64url')}`
     // 62^12 prefixes: a collision is not worth a retry loop; the unique index would refuse it.
     const [, record] = await this.#asOwner(ownerId, null, (db) =>
@@ -197,6 +203,7 @@ export class ApiKeyService {
     const prefix = KEY_SHAPE.exec(key)?.[1]
     if (prefix === undefined) return null
     const now = this.#clock()
+    if (this.#knownUnknown(prefix, now.getTime())) return null
     const entry = this.#cached(prefix, now.getTime()) ?? (await this.#load(prefix, now))
     if (!entry || !sameHash(entry.keyHash, hashKey(key))) return null
     if (entry.expiresAt && entry.expiresAt <= now) return null
@@ -255,8 +262,12 @@ export class ApiKeyService {
         },
       }),
     )
+    if (!row) {
+      this.#remember(this.#unknown, prefix, now.getTime() + this.#ttlMs)
+      return null
+    }
     // Only usable keys are cached, so revocation or suspension seen here is never masked later.
-    if (!row || row.revokedAt !== null || row.owner.status !== 'active') return null
+    if (row.revokedAt !== null || row.owner.status !== 'active') return null
     const entry: CachedKey = {
       keyId: row.id,
       ownerId: row.ownerId,
@@ -267,15 +278,27 @@ export class ApiKeyService {
       lastUsedAt: row.lastUsedAt,
       cachedUntil: now.getTime() + this.#ttlMs,
     }
-    if (this.#maxEntries > 0) {
-      this.#cache.set(prefix, entry)
-      while (this.#cache.size > this.#maxEntries) {
-        const oldest = this.#cache.keys().next()
-        if (oldest.done) break
-        this.#cache.delete(oldest.value)
-      }
-    }
+    this.#remember(this.#cache, prefix, entry)
     return entry
+  }
+
+  #knownUnknown(prefix: string, nowMs: number): boolean {
+    const until = this.#unknown.get(prefix)
+    if (until === undefined) return false
+    if (until > nowMs) return true
+    this.#unknown.delete(prefix)
+    return false
+  }
+
+  /** Bounded by `cacheMaxEntries`: the oldest insertion goes first. */
+  #remember<V>(map: Map<string, V>, prefix: string, value: V): void {
+    if (this.#maxEntries === 0) return
+    map.set(prefix, value)
+    while (map.size > this.#maxEntries) {
+      const oldest = map.keys().next()
+      if (oldest.done) break
+      map.delete(oldest.value)
+    }
   }
 
   /**
