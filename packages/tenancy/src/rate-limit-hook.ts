@@ -19,9 +19,10 @@ const PERIOD_MS = 60_000
  * otherwise. It fails open: a Redis outage must not take the whole API down (login has its own
  * limiter, which fails closed).
  *
- * `onRequest` decides; `onSend` writes the headers again because core's global limiter, a route
- * hook that runs later, sets the same `ratelimit-*` names: the client reads the tenant's budget,
- * unless that other limiter refused the request (its 429 keeps the headers that explain it).
+ * `onRequest` decides; `onSend` writes the headers again because core's global per-client limiter
+ * (which runs first, before authentication) sets the same `ratelimit-*` names: the client reads
+ * the tenant's budget, unless a limiter refused the request (its 429 keeps the headers that
+ * explain it).
  */
 export function createRateLimitHooks(options: TenantRateLimitOptions) {
   let lastWarning = 0
@@ -55,7 +56,18 @@ export function createRateLimitHooks(options: TenantRateLimitOptions) {
       return
     }
     const headers = rateLimitHeaders(decision, { limit, periodMs: PERIOD_MS })
-    if (!decision.allowed) throw new TenancyErrors.RateLimited({ headers })
+    if (!decision.allowed) {
+      throw new TenancyErrors.RateLimited({
+        headers,
+        // Anonymous traffic has no tenant: say which budget ran out.
+        ...(tenant
+          ? { extensions: { limited: 'tenant' } }
+          : {
+              detail: 'Too many requests without a tenant from this address; retry later.',
+              extensions: { limited: 'client' },
+            }),
+      })
+    }
     reply.headers(headers)
     granted.set(request, headers)
   }

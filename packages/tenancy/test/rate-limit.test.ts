@@ -110,6 +110,7 @@ describe('per-tenant limit by plan (GCRA in Redis)', () => {
       status: 429,
       code: 'ACME_TENANCY_RATE_LIMITED',
       title: 'Too Many Requests',
+      limited: 'tenant',
     })
     // B's own budget is what B's headers show.
     expect(fromB.at(-1)?.headers['ratelimit-remaining']).toBe('0')
@@ -137,7 +138,11 @@ describe('per-tenant limit by plan (GCRA in Redis)', () => {
     expect(countOf(first, 200)).toBe(ANONYMOUS_PER_MINUTE)
     expect(statuses(first).slice(ANONYMOUS_PER_MINUTE)).toEqual(Array(5).fill(429))
     expect(first[0]?.headers['ratelimit-limit']).toBe(String(ANONYMOUS_PER_MINUTE))
-    expect(first.at(-1)?.json().code).toBe('ACME_TENANCY_RATE_LIMITED')
+    expect(first.at(-1)?.json()).toMatchObject({
+      code: 'ACME_TENANCY_RATE_LIMITED',
+      limited: 'client',
+      detail: 'Too many requests without a tenant from this address; retry later.',
+    })
     // Signed in but naming no tenant: still the IP's budget.
     const signedIn = await t.app.inject({
       url: '/tenants',

@@ -1,3 +1,4 @@
+import { safeString } from '@acme/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -32,6 +33,8 @@ export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantAp
   const { rules } = options
   const routes = app.withTypeProvider<ZodTypeProvider>()
   const config = { auth: 'required', tenant: 'required', permission: 'api-keys:manage' } as const
+  // A leaked key must not mint or revoke keys, whatever its scopes: a person signs in for that.
+  const personOnly = { ...config, apiKeys: 'deny' } as const
 
   routes.post(
     '/tenants/:tenantId/api-keys',
@@ -45,8 +48,8 @@ export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantAp
         params: tenantParams,
         body: z
           .object({
-            name: z.string().trim().min(1).max(100),
-            scopes: z.array(z.string().min(1).max(100)).max(50).default([]),
+            name: safeString().trim().min(1).max(100),
+            scopes: z.array(safeString().min(1).max(100)).max(50).default([]),
             expiresAt: z.iso.datetime({ offset: true }).optional(),
           })
           .strict(),
@@ -54,7 +57,7 @@ export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantAp
           201: keyView.extend({ key: z.string().describe('Shown once; store it now.') }),
         },
       },
-      config,
+      config: personOnly,
     },
     async (request, reply) => {
       const tenant = currentTenant(request)
@@ -103,7 +106,7 @@ export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantAp
         params: z.object({ tenantId: z.uuid(), keyId: z.uuid() }).strict(),
         response: { 204: z.null() },
       },
-      config,
+      config: personOnly,
     },
     async (request, reply) => {
       const tenant = currentTenant(request)

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { safeJsonObject, safeString } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -41,7 +42,9 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
         description:
           'Creates a tenant on the default plan; the caller becomes its owner. Without a slug, one ' +
           'is derived from the name. A slug in use answers 409.',
-        body: z.object({ name: z.string().trim().min(1).max(100), slug: slug.optional() }).strict(),
+        body: z
+          .object({ name: safeString().trim().min(1).max(100), slug: slug.optional() })
+          .strict(),
         response: { 201: myTenantView },
       },
       config: { auth: 'required', permission: false },
@@ -88,7 +91,7 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
         params: tenantParams,
         response: { 200: myTenantView },
       },
-      config: { auth: 'required', tenant: 'required', permission: false },
+      config: { auth: 'required', tenant: 'required', permission: false, apiKeys: 'allow' },
     },
     async (request) => {
       const tenant = currentTenant(request)
@@ -106,9 +109,9 @@ export async function tenantRoutes(app: FastifyInstance, options: TenantRoutesOp
         params: tenantParams,
         body: z
           .object({
-            name: z.string().trim().min(1).max(100).optional(),
+            name: safeString().trim().min(1).max(100).optional(),
             slug: slug.optional(),
-            settings: z.record(z.string(), z.unknown()).optional(),
+            settings: safeJsonObject().optional(),
           })
           .strict(),
         response: { 200: myTenantView },

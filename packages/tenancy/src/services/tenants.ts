@@ -166,14 +166,19 @@ export class TenantService {
 
   /** Sets the plan: for billing integrations and the admin plugin, not for tenant members. */
   async setPlan(tenantId: string, plan: string): Promise<void> {
-    await this.run({ tenantId }, (tx) =>
-      tx.tenant.update({ where: { id: tenantId }, data: { plan } }),
+    const { count } = await this.run({ tenantId }, (tx) =>
+      tx.tenant.updateMany({ where: { id: tenantId }, data: { plan } }),
     )
+    if (count === 0) throw new TenancyErrors.TenantNotFound()
     await this.#options.onChange(tenantId)
   }
 
+  /** A tenant deleted meanwhile (two parallel deletes) answers the 404 an unknown id gets. */
   async delete(tenantId: string): Promise<void> {
-    await this.run({ tenantId }, (tx) => tx.tenant.delete({ where: { id: tenantId } }))
+    const { count } = await this.run({ tenantId }, (tx) =>
+      tx.tenant.deleteMany({ where: { id: tenantId } }),
+    )
+    if (count === 0) throw new TenancyErrors.TenantNotFound()
     await this.#options.onChange(tenantId)
   }
 
