@@ -1,3 +1,4 @@
+import { safeString } from '@acme/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -18,7 +19,7 @@ export interface RbacRoutesOptions {
 }
 
 const roleName = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/)
-const permission = z.string().min(1).max(100)
+const permission = safeString().min(1).max(100)
 const roleView = z.object({
   id: z.string().describe('The custom role id, or the name of a system role.'),
   name: z.string(),
@@ -79,7 +80,7 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
           }),
         },
       },
-      config: { auth: 'required', permission: false },
+      config: { auth: 'required', permission: false, apiKeys: 'allow' },
     },
     async () => ({ items: app.permissions.list() }),
   )
@@ -120,7 +121,7 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
         body: z
           .object({
             name: roleName,
-            description: z.string().max(200).optional(),
+            description: safeString().max(200).optional(),
             permissions: z.array(permission).max(200),
             inherits: roleName.nullable().optional(),
           })
@@ -175,7 +176,7 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
         params: roleParams,
         body: z
           .object({
-            description: z.string().max(200).optional(),
+            description: safeString().max(200).optional(),
             permissions: z.array(permission).max(200).optional(),
             inherits: roleName.nullable().optional(),
           })
@@ -271,7 +272,7 @@ export async function rbacRoutes(app: FastifyInstance, options: RbacRoutesOption
           200: z.object({ roles: z.array(z.string()), permissions: z.array(z.string()) }),
         },
       },
-      config: { auth: 'required', permission: false },
+      config: { auth: 'required', permission: false, apiKeys: 'allow' },
     },
     async (request) => {
       const tenantId = tenantOf(request)
