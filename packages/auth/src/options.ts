@@ -92,12 +92,22 @@ export const authOptionsSchema = z
       })
       .strict()
       .prefault({}),
-    /** Brute-force limits, shared across instances through Redis; login fails closed without it. */
+    /**
+     * Brute-force limits, shared across instances through Redis; login fails closed without it.
+     * Failures lock an account only for the client address that made them; the account-wide
+     * hourly ceiling delays, rather than refuses, addresses that have not failed.
+     */
     throttle: z
       .object({
+        /** Failures per account and client address, per `accountWindowSeconds`. */
         accountMax: z.number().int().positive().default(10),
         accountWindowSeconds: z.number().int().positive().default(900),
+        /** Failures per account per hour from all addresses together (the ceiling). */
         accountHourlyCap: z.number().int().positive().default(100),
+        /** Past the ceiling: the first delay before evaluating an attempt; doubles each time. */
+        ceilingDelayMs: z.number().int().min(0).max(60_000).default(1_000),
+        /** Past the ceiling: the longest delay. */
+        ceilingMaxDelayMs: z.number().int().min(0).max(60_000).default(10_000),
         ipMax: z.number().int().positive().default(20),
         ipWindowSeconds: z.number().int().positive().default(60),
         resetTokenGuessMax: z.number().int().positive().default(10),

@@ -113,14 +113,17 @@ describe('AUTH-01: per-account throttle shared by two instances', () => {
   })
 
   it('answers 429 + Retry-After after 10 failures, even with the right password, then lifts', async () => {
+    // The lockout counts per account and client address (a stranger's failures must not lock
+    // the owner out: see lockout.test.ts), so the guesses come from one address here.
+    const guesser = '198.51.100.7'
     for (let attempt = 0; attempt < 10; attempt++) {
-      // Alternating instances and client IPs: only the shared per-account count can add up.
+      // Alternating instances: only the count shared through Redis can add up.
       const instance = attempt % 2 === 0 ? first : second
-      const response = await login(instance, 'victim@initech.test', WRONG, `198.51.100.${attempt}`)
+      const response = await login(instance, 'victim@initech.test', WRONG, guesser)
       expect(response.statusCode).toBe(401)
     }
     for (const instance of [first, second]) {
-      const refused = await login(instance, 'Victim@Initech.test', PASSWORD, '198.51.100.77')
+      const refused = await login(instance, 'Victim@Initech.test', PASSWORD, guesser)
       expect(refused.statusCode).toBe(429)
       expect(refused.json().code).toBe('ACME_AUTH_TOO_MANY_ATTEMPTS')
       expect(refused.headers['retry-after']).toBe('900')
@@ -130,27 +133,20 @@ describe('AUTH-01: per-account throttle shared by two instances', () => {
     expect([...first.audit.throttled, ...second.audit.throttled]).toEqual(['account', 'account'])
 
     clock.advance(600)
-    const later = await login(second, 'victim@initech.test', PASSWORD, '198.51.100.78')
+    const later = await login(second, 'victim@initech.test', PASSWORD, guesser)
     expect(later.statusCode).toBe(429)
     expect(later.headers['retry-after']).toBe('300')
 
     clock.advance(300)
-    const lifted = await login(first, 'victim@initech.test', PASSWORD, '198.51.100.79')
+    const lifted = await login(first, 'victim@initech.test', PASSWORD, guesser)
     expect(lifted.statusCode).toBe(200)
     // The success forgave the failures, its own attempt included: 10 typos are ordinary 401s again.
     for (let attempt = 0; attempt < 10; attempt++) {
       const instance = attempt % 2 === 0 ? second : first
-      const response = await login(
-        instance,
-        'victim@initech.test',
-        WRONG,
-        `198.51.100.${100 + attempt}`,
-      )
+      const response = await login(instance, 'victim@initech.test', WRONG, guesser)
       expect(response.statusCode).toBe(401)
     }
-    expect((await login(first, 'victim@initech.test', PASSWORD, '198.51.100.120')).statusCode).toBe(
-      429,
-    )
+    expect((await login(first, 'victim@initech.test', PASSWORD, guesser)).statusCode).toBe(429)
   })
 })
 
@@ -342,12 +338,64 @@ describe('LoginThrottle', () => {
       expect(await instance.admit(attempt)).toMatchObject({ allowed: false, retryAfterSeconds: 30 })
     })
 
-    it('counts failures per account, whatever the client IP', async () => {
+    it('counts failures per account and client address', async () => {
       const { instance } = throttle({ accountMax: 2 })
       await instance.admit({ email: 'roam@initech.test', ip: '192.0.2.12' })
-      await instance.admit({ email: 'ROAM@initech.test ', ip: '192.0.2.13' })
-      const third = await instance.admit({ email: 'roam@initech.test', ip: '192.0.2.14' })
-      expect(third).toMatchObject({ allowed: false, scope: 'account' })
+      await instance.admit({ email: 'ROAM@initech.test ', ip: '192.0.2.12' })
+      const third = await instance.admit({ email: 'roam@initech.test', ip: '192.0.2.12' })
+      expect(third).toMatchObject({ allowed: false, scope: 'account', retryAfterSeconds: 900 })
+      // Another address is not throttled by the first one's failures.
+      const elsewhere = await instance.admit({ email: 'roam@initech.test', ip: '192.0.2.13' })
+      expect(elsewhere).toMatchObject({ allowed: true, delayedMs: 0 })
+    })
+
+    it('gives the slot of a released attempt back', async () => {
+      const { instance } = throttle({ accountMax: 2, ipMax: 2 })
+      const attempt = { email: 'released@initech.test', ip: '192.0.2.16' }
+      for (let i = 0; i < 5; i++) {
+        const admission = await instance.admit(attempt)
+        if (!admission.allowed) throw new Error(`attempt ${i} was refused`)
+        await instance.release(admission.attempt)
+      }
+      await instance.admit(attempt)
+      await instance.admit(attempt)
+      expect(await instance.admit(attempt)).toMatchObject({ allowed: false })
+    })
+
+    it('past the hourly ceiling: refuses addresses that failed, delays the others', async () => {
+      const slept: number[] = []
+      const clock = testClock()
+      runs += 1
+      const instance = new LoginThrottle({
+        redis: client(),
+        keyPrefix: `${prefix}${runs}:`,
+        clock: () => clock.now,
+        limits: { ...DEFAULT_THROTTLE_LIMITS, accountHourlyCap: 4 },
+        sleep: async (ms) => {
+          slept.push(ms)
+        },
+      })
+      const email = 'spread@initech.test'
+      for (let i = 0; i < 4; i++) await instance.admit({ email, ip: `198.51.100.${i}` })
+      expect(slept).toEqual([])
+      expect(await instance.admit({ email, ip: '198.51.100.0' })).toMatchObject({
+        allowed: false,
+        scope: 'account',
+        retryAfterSeconds: 3_600,
+      })
+      for (let i = 0; i < 6; i++) {
+        expect(await instance.admit({ email, ip: `203.0.113.${i}` })).toMatchObject({
+          allowed: true,
+        })
+      }
+      expect(slept).toEqual([1_000, 2_000, 4_000, 8_000, 10_000, 10_000])
+      // Other accounts are not slowed down.
+      expect(await instance.admit({ email: 'calm@initech.test', ip: '203.0.113.0' })).toMatchObject(
+        {
+          allowed: true,
+          delayedMs: 0,
+        },
+      )
     })
 
     it('a success forgives the window but not the hourly cap', async () => {

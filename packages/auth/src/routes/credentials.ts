@@ -1,19 +1,16 @@
+import { safeString } from '@acme/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AuthDb } from '../db.js'
 import { AuthErrors } from '../errors.js'
+import { defineRegistration } from '../jobs/registration.js'
 import { CSRF_HEADER, type RefreshCookie } from '../refresh-cookie.js'
-import {
-  findPublicUser,
-  type PublicUser,
-  registerAccount,
-  verifyLogin,
-} from '../services/accounts.js'
+import { findPublicUser, type PublicUser, verifyLogin } from '../services/accounts.js'
 import type { SignInAlerts } from '../services/sign-in-alerts.js'
 import type { LoginThrottle } from '../services/throttle.js'
 import type { AuthServices } from '../types.js'
-import { sendVerificationEmail, type VerificationMailOptions } from './email.js'
+import type { VerificationMailOptions } from './email.js'
 import { type Mfa, mfaChallenge, mfaLoginRoute } from './mfa.js'
 import { email, password, type TokenPair, type TokenPairBody, tokenPairSchema } from './schemas.js'
 
@@ -51,6 +48,12 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
   const { throttle } = options
   const cookie = options.refreshCookie ?? null
   const routes = app.withTypeProvider<ZodTypeProvider>()
+  const registration = defineRegistration(app, {
+    db,
+    passwords: services.passwords,
+    links,
+    verification: options.verification,
+  })
   const pairSchema = tokenPairSchema(cookie !== null)
   const refreshTokenField = z.string().min(1).max(512)
   const cookieNote = cookie
@@ -116,37 +119,22 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
           'Always answers 202 with the same body, whether or not the email already has an ' +
           'account; the owner of an existing account is told by email instead.',
         body: z
-          .object({ email, password, name: z.string().trim().min(1).max(200).optional() })
+          .object({ email, password, name: safeString().trim().min(1).max(200).optional() })
           .strict(),
         response: { 202: z.object({ message: z.string() }) },
       },
       config: { auth: 'public' },
     },
     async (request, reply) => {
-      const outcome = await registerAccount(db, services.passwords, {
-        email: request.body.email,
-        password: request.body.password,
-        name: request.body.name ?? null,
-      })
-      if (outcome.kind === 'created') {
-        await app.events.emit('user.registered', { userId: outcome.user.id })
-        await app.mailer.sendTemplate('auth.welcome', outcome.user.email, {
-          name: outcome.user.name,
-          loginUrl: links.login,
-        })
-        if (options.verification) {
-          await sendVerificationEmail(app, db, outcome.user, options.verification)
-        }
-      } else {
-        await app.mailer.sendTemplate(
-          'auth.account-exists',
-          request.body.email.trim().toLowerCase(),
-          {
-            loginUrl: links.login,
-            resetUrl: links.passwordReset,
-          },
-        )
-      }
+      // The same work for a new and an existing email; the mails follow in a job (ENUM-02).
+      await registration.register(
+        {
+          email: request.body.email,
+          password: request.body.password,
+          name: request.body.name ?? null,
+        },
+        request.id,
+      )
       return reply.code(202).send(REGISTERED)
     },
   )
@@ -160,8 +148,10 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
         description:
           'Starts a session and answers an access token and a refresh token. Unknown email, ' +
           'wrong password and suspended account answer the same 401. Too many failures for ' +
-          'the account, or attempts from the client, answer 429 with Retry-After (even with ' +
-          'the right password); 503 with Retry-After when the limiter is unavailable. For an ' +
+          'the account from this client, or from the client on any account, answer 429 with ' +
+          'Retry-After (even with the right password); failures from other clients do not. ' +
+          'Past the account-wide hourly ceiling, a client that has not failed is answered ' +
+          'after a delay. 503 with Retry-After when the limiter is unavailable. For an ' +
           'account with MFA on it answers { mfaRequired: true, mfaToken } and no tokens: ' +
           `finish with POST /login/mfa.${cookieNote}`,
         body: z.object({ email, password }).strict(),
@@ -195,6 +185,10 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
       } catch (error) {
         if (error instanceof AuthErrors.InvalidCredentials) {
           await app.events.emit('user.login_failed', { reason: 'invalid_credentials' })
+        } else {
+          // Not a verdict on the password (the database is down, a bug): the attempt gives its
+          // slot back, or an outage would lock out everyone who tried during it.
+          await throttle.release(admission.attempt)
         }
         throw error
       }

@@ -209,9 +209,15 @@ export async function mfaRoutes(app: FastifyInstance, options: MfaRoutesOptions)
           headers: { 'retry-after': String(admission.retryAfterSeconds) },
         })
       }
-      if (!(await mfa.verifyCode(userId, request.body.code))) {
-        throw new AuthErrors.InvalidMfaCode()
+      let valid: boolean
+      try {
+        valid = await mfa.verifyCode(userId, request.body.code)
+      } catch (error) {
+        // No verdict on the code (the database is down): the attempt is not a failure.
+        await throttle.release(admission.attempt)
+        throw error
       }
+      if (!valid) throw new AuthErrors.InvalidMfaCode()
       await throttle.succeeded(admission.attempt)
       await db.$transaction(async (tx) => {
         await tx.totpSecret.deleteMany({ where: { userId } })
@@ -296,25 +302,36 @@ export function mfaLoginRoute(app: FastifyInstance, options: MfaLoginOptions): v
           headers: { 'retry-after': String(admission.retryAfterSeconds) },
         })
       }
-      // Counted before the check, so parallel guesses on one token cannot exceed the cap.
-      const attempts = await mfa.attempts.take(hashToken(mfaToken), mfa.tokens.ttlSeconds)
-      if (attempts > mfa.maxCodeAttempts) {
-        await mfa.tokens.invalidate(mfaToken)
-        throw new AuthErrors.MfaAttemptsExceeded()
+      try {
+        // Counted before the check, so parallel guesses on one token cannot exceed the cap.
+        const attempts = await mfa.attempts.take(hashToken(mfaToken), mfa.tokens.ttlSeconds)
+        if (attempts > mfa.maxCodeAttempts) {
+          await mfa.tokens.invalidate(mfaToken)
+          throw new AuthErrors.MfaAttemptsExceeded()
+        }
+        // A wrong code leaves the attempt counted as a failure, and the mfaToken usable until
+        // its last allowed attempt.
+        if (!(await mfa.verifyCode(userId, code))) {
+          if (attempts < mfa.maxCodeAttempts) throw new AuthErrors.InvalidMfaCode()
+          await mfa.tokens.invalidate(mfaToken)
+          throw new AuthErrors.MfaAttemptsExceeded()
+        }
+        await mfa.tokens.consume(mfaToken)
+        // Clears this address's failures on the account, including the password step that
+        // issued the mfaToken.
+        await throttle.succeeded(admission.attempt)
+        const profile = await findPublicUser(db, userId)
+        if (!profile) throw new AuthErrors.InvalidMfaToken()
+        return await issue(profile, request, reply)
+      } catch (error) {
+        // Only a wrong code counts; anything else (the database or Redis is down) gives the
+        // attempt back, so an outage does not lock anyone out.
+        const wrongCode =
+          error instanceof AuthErrors.InvalidMfaCode ||
+          error instanceof AuthErrors.MfaAttemptsExceeded
+        if (!wrongCode) await throttle.release(admission.attempt)
+        throw error
       }
-      // A wrong code leaves the attempt counted as a failure, and the mfaToken usable until
-      // its last allowed attempt.
-      if (!(await mfa.verifyCode(userId, code))) {
-        if (attempts < mfa.maxCodeAttempts) throw new AuthErrors.InvalidMfaCode()
-        await mfa.tokens.invalidate(mfaToken)
-        throw new AuthErrors.MfaAttemptsExceeded()
-      }
-      await mfa.tokens.consume(mfaToken)
-      // Clears the account's failures, including the password step that issued the mfaToken.
-      await throttle.succeeded(admission.attempt)
-      const profile = await findPublicUser(db, userId)
-      if (!profile) throw new AuthErrors.InvalidMfaToken()
-      return issue(profile, request, reply)
     },
   )
 }

@@ -4,9 +4,10 @@ import { z } from 'zod'
 import type { Clock } from '../clock.js'
 import type { AuthDb } from '../db.js'
 import { AuthErrors } from '../errors.js'
-import { normalizeEmail, verifyCurrentPassword } from '../services/accounts.js'
+import { defineResetRequests } from '../jobs/password-reset-request.js'
+import { verifyCurrentPassword } from '../services/accounts.js'
 import { clientKey } from '../services/client-ip.js'
-import { OneTimeTokens, tokenLink } from '../services/one-time-tokens.js'
+import { OneTimeTokens } from '../services/one-time-tokens.js'
 import { WindowLimiter } from '../services/window-limiter.js'
 import type { AuthServices } from '../types.js'
 import { email, password } from './schemas.js'
@@ -39,8 +40,13 @@ async function noReferrer(_request: FastifyRequest, reply: FastifyReply) {
 /** Forgotten password (request a link, reset with it) and change while signed in. */
 export async function passwordRoutes(app: FastifyInstance, options: PasswordRoutesOptions) {
   const { db, services, links, clock } = options
-  const resetTtlSeconds = options.oneTimeTokens.resetTtlSeconds
   const tokens = new OneTimeTokens({ db, clock })
+  const resetRequests = defineResetRequests(app, {
+    db,
+    clock,
+    links,
+    resetTtlSeconds: options.oneTimeTokens.resetTtlSeconds,
+  })
   // RST-05: wrong reset tokens per client IP (IPv6: per /64, as the login throttle counts).
   const guesses = new WindowLimiter({
     redis: app.redis,
@@ -78,19 +84,9 @@ export async function passwordRoutes(app: FastifyInstance, options: PasswordRout
       onRequest: noReferrer,
     },
     async (request, reply) => {
-      // The same lookup on both paths; only an existing account adds a token and a queued mail.
-      const user = await db.user.findUnique({
-        where: { email: normalizeEmail(request.body.email) },
-        select: { id: true, email: true, status: true },
-      })
-      if (user && user.status === 'active') {
-        const token = await tokens.issue(user.id, 'password_reset', resetTtlSeconds)
-        await app.mailer.sendTemplate('auth.password-reset', user.email, {
-          resetUrl: tokenLink(links.passwordReset, token),
-          expiresInMinutes: Math.round(resetTtlSeconds / 60),
-        })
-        await app.events.emit('user.password_reset_requested', { userId: user.id })
-      }
+      // One queued job for any address: the lookup, the token and the mail happen in it, so
+      // the answer takes as long for a known email as for an unknown one (ENUM-02).
+      await resetRequests.request(request.body.email, request.id)
       return reply.code(202).send(REQUESTED)
     },
   )
