@@ -69,6 +69,8 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
   routeTable.collect(app)
   app.decorate('routeTable', routeTable)
   app.decorate('jobs', jobs)
+  // Refuses to start on a Redis that may evict jobs (maxmemory-policy other than noeviction).
+  app.addHook('onReady', () => jobs.ready())
   app.decorate('mailer', mailer)
 
   if (prisma) health.register('database', () => pingDatabase(prisma))

@@ -81,6 +81,13 @@ export const coreOptionsSchema = z
         attempts: z.number().int().positive().max(100).default(3),
         backoffMs: z.number().int().nonnegative().default(1_000),
         keepFailed: z.number().int().nonnegative().default(1_000),
+        /** The in-process runner's time source for schedules (tests move it, then `runDue()`). */
+        clock: z
+          .custom<() => Date>(
+            (value) => typeof value === 'function',
+            'must be a function returning a Date',
+          )
+          .optional(),
       })
       .strict()
       .prefault({}),

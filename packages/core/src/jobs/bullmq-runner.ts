@@ -6,6 +6,8 @@ import { closeRedis, pingRedis } from '../data/redis.js'
 import { CoreErrors } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { assertCustomJobId, isInvalidPayload, type ResolvedJob, resolveJob } from './definition.js'
+import { evictionPolicyError, REQUIRED_POLICY, readEvictionPolicy } from './redis-policy.js'
+import { type NormalizedSchedule, normalizeSchedule, scheduleKey } from './schedule.js'
 import type {
   EnqueueOptions,
   FailedJob,
@@ -13,6 +15,9 @@ import type {
   JobHandle,
   JobRunner,
   JobRunnerSettings,
+  JobSchedule,
+  ScheduledJob,
+  ScheduleOptions,
 } from './types.js'
 
 export interface BullmqRunnerOptions {
@@ -30,7 +35,7 @@ export interface BullmqRunnerOptions {
  */
 const ENQUEUE_DEADLINE_MS = 5_000
 
-async function withDeadline<T>(work: Promise<T>, ms: number, name: string): Promise<T> {
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const deadline = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(
@@ -39,7 +44,7 @@ async function withDeadline<T>(work: Promise<T>, ms: number, name: string): Prom
           new CoreErrors.DependencyUnavailable({
             detail: 'The job queue is unreachable; retry shortly.',
             headers: { 'retry-after': '5' },
-            cause: new Error(`enqueue of "${name}" timed out after ${ms} ms`),
+            cause: new Error(`${what} timed out after ${ms} ms`),
           }),
         ),
       ms,
@@ -53,6 +58,13 @@ async function withDeadline<T>(work: Promise<T>, ms: number, name: string): Prom
 }
 
 const CLOSE_SETUP_WAIT_MS = 2_000
+
+/**
+ * How long ready() waits for Redis to say its eviction policy. A Redis down at startup does not
+ * hold the app back: the workers start once it answers (and only if the policy is right).
+ */
+const POLICY_WAIT_MS = 3_000
+const POLICY_RETRY_MS = 1_000
 
 /**
  * How long close() gives connections that are reconnecting to come back before it stops waiting
@@ -84,9 +96,16 @@ interface DefinedJob {
   queue: Queue<unknown, void, string>
   worker: Worker<unknown, void, string>
   workerConnection: Redis
+  started: boolean
 }
 
-/** One queue and one worker per job name, so each job gets its own concurrency. */
+/** What Redis said about evicting keys; workers start on `fit` and `unknown` only. */
+type PolicyVerdict = 'fit' | 'unknown' | 'evicting' | 'closed'
+
+/**
+ * One queue and one worker per job name, so each job gets its own concurrency. Workers start only
+ * once Redis has confirmed it never evicts keys (maxmemory-policy noeviction), see ready().
+ */
 export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
   const { redis, settings, logger } = options
   // BullMQ joins its prefix and key parts with ':' itself.
@@ -96,6 +115,51 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
   let closing: Promise<void> | undefined
   // Handlers still running during close() may enqueue follow-ups until the queues close.
   let queuesClosed = false
+  let workersMayRun = false
+  let policyError: Error | undefined
+  let readying: Promise<void> | undefined
+
+  const verdict = inspectEvictionPolicy()
+  void verdict.then((outcome) => {
+    if (outcome !== 'fit' && outcome !== 'unknown') return
+    workersMayRun = true
+    for (const entry of defined.values()) startWorker(entry)
+  })
+
+  /** Asks until Redis answers (it may be down at startup), or the runner closes. */
+  async function inspectEvictionPolicy(): Promise<PolicyVerdict> {
+    for (;;) {
+      if (closing) return 'closed'
+      try {
+        const reading = await readEvictionPolicy(queueConnection)
+        if (reading.policy === null) {
+          logger.warn(
+            { refusals: reading.refusals },
+            `could not read Redis maxmemory-policy (CONFIG GET and INFO memory refused): job workers start anyway; make sure it is "${REQUIRED_POLICY}", or Redis may evict queued jobs`,
+          )
+          return 'unknown'
+        }
+        if (reading.policy !== REQUIRED_POLICY) {
+          policyError = evictionPolicyError(reading.policy, reading.source)
+          logger.error({ err: policyError }, 'job workers not started: Redis may evict jobs')
+          return 'evicting'
+        }
+        return 'fit'
+      } catch (error) {
+        if (closing) return 'closed'
+        logger.debug({ err: error }, 'Redis eviction policy unknown yet; asking again')
+        await sleep(POLICY_RETRY_MS)
+      }
+    }
+  }
+
+  function startWorker(entry: DefinedJob): void {
+    if (entry.started || closing) return
+    entry.started = true
+    entry.worker.run().catch((err: unknown) => {
+      logger.error({ err, job: entry.job.name }, 'job worker stopped')
+    })
+  }
 
   function lookup(name: string): DefinedJob {
     const entry = defined.get(name)
@@ -115,7 +179,7 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
     const added = await withDeadline(
       queue.add(name, payload, { delay: enqueueOptions.delayMs, jobId: enqueueOptions.jobId }),
       ENQUEUE_DEADLINE_MS,
-      name,
+      `enqueue of "${name}"`,
     )
     if (added.id === undefined) throw new Error(`BullMQ returned no id for job "${name}"`)
     return { id: added.id }
@@ -146,24 +210,133 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
         connection: workerConnection,
         prefix,
         concurrency: job.concurrency,
+        // Started by startWorker() once Redis is known not to evict keys.
+        autorun: false,
       },
     )
     watchWorker(worker, job, logger)
-    defined.set(job.name, { job, queue, worker, workerConnection })
-    return { name: job.name, enqueue: (payload, options) => enqueue(job.name, payload, options) }
+    const entry: DefinedJob = { job, queue, worker, workerConnection, started: false }
+    defined.set(job.name, entry)
+    if (workersMayRun) startWorker(entry)
+    return {
+      name: job.name,
+      enqueue: (payload, options) => enqueue(job.name, payload, options),
+      schedule: (when, payload, options) => schedule(job.name, when, payload, options),
+      unschedule: (key) => unschedule(job.name, key),
+    }
+  }
+
+  /**
+   * A BullMQ job scheduler per (job, key): upserting it is atomic in Redis and keyed by a stable
+   * id, so every instance may call this at every start and there is still one schedule. BullMQ
+   * adds a schedule's next job only when a worker takes the current one, so each tick runs once
+   * among all the instances.
+   */
+  async function schedule(
+    name: string,
+    when: JobSchedule,
+    payload: unknown = {},
+    scheduleOptions: ScheduleOptions = {},
+  ): Promise<void> {
+    if (queuesClosed) throw new Error(`Cannot schedule job "${name}": the job runner is closed`)
+    const { job, queue } = lookup(name)
+    const spec = normalizeSchedule(name, when)
+    const key = scheduleKey(name, scheduleOptions.key)
+    job.validate(payload)
+    const repeat =
+      'every' in spec
+        ? // BullMQ runs a new interval schedule at once; the first run is one interval away
+          // instead. Upserting again keeps the ticks: BullMQ only reads startDate when it
+          // (re)starts the grid, which a changed interval does.
+          { every: spec.every, startDate: Date.now() + spec.every }
+        : { pattern: spec.cron, tz: spec.tz }
+    await withDeadline(
+      queue.upsertJobScheduler(key, repeat, { name, data: payload }),
+      ENQUEUE_DEADLINE_MS,
+      `schedule of "${name}"`,
+    )
+  }
+
+  async function unschedule(name: string, key?: string): Promise<boolean> {
+    if (queuesClosed) throw new Error(`Cannot unschedule job "${name}": the job runner is closed`)
+    const { queue } = lookup(name)
+    return withDeadline(
+      queue.removeJobScheduler(scheduleKey(name, key)),
+      ENQUEUE_DEADLINE_MS,
+      `unschedule of "${name}"`,
+    )
+  }
+
+  async function schedules(name?: string): Promise<ScheduledJob[]> {
+    const entries = name === undefined ? [...defined.values()] : [lookup(name)]
+    const lists = await Promise.all(
+      entries.map(async ({ job, queue }) => {
+        const stored = await withDeadline(
+          queue.getJobSchedulers(0, -1, true),
+          ENQUEUE_DEADLINE_MS,
+          `schedules of "${job.name}"`,
+        )
+        return stored.flatMap((scheduler) => {
+          const spec = storedSchedule(scheduler)
+          if (!spec) return []
+          return [
+            {
+              name: job.name,
+              key: scheduler.key,
+              schedule: spec,
+              payload: scheduler.template?.data ?? {},
+              next: typeof scheduler.next === 'number' ? new Date(scheduler.next) : null,
+            },
+          ]
+        })
+      }),
+    )
+    return lists.flat().sort((a, b) => (a.next?.getTime() ?? 0) - (b.next?.getTime() ?? 0))
   }
 
   return {
     mode: 'bullmq',
     define,
     enqueue: (name, payload, enqueueOptions) => enqueue(name, payload, enqueueOptions),
+    schedule: (name, when, payload, scheduleOptions) =>
+      schedule(name, when, payload, scheduleOptions),
+    unschedule,
+    schedules,
     async failed(name, limit = 50) {
       const { queue } = lookup(name)
       if (limit < 1) return []
       const jobs = await queue.getFailed(0, limit - 1)
       return jobs.filter((job) => job !== undefined).map(toFailedJob)
     },
-    check: () => pingRedis(queueConnection),
+    async check() {
+      if (policyError) throw policyError
+      await pingRedis(queueConnection)
+    },
+    ready() {
+      readying ??= (async () => {
+        let timer: NodeJS.Timeout | undefined
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), POLICY_WAIT_MS)
+        })
+        const outcome = await Promise.race([verdict, late])
+        clearTimeout(timer)
+        if (outcome === 'late') {
+          logger.warn(
+            { waitedMs: POLICY_WAIT_MS },
+            `Redis did not answer at startup: job workers start once it does and its maxmemory-policy is "${REQUIRED_POLICY}"`,
+          )
+        }
+        if (outcome === 'evicting' && policyError) throw policyError
+      })()
+      return readying
+    },
+    runDue() {
+      return Promise.reject(
+        new Error(
+          "runDue() drives the in-process runner's clock; BullMQ schedules are due by the servers' clocks, in Redis",
+        ),
+      )
+    },
     close() {
       closing ??= (async () => {
         const jobs = [...defined.values()]
@@ -255,6 +428,17 @@ function watchWorker(worker: Worker<unknown, void, string>, job: ResolvedJob, lo
       logger.warn(fields, 'job failed; will retry')
     }
   })
+}
+
+/** A scheduler as BullMQ stores it, in this API's terms; null for legacy repeatable jobs. */
+function storedSchedule(scheduler: {
+  every?: number | null
+  pattern?: string | null
+  tz?: string | null
+}): NormalizedSchedule | null {
+  if (scheduler.every) return { every: Number(scheduler.every) }
+  if (scheduler.pattern) return { cron: scheduler.pattern, tz: scheduler.tz ?? 'UTC' }
+  return null
 }
 
 function toFailedJob(job: Job<unknown, void, string>): FailedJob {
