@@ -24,8 +24,18 @@ export interface AcmeErrorOptions {
 }
 
 /**
+ * Marks AcmeErrors across copies of core: an app that ends up with two copies (two plugin
+ * versions resolving different cores) still recognises an error made by the other one. The key
+ * and the shape checked with it never change.
+ */
+const ACME_ERROR_BRAND = Symbol.for('acme.core.error')
+const ACME_CONFIG_ERROR_BRAND = Symbol.for('acme.core.configError')
+
+/**
  * The one error type every acme package throws for an expected failure. Core's error handler
  * renders it as problem+json with its stable `code`; anything else becomes a generic 500.
+ * `instanceof AcmeError` (and `instanceof` a class from `defineError`, by its code) also holds
+ * for an error made by another copy of core.
  */
 export class AcmeError extends Error {
   readonly code: string
@@ -54,6 +64,20 @@ export class AcmeError extends Error {
     this.extensions = options.extensions
   }
 }
+Object.defineProperty(AcmeError.prototype, ACME_ERROR_BRAND, { value: true })
+// `instanceof` asks the class it is used with (`this`): AcmeError, or a subclass.
+Object.defineProperty(AcmeError, Symbol.hasInstance, {
+  value: function hasInstance(this: Constructor, value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true
+    if (!isAcmeError(value)) return false
+    if (this === AcmeError) return true
+    // A class from defineError (another copy's has the same code); not other subclasses.
+    const code = Object.hasOwn(this, 'code') ? (this as { code?: unknown }).code : undefined
+    return typeof code === 'string' && value.code === code
+  },
+})
+
+type Constructor = abstract new (...args: never[]) => unknown
 
 export interface AcmeErrorClass {
   new (options?: AcmeErrorOptions): AcmeError
@@ -90,11 +114,37 @@ export function defineError(
   return DefinedError
 }
 
+/**
+ * True for an AcmeError from this or any other copy of core (another copy's carries the brand
+ * and the fields core's error handler renders). Anything else thrown is a 500.
+ */
 export function isAcmeError(value: unknown): value is AcmeError {
-  return value instanceof AcmeError
+  if (Function.prototype[Symbol.hasInstance].call(AcmeError, value)) return true
+  if (typeof value !== 'object' || value === null) return false
+  const candidate = value as { [ACME_ERROR_BRAND]?: unknown } & Partial<Record<string, unknown>>
+  return (
+    candidate[ACME_ERROR_BRAND] === true &&
+    typeof candidate.code === 'string' &&
+    typeof candidate.statusCode === 'number' &&
+    Number.isInteger(candidate.statusCode) &&
+    candidate.statusCode >= 400 &&
+    candidate.statusCode <= 599 &&
+    typeof candidate.title === 'string' &&
+    typeof candidate.detail === 'string' &&
+    (candidate.errors === undefined || Array.isArray(candidate.errors)) &&
+    isOptionalObject(candidate.headers) &&
+    isOptionalObject(candidate.extensions)
+  )
 }
 
-/** Thrown at registration when an option is invalid, so `app.ready()` fails naming it. */
+function isOptionalObject(value: unknown): boolean {
+  return value === undefined || (typeof value === 'object' && value !== null)
+}
+
+/**
+ * Thrown at registration when an option is invalid, so `app.ready()` fails naming it.
+ * `instanceof AcmeConfigError` also holds for one made by another copy of core.
+ */
 export class AcmeConfigError extends Error {
   readonly code = 'ACME_CORE_INVALID_OPTION'
   constructor(pluginName: string, problems: string[]) {
@@ -102,6 +152,19 @@ export class AcmeConfigError extends Error {
     this.name = 'AcmeConfigError'
   }
 }
+Object.defineProperty(AcmeConfigError.prototype, ACME_CONFIG_ERROR_BRAND, { value: true })
+Object.defineProperty(AcmeConfigError, Symbol.hasInstance, {
+  value: function hasInstance(this: Constructor, value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true
+    return (
+      this === AcmeConfigError &&
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { [ACME_CONFIG_ERROR_BRAND]?: unknown })[ACME_CONFIG_ERROR_BRAND] === true &&
+      (value as { code?: unknown }).code === 'ACME_CORE_INVALID_OPTION'
+    )
+  },
+})
 
 /** Core's catalogue. Codes are part of the public API: see docs/core.md#errors. */
 export const CoreErrors = {

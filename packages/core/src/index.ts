@@ -25,9 +25,14 @@ import { isCaughtByTheNet, sendProblem, toAcmeError, toProblemDocument } from '.
 import { RouteTable } from './route-table.js'
 import { registerSecurityDefaults } from './security.js'
 import { serializerCompiler } from './serializer.js'
+import { assertSingleCore } from './single-copy.js'
 import type { AcmePrisma } from './types.js'
 
 async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Promise<void> {
+  // Two copies of core split the request context and the error classes: refuse them now, and
+  // again once every plugin (some imported lazily) is loaded.
+  assertSingleCore()
+  app.addHook('onReady', async () => assertSingleCore())
   const options = parseOptions('@acme/core', coreOptionsSchema, rawOptions)
   const { brand } = options
 
