@@ -1,4 +1,2 @@
-/** Injected everywhere time matters, so expiry and lifetimes are tested without sleeping. */
-export type Clock = () => Date
-
-export const systemClock: Clock = () => new Date()
+// The one clock type of every package is core's; re-exported for auth's existing imports.
+export { type Clock, systemClock } from '@acme/core'

@@ -57,8 +57,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     clock,
   })
   const revocations = new RevocationList({
-    redis: app.redis,
-    channel: `${app.redisKeyPrefix}auth:revoked-sessions`,
+    broadcast: app.broadcast,
     ttlSeconds: jwt.accessTtlSeconds + jwt.clockToleranceSeconds,
     clock,
     loadRecent: async (since) => {

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Broadcast } from '@acme/core'
 import { TEST_REDIS_URL, uniqueName } from '@acme/test-support'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -10,7 +11,7 @@ const TTL = 15 * 60
 
 let db: AuthTestDb
 const connections: Redis[] = []
-let lists: RevocationList[] = []
+let lists: Array<{ close(): Promise<void> }> = []
 
 beforeAll(async () => {
   db = await createAuthTestDb('revocations')
@@ -32,18 +33,24 @@ function connect(): Redis {
   return redis
 }
 
-/** Each instance gets its own connection, as separate processes would. */
-async function instance(
-  options: Partial<RevocationListOptions> & Pick<RevocationListOptions, 'channel' | 'clock'>,
-): Promise<RevocationList> {
-  const list = new RevocationList({ redis: connect(), ttlSeconds: TTL, ...options })
-  lists.push(list)
+type InstanceOptions = Partial<Omit<RevocationListOptions, 'broadcast'>> &
+  Pick<RevocationListOptions, 'clock'> & { app: string; redis?: Redis | null }
+
+/**
+ * Each instance gets its own connection and broadcast, as separate processes would; instances of
+ * one app share its name (the broadcast prefix). Started as core does: broadcast first.
+ */
+async function instance({ app, redis = connect(), logger, ...options }: InstanceOptions) {
+  const broadcast = new Broadcast({ redis, prefix: app, logger: logger ?? { warn: () => {} } })
+  const list = new RevocationList({ broadcast, ttlSeconds: TTL, ...options })
+  lists.push(list, broadcast)
+  await broadcast.start()
   await list.start()
   return list
 }
 
 function channel(): string {
-  return `test:${uniqueName('revocations')}:revoked`
+  return `test:${uniqueName('revocations')}:`
 }
 
 /** Polls every 10 ms; returns how long it took (or the timeout). */
@@ -57,8 +64,8 @@ describe('RevocationList', () => {
   it('spreads a revocation to another instance within a second', async () => {
     const { clock } = manualClock()
     const name = channel()
-    const a = await instance({ channel: name, clock })
-    const b = await instance({ channel: name, clock })
+    const a = await instance({ app: name, clock })
+    const b = await instance({ app: name, clock })
     const sid = crypto.randomUUID()
     expect(b.isRevoked(sid)).toBe(false)
 
@@ -72,8 +79,8 @@ describe('RevocationList', () => {
 
   it('does not hear other channels', async () => {
     const { clock } = manualClock()
-    const a = await instance({ channel: channel(), clock })
-    const b = await instance({ channel: channel(), clock })
+    const a = await instance({ app: channel(), clock })
+    const b = await instance({ app: channel(), clock })
     const sid = crypto.randomUUID()
     await a.revoke([sid])
     await waitFor(() => b.isRevoked(sid), 200)
@@ -83,8 +90,8 @@ describe('RevocationList', () => {
   it('forgets entries once an access token could no longer be alive', async () => {
     const time = manualClock()
     const name = channel()
-    const a = await instance({ channel: name, clock: time.clock })
-    const b = await instance({ channel: name, clock: time.clock })
+    const a = await instance({ app: name, clock: time.clock })
+    const b = await instance({ app: name, clock: time.clock })
     const sid = crypto.randomUUID()
     await a.revoke([sid])
     await waitFor(() => b.isRevoked(sid), 2000)
@@ -100,7 +107,7 @@ describe('RevocationList', () => {
   it('a new instance loads revocations made before it started', async () => {
     const time = manualClock()
     const name = channel()
-    const a = await instance({ channel: name, clock: time.clock })
+    const a = await instance({ app: name, clock: time.clock })
     const sessions = new SessionService({
       db: db.prisma,
       clock: time.clock,
@@ -114,27 +121,20 @@ describe('RevocationList', () => {
     await sessions.revoke(sessionId, 'logout')
 
     const loadRecent = recentlyRevokedSessions(db.prisma)
-    const late = await instance({ channel: name, clock: time.clock, loadRecent })
+    const late = await instance({ app: name, clock: time.clock, loadRecent })
     expect(late.isRevoked(sessionId)).toBe(true)
     // The control: without loading, the published message was missed.
-    const unaware = await instance({ channel: name, clock: time.clock })
+    const unaware = await instance({ app: name, clock: time.clock })
     expect(unaware.isRevoked(sessionId)).toBe(false)
     // Only as far back as an access token can live.
     time.advance(TTL + 1)
-    const later = await instance({ channel: name, clock: time.clock, loadRecent })
+    const later = await instance({ app: name, clock: time.clock, loadRecent })
     expect(later.isRevoked(sessionId)).toBe(false)
   })
 
   it('works locally without Redis', async () => {
     const time = manualClock()
-    const list = new RevocationList({
-      redis: null,
-      channel: 'unused',
-      ttlSeconds: TTL,
-      clock: time.clock,
-    })
-    lists.push(list)
-    await list.start()
+    const list = await instance({ app: channel(), redis: null, clock: time.clock })
     const sid = crypto.randomUUID()
     await list.revoke([sid])
     expect(list.isRevoked(sid)).toBe(true)
@@ -147,9 +147,10 @@ describe('RevocationList', () => {
     const { clock } = manualClock()
     const name = channel()
     const warn = vi.fn()
-    const list = await instance({ channel: name, clock, logger: { warn } })
-    await connect().publish(name, 'not json')
-    await connect().publish(name, JSON.stringify([42]))
+    const list = await instance({ app: name, clock, logger: { warn } })
+    const full = `${name}auth:revoked-sessions`
+    await connect().publish(full, 'not json')
+    await connect().publish(full, JSON.stringify({ origin: 'elsewhere', message: [42] }))
     await waitFor(() => warn.mock.calls.length === 2, 2000)
     expect(warn).toHaveBeenCalledTimes(2)
     const sid = crypto.randomUUID()

@@ -1,3 +1,4 @@
+import { Broadcast } from '@acme/core'
 import { TEST_REDIS_URL, uniqueName } from '@acme/test-support'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -21,7 +22,7 @@ const DEVICE = { userAgent: 'vitest', ip: '203.0.113.7' }
 
 let db: AuthTestDb
 let redis: Redis
-const lists: RevocationList[] = []
+const lists: Array<{ close(): Promise<void> }> = []
 
 beforeAll(async () => {
   db = await createAuthTestDb('sessions')
@@ -37,13 +38,14 @@ afterAll(async () => {
 /** A fresh service (and in-memory state) per test, on the file's database, with its own clock. */
 async function setup() {
   const time = manualClock()
-  const revocations = new RevocationList({
+  const broadcast = new Broadcast({
     redis,
-    channel: `test:${uniqueName('sessions')}:revoked`,
-    ttlSeconds: 15 * 60,
-    clock: time.clock,
+    prefix: `test:${uniqueName('sessions')}:`,
+    logger: { warn: () => {} },
   })
-  lists.push(revocations)
+  const revocations = new RevocationList({ broadcast, ttlSeconds: 15 * 60, clock: time.clock })
+  lists.push(revocations, broadcast)
+  await broadcast.start()
   await revocations.start()
   const events = { onReuseDetected: vi.fn(), onRevoked: vi.fn() }
   const service = new SessionService({

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { validatorCompiler } from 'fastify-type-provider-zod'
 import type { Redis } from 'ioredis'
+import { Broadcast } from './broadcast.js'
+import { createAppCache } from './cache/app-cache.js'
 import { type RequestContext, runWithContext } from './context.js'
 import { createPrismaClient, type PrismaClientLike, pingDatabase } from './data/prisma.js'
 import { closeRedis, createRedisClient, pingRedis } from './data/redis.js'
@@ -54,6 +56,18 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
   app.decorate('redis', redis)
   app.decorate('redisKeyPrefix', options.redisKeyPrefix)
   app.decorate('brand', brand)
+
+  const broadcast = new Broadcast({ redis, prefix: options.redisKeyPrefix, logger: app.log })
+  const cache = createAppCache({
+    settings: options.cache,
+    redis,
+    prefix: options.redisKeyPrefix,
+    broadcast,
+  })
+  app.decorate('broadcast', broadcast)
+  app.decorate('cache', cache)
+  // First of every onReady hook (core registers first): plugins' caches start subscribed.
+  app.addHook('onReady', () => broadcast.start())
 
   const events = new EventBus(app.log)
   const health = new HealthRegistry(options.health.timeoutMs)
@@ -118,6 +132,7 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
   registerHealthRoutes(app, health)
 
   app.addHook('onClose', async () => {
+    await broadcast.close()
     await jobs.close()
     mailer.close()
     if (!options.closeClients) return
@@ -171,6 +186,26 @@ export const acmeCore = fp(registerCore, {
 export default acmeCore
 
 export { apiKeyRule } from './api-key-rule.js'
+export {
+  Broadcast,
+  type BroadcastChannel,
+  type BroadcastChannelOptions,
+  type BroadcastOptions,
+  type MissedReason,
+} from './broadcast.js'
+export type { AppCache, CacheSetOptions } from './cache/app-cache.js'
+export {
+  BroadcastCache,
+  type BroadcastCacheOptions,
+  type Invalidation,
+} from './cache/broadcast-cache.js'
+export {
+  type EntryOptions,
+  LocalCache,
+  type LocalCacheOptions,
+  type MemoizeOptions,
+} from './cache/local-cache.js'
+export { type Clock, systemClock } from './clock.js'
 export type { AcmeContextTenant, AcmeContextUser, RequestContext } from './context.js'
 export { getRequestContext, runWithContext } from './context.js'
 export type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'

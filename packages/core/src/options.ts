@@ -92,6 +92,14 @@ export const coreOptionsSchema = z
       .strict()
       .prefault({}),
     mail: mailSchema.prefault({ transport: 'file' }),
+    cache: z
+      .object({
+        store: z.enum(['memory', 'redis']).default('memory'),
+        ttlMs: z.number().int().nonnegative().default(60_000),
+        maxEntries: z.number().int().nonnegative().default(10_000),
+      })
+      .strict()
+      .prefault({}),
     health: z
       .object({ timeoutMs: z.number().int().positive().max(60_000).default(2_000) })
       .strict()

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis'
+import type { Broadcast } from './broadcast.js'
+import type { AppCache } from './cache/app-cache.js'
 import type { AcmeContextTenant, AcmeContextUser } from './context.js'
 import type { PrismaClientLike } from './data/prisma.js'
 import type { EventBus } from './events.js'
@@ -38,6 +40,10 @@ declare module 'fastify' {
     /** Prefix for every Redis key and pub/sub channel a plugin creates (option `redisKeyPrefix`). */
     readonly redisKeyPrefix: string
     readonly brand: Brand
+    /** Pub/sub between the app's instances over one Redis subscriber (no-op without Redis). */
+    readonly broadcast: Broadcast
+    /** Cache for the app's own routes: TTL, tags, memory (broadcast-invalidated) or Redis. */
+    readonly cache: AppCache
     readonly jobs: JobRunner
     readonly mailer: Mailer
     readonly events: EventBus

@@ -55,8 +55,7 @@ async function registerRbac(app: FastifyInstance, rawOptions: RbacOptions): Prom
       : work(app.prisma as unknown as RbacDb)
   const store = new RoleStore(run)
   const cache = new PermissionCache({
-    redis: app.redis,
-    channel: `${app.redisKeyPrefix}rbac:permissions`,
+    broadcast: app.broadcast,
     ttlMs: options.cacheSeconds * 1_000,
     logger: app.log,
   })
@@ -120,9 +119,7 @@ async function registerRbac(app: FastifyInstance, rawOptions: RbacOptions): Prom
 
   app.addHook('onReady', async () => {
     checkStartup(app, systemRoles, options.systemRoles !== undefined, options.denyByDefault)
-    await cache.start()
   })
-  app.addHook('onClose', () => cache.close())
 
   app.openapi.addTag({ name: 'rbac', description: 'Roles and permissions.' })
   await app.register(rbacRoutes, { authorizer, admin, store, tenancy: tenancy !== null })

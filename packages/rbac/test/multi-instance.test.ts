@@ -126,7 +126,8 @@ describe('a change on one instance is enforced by the other within 1 s', () => {
 
   it('holds whichever of the two broadcasts (memberships, permissions) arrives first', async () => {
     // A change made on the first instance announces itself twice: tenancy's membership message,
-    // then rbac's permission message, on two connections. Nothing orders their arrival here.
+    // then rbac's permission message, on two channels. Either may arrive first (they are published
+    // by two services, one after the other, and a publish may fail and be retried).
     const writer = await member(first, a.tenantId, 'multi-race', ['admin'])
     const target = await doc(a.owner.userId)
     expect(await editStatus(second, writer, target)).toBe(200)
@@ -141,15 +142,18 @@ describe('a change on one instance is enforced by the other within 1 s', () => {
       `${prefix}rbac:permissions`,
       JSON.stringify({
         origin: 'another-instance',
-        tenantId: a.tenantId,
-        principalId: writer.userId,
+        message: { tenantId: a.tenantId, principalId: writer.userId },
       }),
     )
     await refusedWithinASecond(() => editStatus(second, writer, target))
     // ...then tenancy's: once both have arrived, the change still holds.
     await redis.publish(
       `${prefix}tenancy:memberships`,
-      JSON.stringify({ tenantId: a.tenantId, userId: writer.userId }),
+      // Tenancy's membership cache names one member's entry `m:<tenant>:<user>`.
+      JSON.stringify({
+        origin: 'another-instance',
+        message: { keys: [`m:${a.tenantId}:${writer.userId}`] },
+      }),
     )
     await new Promise((resolve) => setTimeout(resolve, 200))
     expect(await editStatus(second, writer, target)).toBe(403)

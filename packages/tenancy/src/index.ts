@@ -53,10 +53,8 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
           tx.tenant.findUnique({ where: { slug }, select: { id: true } }),
         )
       )?.id ?? null,
-    redis: app.redis,
-    channel: `${app.redisKeyPrefix}tenancy:memberships`,
+    broadcast: app.broadcast,
     ttlMs: options.membershipCacheSeconds * 1_000,
-    logger: app.log,
   })
   const tenants: TenantService = new TenantService({
     prisma,
@@ -174,7 +172,6 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     } else if (options.doctor !== 'off') {
       await runDoctor()
     }
-    await directory.start()
     if (options.mode === 'single') singleTenant = await ensureSingleTenant()
   })
 
@@ -199,7 +196,6 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     }
     throw new AcmeConfigError('@acme/tenancy', [`the tenancy doctor refuses to start:\n${report}`])
   }
-  app.addHook('onClose', () => directory.close())
 
   async function ensureSingleTenant(): Promise<MembershipInfo['tenant']> {
     const { slug, name } = options.singleTenant

@@ -1,4 +1,4 @@
-import { paginationQuery } from '@acme/core'
+import { paginationQuery, safeString } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -50,7 +50,7 @@ export async function projectRoutes(app: FastifyInstance): Promise<void> {
         tags: ['projects'],
         summary: 'Create a project',
         description: 'Created in the request’s tenant.',
-        body: z.object({ name: z.string().trim().min(1).max(100) }).strict(),
+        body: z.object({ name: safeString().trim().min(1).max(100) }).strict(),
         response: { 201: project },
       },
       config: { ...tenantScoped, permission: 'projects:write' },

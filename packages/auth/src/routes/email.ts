@@ -187,7 +187,15 @@ export async function emailRoutes(app: FastifyInstance, options: EmailRoutesOpti
             headers: { 'retry-after': String(admission.retryAfterSeconds) },
           })
         }
-        await verifyCurrentPassword(db, services.passwords, userId, request.body.password)
+        try {
+          await verifyCurrentPassword(db, services.passwords, userId, request.body.password)
+        } catch (error) {
+          // Only a verified-wrong password counts: an outage must not lock the user out.
+          if (!(error instanceof AuthErrors.CurrentPasswordInvalid)) {
+            await options.throttle.release(admission.attempt)
+          }
+          throw error
+        }
         await options.throttle.succeeded(admission.attempt)
       }
 

@@ -43,40 +43,6 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase()
 }
 
-export type RegistrationOutcome =
-  | { kind: 'created'; user: PublicUser }
-  | { kind: 'exists'; userId: string }
-
-/**
- * Creates the account, or reports that it exists. Both paths cost one password hash, so the
- * response time does not tell an attacker which emails have accounts.
- */
-export async function registerAccount(
-  db: AuthDb,
-  passwords: PasswordService,
-  input: { email: string; password: string; name: string | null },
-): Promise<RegistrationOutcome> {
-  await passwords.check(input.password)
-  const email = normalizeEmail(input.email)
-  const passwordHash = await passwords.hash(input.password)
-  const existing = await db.user.findUnique({ where: { email }, select: { id: true } })
-  if (existing) return { kind: 'exists', userId: existing.id }
-  try {
-    const user = await db.user.create({
-      data: { email, passwordHash, name: input.name },
-      select: PUBLIC_USER,
-    })
-    return { kind: 'created', user: toPublicUser(user) }
-  } catch (error) {
-    // Two registrations of one email at once: the loser is told the same as any existing one.
-    if ((error as { code?: unknown }).code === 'P2002') {
-      const winner = await db.user.findUniqueOrThrow({ where: { email }, select: { id: true } })
-      return { kind: 'exists', userId: winner.id }
-    }
-    throw error
-  }
-}
-
 /**
  * Checks a password login. Unknown email, wrong password and suspended account all fail the
  * same way after exactly one argon2 verification. A hash below the current parameters is

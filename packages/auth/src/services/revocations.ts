@@ -1,10 +1,11 @@
-import type { Redis } from 'ioredis'
-import type { Clock } from '../clock.js'
+import type { Broadcast, BroadcastChannel, Clock } from '@acme/core'
+import { z } from 'zod'
 
 export interface RevocationListOptions {
-  /** Shared with the rest of the app; `null` when there is a single instance. */
-  redis: Redis | null
-  channel: string
+  /** Core's `app.broadcast`: revocations reach the other instances through it. */
+  broadcast: Broadcast
+  /** Channel name within the app's prefix. */
+  channel?: string
   /** The access-token lifetime plus clock tolerance: after that a revoked session's tokens are dead anyway. */
   ttlSeconds: number
   clock: Clock
@@ -13,46 +14,37 @@ export interface RevocationListOptions {
   logger?: { warn(o: object, m?: string): void }
 }
 
+const sessionIds = z.array(z.string())
+
 /**
  * Immediate revocation (SES-01) without a database or Redis round trip per request: revoked session
  * ids are held in memory only as long as an access token can live, spread across instances through
- * Redis pub/sub, and loaded from the database at startup.
+ * core's broadcast, and loaded from the database at startup and whenever messages may have been
+ * missed (the broadcast reconnected).
  */
 export class RevocationList {
   readonly #options: RevocationListOptions
+  readonly #channel: BroadcastChannel<string[]>
   /** Session id → when this instance learnt of the revocation (ms, by the injected clock). */
   readonly #revoked = new Map<string, number>()
-  #subscriber: Redis | null = null
   #sweeper: NodeJS.Timeout | null = null
 
   constructor(options: RevocationListOptions) {
     this.#options = options
+    this.#channel = options.broadcast.channel(options.channel ?? 'auth:revoked-sessions', {
+      schema: sessionIds,
+      onMessage: (ids) => this.#add(ids),
+      onMissed: async (reason) => {
+        if (reason === 'resubscribed') await this.#loadRecent()
+      },
+    })
   }
 
+  /** After the broadcast has started (core starts it first), so nothing published is missed. */
   async start(): Promise<void> {
-    const { redis, channel } = this.#options
     // Sweeping only bounds memory; correctness comes from the age check in isRevoked.
     this.#sweeper = setInterval(() => this.#sweep(), Math.max(this.#ttlMs(), 1000))
     this.#sweeper.unref()
-    if (redis) {
-      // A connection in subscriber mode can run no other command, so publishing keeps `redis`.
-      const subscriber = redis.duplicate()
-      this.#subscriber = subscriber
-      subscriber.on('message', (from: string, message: string) => {
-        if (from === channel) this.#receive(message)
-      })
-      subscriber.on('error', (error: Error) => {
-        this.#options.logger?.warn({ err: error, channel }, 'revocation subscriber error')
-      })
-      await subscriber.subscribe(channel)
-      // ioredis resubscribes after a reconnect, but messages sent meanwhile are lost: reload them.
-      subscriber.on('ready', () => {
-        this.#loadRecent().catch((error: unknown) => {
-          this.#options.logger?.warn({ err: error }, 'reloading recent revocations failed')
-        })
-      })
-    }
-    // Subscribed first, so a revocation published while loading is not missed.
     await this.#loadRecent()
   }
 
@@ -60,13 +52,11 @@ export class RevocationList {
   async revoke(sessionIds: string[]): Promise<void> {
     if (sessionIds.length === 0) return
     this.#add(sessionIds)
-    const { redis, channel } = this.#options
-    if (!redis) return
     try {
-      await redis.publish(channel, JSON.stringify(sessionIds))
+      await this.#channel.publish(sessionIds)
     } catch (error) {
       // Rethrown so the caller can fail the request and the client retry: revoking is idempotent.
-      this.#options.logger?.warn({ err: error, channel }, 'publishing a revocation failed')
+      this.#options.logger?.warn({ err: error }, 'publishing a revocation failed')
       throw error
     }
   }
@@ -84,12 +74,6 @@ export class RevocationList {
   async close(): Promise<void> {
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#sweeper = null
-    const subscriber = this.#subscriber
-    this.#subscriber = null
-    if (subscriber) {
-      subscriber.removeAllListeners('ready')
-      await subscriber.quit().catch(() => subscriber.disconnect())
-    }
   }
 
   async #loadRecent(): Promise<void> {
@@ -97,20 +81,6 @@ export class RevocationList {
     if (!loadRecent) return
     const since = new Date(this.#now() - this.#ttlMs())
     this.#add(await loadRecent(since))
-  }
-
-  #receive(message: string): void {
-    let ids: unknown
-    try {
-      ids = JSON.parse(message)
-    } catch {
-      ids = null
-    }
-    if (!Array.isArray(ids) || !ids.every((id): id is string => typeof id === 'string')) {
-      this.#options.logger?.warn({ channel: this.#options.channel }, 'ignored malformed revocation')
-      return
-    }
-    this.#add(ids)
   }
 
   /** Timed from when this instance learnt of it: errs on keeping an entry slightly too long. */

@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { Broadcast, BroadcastChannel } from '@acme/core'
+import { z } from 'zod'
 import type { PermissionSet } from './permission.js'
 
 export interface PermissionCacheOptions {
-  /** Shared with the rest of the app; `null` when there is a single instance. */
-  redis: Redis | null
-  channel: string
+  /** Core's `app.broadcast`: changes reach the other instances through it. */
+  broadcast: Broadcast
+  /** Channel name within the app's prefix. Default `rbac:permissions`. */
+  channel?: string
   /** How long an entry is trusted without hearing of a change; 0 caches nothing. */
   ttlMs: number
   /** Bound on cached entries: the oldest go first. */
@@ -66,25 +67,31 @@ interface PendingLoad {
   stale: boolean
 }
 
-/** A parsed pub/sub message; `origin` lets an instance skip its own (already applied) drops. */
+/** What one instance tells the others to drop (an instance never hears its own). */
 interface InvalidationMessage {
-  origin: string
   all?: true
   tenantId?: string | null
   principalId?: string
 }
 
+const invalidationMessage = z
+  .object({
+    all: z.literal(true).optional(),
+    tenantId: z.string().nullable().optional(),
+    principalId: z.string().optional(),
+  })
+  .strict()
+
 /**
  * Effective permission sets per (principal, tenant), held in memory so a warm check costs no I/O.
  * A change drops the entries on this instance at once (the very next request reloads) and on the
- * others through Redis pub/sub; the TTL bounds staleness if a message is lost. While the subscriber
- * is not connected, this instance hears no changes, so it caches nothing: entries are dropped
- * when the connection goes and every load is fresh until it is back (and subscribed). With Redis,
- * nothing is cached before start() has subscribed.
+ * others through core's broadcast; the TTL bounds staleness if a message is lost. While the
+ * broadcast is not listening, this instance hears no changes, so it caches nothing: entries are
+ * dropped when the connection goes and every load is fresh until it is back (and resubscribed).
  */
 export class PermissionCache {
   readonly #options: PermissionCacheOptions
-  readonly #origin = randomUUID()
+  readonly #channel: BroadcastChannel<InvalidationMessage>
   /** Tenant buckets; the tenant-less scope has its own, so a lookup builds no composite key. */
   readonly #tenants = new Map<string, TenantBucket>()
   #global: TenantBucket | null = null
@@ -92,61 +99,14 @@ export class PermissionCache {
   readonly #order = new Set<Entry>()
   /** In-flight loads by tenant, then principal: concurrent misses share one. */
   readonly #pending = new Map<string | null, Map<string, PendingLoad>>()
-  #subscriber: Redis | null = null
-  /** Whether changes made elsewhere reach this instance: without Redis, there is no elsewhere. */
-  #listening: boolean
 
   constructor(options: PermissionCacheOptions) {
     this.#options = options
-    this.#listening = options.redis === null
-  }
-
-  async start(): Promise<void> {
-    const { redis, channel } = this.#options
-    if (!redis || this.#subscriber) return
-    // A connection in subscriber mode can run no other command, so publishing keeps `redis`.
-    const subscriber = redis.duplicate()
-    this.#subscriber = subscriber
-    subscriber.on('message', (from: string, message: string) => {
-      if (from === channel) this.#receive(message)
+    this.#channel = options.broadcast.channel(options.channel ?? 'rbac:permissions', {
+      schema: invalidationMessage,
+      onMessage: (message) => this.#apply(normalize(message)),
+      onMissed: () => this.#clear(),
     })
-    subscriber.on('error', (error: Error) => {
-      this.#options.logger?.warn({ err: error, channel }, 'permission cache subscriber error')
-    })
-    // Deaf from the moment the connection drops: forget what we hold, store nothing new.
-    subscriber.on('close', () => {
-      if (this.#listening) {
-        this.#options.logger?.warn({ channel }, 'permission cache disconnected: caching paused')
-      }
-      this.#deafen()
-    })
-    // ioredis resubscribes after a reconnect, but messages sent meanwhile are lost: start empty.
-    // It sends SUBSCRIBE as it turns ready; a PING answered after it proves the subscription is
-    // in place (Redis answers in order) before anything is cached again.
-    subscriber.on('ready', () => {
-      this.#clear()
-      subscriber
-        .ping()
-        .then(() => {
-          if (this.#subscriber === subscriber && subscriber.status === 'ready') this.#listen()
-        })
-        .catch(() => {
-          // The connection went again: 'close' keeps this instance deaf, the next 'ready' retries.
-        })
-    })
-    await subscriber.subscribe(channel)
-    this.#listen()
-  }
-
-  async close(): Promise<void> {
-    const subscriber = this.#subscriber
-    this.#subscriber = null
-    if (subscriber) {
-      subscriber.removeAllListeners('ready')
-      subscriber.removeAllListeners('close')
-      this.#deafen()
-      await subscriber.quit().catch(() => subscriber.disconnect())
-    }
   }
 
   /**
@@ -193,7 +153,7 @@ export class PermissionCache {
    * the caller can fail the request so the change is retried.
    */
   async invalidate(scope: InvalidationScope): Promise<void> {
-    const message: InvalidationMessage = { origin: this.#origin }
+    const message: InvalidationMessage = {}
     if (scope === 'all' || (scope.tenantId === undefined && scope.principalId === undefined)) {
       message.all = true
     } else {
@@ -201,12 +161,10 @@ export class PermissionCache {
       if (scope.principalId !== undefined) message.principalId = scope.principalId
     }
     this.#apply(message)
-    const { redis, channel } = this.#options
-    if (!redis) return
     try {
-      await redis.publish(channel, JSON.stringify(message))
+      await this.#channel.publish(message)
     } catch (error) {
-      this.#options.logger?.warn({ err: error, channel }, 'publishing a permission change failed')
+      this.#options.logger?.warn({ err: error }, 'publishing a permission change failed')
       throw error
     }
   }
@@ -261,7 +219,7 @@ export class PermissionCache {
     set: PermissionSet,
   ): void {
     const { ttlMs } = this.#options
-    if (ttlMs <= 0 || !this.#listening) return
+    if (ttlMs <= 0 || !this.#channel.listening) return
     const bucket = this.#bucketFor(tenantId)
     const previous = bucket.entries.get(principalId)
     if (previous) this.#delete(previous)
@@ -327,17 +285,6 @@ export class PermissionCache {
       for (const load of loads.values()) this.#markStale(load)
   }
 
-  #listen(): void {
-    if (this.#listening) return
-    this.#clear()
-    this.#listening = true
-  }
-
-  #deafen(): void {
-    this.#listening = false
-    this.#clear()
-  }
-
   /** A stale load is also unshared, so a request made after the change starts a fresh one. */
   #markStale(load: PendingLoad): void {
     load.stale = true
@@ -349,15 +296,6 @@ export class PermissionCache {
     if (loads?.get(load.principalId) !== load) return
     loads.delete(load.principalId)
     if (loads.size === 0) this.#pending.delete(load.tenantId)
-  }
-
-  #receive(raw: string): void {
-    const message = parseMessage(raw)
-    if (message === null) {
-      this.#options.logger?.warn({ channel: this.#options.channel }, 'ignored malformed message')
-      return
-    }
-    if (message.origin !== this.#origin) this.#apply(message)
   }
 }
 
@@ -373,27 +311,10 @@ function affects(principalId: string, load: PendingLoad): boolean {
   return load.ownerId === principalId || load.ownerId === UNKNOWN_OWNER
 }
 
-function parseMessage(raw: string): InvalidationMessage | null {
-  let value: unknown
-  try {
-    value = JSON.parse(raw)
-  } catch {
-    return null
+/** Nothing named means everything, as `invalidate({})` does. */
+function normalize(message: InvalidationMessage): InvalidationMessage {
+  if (message.all || (message.tenantId === undefined && message.principalId === undefined)) {
+    return { all: true }
   }
-  if (typeof value !== 'object' || value === null) return null
-  const { origin, all, tenantId, principalId } = value as Record<string, unknown>
-  if (typeof origin !== 'string') return null
-  if (all === true) return { origin, all: true }
-  const message: InvalidationMessage = { origin }
-  if (tenantId !== undefined) {
-    if (tenantId !== null && typeof tenantId !== 'string') return null
-    message.tenantId = tenantId
-  }
-  if (principalId !== undefined) {
-    if (typeof principalId !== 'string') return null
-    message.principalId = principalId
-  }
-  // Nothing named: treat as everything, as `invalidate({})` does.
-  if (message.tenantId === undefined && message.principalId === undefined) message.all = true
   return message
 }

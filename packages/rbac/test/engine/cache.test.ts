@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Broadcast } from '@acme/core'
 import { startTcpProxy, type TcpProxy, TEST_REDIS_URL, uniquePrefix } from '@acme/test-support'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
@@ -10,7 +11,7 @@ import {
 import { PermissionSet } from '../../src/engine/permission.js'
 
 const connections: Redis[] = []
-let caches: PermissionCache[] = []
+let caches: Array<{ close(): Promise<void> }> = []
 const proxies: TcpProxy[] = []
 
 afterEach(async () => {
@@ -31,17 +32,25 @@ function connect(url = TEST_REDIS_URL): Redis {
   return redis
 }
 
+/** An app's name: its instances share it as their broadcast prefix. */
 function channel(): string {
-  return `${uniquePrefix('rbac_cache')}permissions`
+  return uniquePrefix('rbac_cache')
 }
 
-/** Each instance gets its own connection, as separate processes would. */
-async function instance(
-  options: Partial<PermissionCacheOptions> & Pick<PermissionCacheOptions, 'channel'>,
-): Promise<PermissionCache> {
-  const cache = new PermissionCache({ redis: connect(), ttlMs: 60_000, ...options })
-  caches.push(cache)
-  await cache.start()
+type InstanceOptions = Partial<Omit<PermissionCacheOptions, 'broadcast' | 'channel'>> & {
+  channel: string
+  redis?: Redis | null
+}
+
+/**
+ * Each instance gets its own connection and broadcast, as separate processes would, started as
+ * core starts it (at onReady). The broadcast reports what it drops through `logger`.
+ */
+async function instance({ channel: app, redis = connect(), logger, ...options }: InstanceOptions) {
+  const broadcast = new Broadcast({ redis, prefix: app, logger: logger ?? { warn: () => {} } })
+  const cache = new PermissionCache({ broadcast, ttlMs: 60_000, ...options })
+  caches.push(broadcast)
+  await broadcast.start()
   return cache
 }
 
@@ -292,14 +301,11 @@ describe('PermissionCache', () => {
     proxies.push(proxy)
     const name = channel()
     const warn = vi.fn()
-    const cut = new PermissionCache({
-      redis: connect(proxy.url(TEST_REDIS_URL)),
+    const cut = await instance({
       channel: name,
-      ttlMs: 60_000,
+      redis: connect(proxy.url(TEST_REDIS_URL)),
       logger: { warn },
     })
-    caches.push(cut)
-    await cut.start()
     const other = await instance({ channel: name })
     const load = counter('projects:read')
     await cut.get(key(T1, 'u1'), load)
@@ -332,9 +338,7 @@ describe('PermissionCache', () => {
   })
 
   it('works on one instance without Redis', async () => {
-    const cache = new PermissionCache({ redis: null, channel: 'unused', ttlMs: 60_000 })
-    caches.push(cache)
-    await cache.start()
+    const cache = await instance({ channel: channel(), redis: null })
     const load = counter('members:read')
     await cache.get(key(T1, 'u1'), load)
     await cache.get(key(T1, 'u1'), load)
@@ -352,11 +356,11 @@ describe('PermissionCache', () => {
     for (const message of [
       'not json',
       '42',
-      '{"tenantId":"tenant-1"}',
-      '{"origin":"x","tenantId":7}',
-      '{"origin":"x","principalId":["u1"]}',
+      '{"message":{"tenantId":"tenant-1"}}',
+      '{"origin":"x","message":{"tenantId":7}}',
+      '{"origin":"x","message":{"principalId":["u1"]}}',
     ]) {
-      await publisher.publish(name, message)
+      await publisher.publish(`${name}rbac:permissions`, message)
     }
     await waitFor(() => warn.mock.calls.length >= 5, 2000)
     expect(warn).toHaveBeenCalledTimes(5)
