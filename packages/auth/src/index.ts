@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { createAuthenticateHook } from './authenticate.js'
 import { systemClock } from './clock.js'
 import type { AuthDb } from './db.js'
+import { defineCleanupJob } from './jobs/cleanup.js'
 import { registerAuthTemplates } from './mail.js'
 import { registerAccountTemplates } from './mail-templates-account.js'
 import { registerPasswordTemplates } from './mail-templates-password.js'
@@ -19,6 +20,7 @@ import { passwordRoutes } from './routes/password.js'
 import { sessionRoutes } from './routes/sessions.js'
 import { AccountStatusService } from './services/account-status.js'
 import { ApiKeyService } from './services/api-keys.js'
+import { AuthCleanup } from './services/cleanup.js'
 import { PasswordService } from './services/passwords.js'
 import { RevocationList } from './services/revocations.js'
 import { SessionService } from './services/sessions.js'
@@ -117,6 +119,17 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
   )
   app.addHook('onReady', () => revocations.start())
   app.addHook('onClose', () => revocations.close())
+  defineCleanupJob(app, {
+    cleanup: new AuthCleanup({
+      db,
+      clock,
+      retentionDays: options.cleanup.retentionDays,
+      batchSize: options.cleanup.batchSize,
+      accessTokenSeconds: jwt.accessTtlSeconds + jwt.clockToleranceSeconds,
+      keepKnownDevices: options.mail.newSignInAlert,
+    }),
+    when: options.cleanup.enabled ? options.cleanup.schedule : null,
+  })
 
   registerAuthTemplates(app.mailer)
   registerPasswordTemplates(app.mailer)

@@ -109,6 +109,10 @@ declare module 'fastify' {
 }
 
 declare module '@acme/core' {
+  interface AcmeJobs {
+    /** The background cleanup (see the README, "Cleanup"); `{}` runs it now. */
+    'auth.cleanup': Record<string, never>
+  }
   interface AcmeEvents {
     'user.registered': { userId: string }
     'user.logged_in': { userId: string; sessionId: string }

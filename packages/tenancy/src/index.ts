@@ -2,6 +2,7 @@ import type {} from '@acme/auth'
 import { AcmeConfigError, getRequestContext, parseOptions } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { defineCleanupJob } from './cleanup-job.js'
 import { buildScopeRules, runtimeDataModelOf } from './data-model.js'
 import { TenancyErrors } from './errors.js'
 import { defineTenantJob } from './jobs.js'
@@ -16,6 +17,7 @@ import { invitationRoutes } from './routes/invitations.js'
 import { memberRoutes } from './routes/members.js'
 import { RoleRules } from './routes/roles.js'
 import { tenantRoutes } from './routes/tenants.js'
+import { InvitationCleanup } from './services/cleanup.js'
 import { diagnoseTenancy, formatFindings } from './services/doctor.js'
 import { InvitationService } from './services/invitations.js'
 import { MembershipDirectory, type MembershipInfo } from './services/memberships.js'
@@ -111,6 +113,15 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     },
   }
   app.decorate('tenancy', services)
+  defineCleanupJob(app, {
+    cleanup: new InvitationCleanup({
+      tenants,
+      now: options.clock ?? (() => new Date()),
+      retentionDays: options.cleanup.retentionDays,
+      batchSize: options.cleanup.batchSize,
+    }),
+    when: options.cleanup.enabled ? options.cleanup.schedule : null,
+  })
   app.decorateRequest('tenant', null)
   installRequestDb(app, dbOptions)
 

@@ -79,6 +79,10 @@ declare module 'fastify' {
 }
 
 declare module '@acme/core' {
+  interface AcmeJobs {
+    /** The background cleanup of lapsed invitations (see the README, "Cleanup"); `{}` runs it now. */
+    'tenancy.cleanup': Record<string, never>
+  }
   interface AcmeEvents {
     'tenant.created': { tenantId: string; userId: string }
     'tenant.updated': { tenantId: string; userId: string }
