@@ -75,9 +75,16 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
 
   await app.register(acmeTenancy)
   await app.register(acmeRbac, {
+    // What the default system roles get: owner everything; admin reads and writes projects;
+    // member reads, and writes only their own (`projects:write:own`); viewer reads (the default
+    // grant of a `:read`).
     permissions: [
       { name: 'projects:read', description: "See the tenant's projects." },
-      { name: 'projects:write', description: 'Create and change projects.' },
+      {
+        name: 'projects:write',
+        description: 'Create and change projects.',
+        grant: { admin: true, member: 'own' },
+      },
     ],
   })
   if (database.role === 'switched') {

@@ -259,7 +259,14 @@ export {
   parseOptions,
   type ResolvedCoreOptions,
 } from './options.js'
-export { PermissionCatalog, type PermissionInfo } from './permissions.js'
+export {
+  defaultPermissionGrant,
+  PermissionCatalog,
+  type PermissionDeclaration,
+  type PermissionGrant,
+  type PermissionInfo,
+  type RoleGrant,
+} from './permissions.js'
 export { PROBLEM_CONTENT_TYPE, type ProblemDocument } from './problem.js'
 export type { RouteEntry, RouteTable } from './route-table.js'
 export { idParam, MAX_PAGE_SIZE, paginationQuery } from './schemas.js'

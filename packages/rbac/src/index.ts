@@ -5,7 +5,12 @@ import fp from 'fastify-plugin'
 import type { RbacDb } from './db.js'
 import { PermissionCache } from './engine/cache.js'
 import { isPermission, parsePermission } from './engine/permission.js'
-import { DEFAULT_SYSTEM_ROLES, type RoleDefinition, validateRole } from './engine/roles.js'
+import {
+  DEFAULT_SYSTEM_ROLES,
+  deriveSystemRoles,
+  type RoleDefinition,
+  validateRole,
+} from './engine/roles.js'
 import { RbacErrors } from './errors.js'
 import {
   createGuard,
@@ -128,7 +133,8 @@ async function registerRbac(app: FastifyInstance, rawOptions: RbacOptions): Prom
 /**
  * Everything named must exist once all plugins and routes are registered: role permissions and
  * route guards against the catalog, and with `denyByDefault` a declaration on every route that
- * needs authentication. Default system roles drop grants on resources no package declared.
+ * needs authentication. Without `systemRoles`, the default roles get what the catalog's
+ * declarations grant them (every package and the app have declared by now).
  */
 function checkStartup(
   app: FastifyInstance,
@@ -136,21 +142,18 @@ function checkStartup(
   strictRoles: boolean,
   denyByDefault: boolean,
 ): void {
-  const catalog = new Set(app.permissions.list().map((entry) => entry.name))
-  const resources = new Set([...catalog].map((name) => name.split(':')[0]))
+  const declared = app.permissions.list()
+  const catalog = new Set(declared.map((entry) => entry.name))
   const problems: string[] = []
-  for (const [name, role] of systemRoles) {
-    if (!strictRoles) {
-      const kept = role.permissions.filter((permission) => {
-        const parsed = parsePermission(permission)
-        if (!parsed) return false
-        if (parsed.resource === '*') return true
-        if (parsed.action === '*') return resources.has(parsed.resource)
-        return catalog.has(`${parsed.resource}:${parsed.action}`)
-      })
-      systemRoles.set(name, { ...role, permissions: kept })
+  if (!strictRoles) {
+    const derived = deriveSystemRoles(declared)
+    problems.push(...derived.problems)
+    for (const role of derived.roles) {
+      systemRoles.set(role.name, { ...role, inherits: role.inherits ?? null, system: true })
     }
-    for (const problem of validateRole(systemRoles.get(name) ?? role, catalog, systemRoles)) {
+  }
+  for (const [name, role] of systemRoles) {
+    for (const problem of validateRole(role, catalog, systemRoles)) {
       problems.push(`system role ${name}: ${problem}`)
     }
   }
@@ -188,7 +191,12 @@ export default acmeRbac
 
 export type { PermissionCacheOptions } from './engine/cache.js'
 export { isPermission, PermissionSet } from './engine/permission.js'
-export { DEFAULT_SYSTEM_ROLES, type RoleDefinition } from './engine/roles.js'
+export {
+  DEFAULT_SYSTEM_ROLES,
+  defaultSystemRoles,
+  type GrantedPermission,
+  type RoleDefinition,
+} from './engine/roles.js'
 export { RbacErrors } from './errors.js'
 export type { RbacOptions, ResolvedRbacOptions } from './options.js'
 export { RBAC_PERMISSIONS } from './permissions.js'

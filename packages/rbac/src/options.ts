@@ -1,8 +1,18 @@
 import { z } from 'zod'
 import type { RoleDefinition } from './engine/roles.js'
 
+/**
+ * Which default system roles get a permission: role name → `true` (the permission) or `'own'` (its
+ * `:own` variant). Omitted: `resource:read` goes to admin, member and viewer, the rest to admin.
+ */
+const permissionGrant = z.record(z.string(), z.union([z.literal(true), z.literal('own')]))
+
 const permissionEntry = z
-  .object({ name: z.string(), description: z.string().min(1).max(300) })
+  .object({
+    name: z.string(),
+    description: z.string().min(1).max(300),
+    grant: permissionGrant.optional(),
+  })
   .strict()
 
 const roleDefinition = z
@@ -16,9 +26,16 @@ const roleDefinition = z
 
 export const rbacOptionsSchema = z
   .object({
-    /** The app's own permissions, declared in core's catalog (plugins declare theirs). */
+    /**
+     * The app's own permissions, declared in core's catalog (plugins declare theirs), each with
+     * the default system roles that get it (`grant`).
+     */
     permissions: z.array(permissionEntry).default([]),
-    /** System roles (code, immutable); default owner, admin, member, viewer. `owner` must exist. */
+    /**
+     * System roles (code, immutable), exactly as listed: the catalog's grants do not apply.
+     * Default: owner (`*`), admin, member and viewer with what the catalog's declarations grant.
+     * `owner` must exist.
+     */
     systemRoles: z.array(roleDefinition).optional(),
     /**
      * Refuse to start when an authenticated route declares no permission (`config.permission`,

@@ -84,7 +84,11 @@ beforeAll(async () => {
       defaultRoles: ['member'],
       permissions: [
         { name: 'projects:read', description: 'Read projects.' },
-        { name: 'projects:write', description: 'Create and change projects.' },
+        {
+          name: 'projects:write',
+          description: 'Create and change projects.',
+          grant: { admin: true, member: 'own' },
+        },
       ],
     },
     { ...QUIET, tenancy: false, label: 'rbacglobal', routes: projectRoutes },

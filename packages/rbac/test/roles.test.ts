@@ -282,8 +282,8 @@ describe('validation', () => {
     expect(response.json()).toEqual({
       id: 'viewer',
       name: 'viewer',
-      description: 'Reads members, projects and files',
-      permissions: ['members:read', 'docs:read'],
+      description: 'Reads the tenant',
+      permissions: ['docs:read', 'members:read'],
       inherits: null,
       system: true,
     })

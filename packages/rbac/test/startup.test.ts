@@ -142,8 +142,44 @@ describe('everything named must be declared', () => {
     expect(error?.message).toContain('systemRoles must include "owner"')
   })
 
-  it('default system roles keep only what is declared (no error for undeclared resources)', async () => {
+  it("the default system roles start on the packages' declarations alone (no app permissions)", async () => {
     expect(await startError({})).toBeNull()
+  })
+
+  it('a declaration granting a role the default roles lack: ready() rejects, naming both', async () => {
+    const error = await startError({}, (app) => {
+      app.permissions.declare('@acme/ledgers', [
+        { name: 'ledgers:read', description: 'Read ledgers.', grant: { auditor: true } },
+      ])
+    })
+    expect(error?.message).toContain(
+      'permission "ledgers:read" (declared by @acme/ledgers) grants role "auditor", which is not a default system role (owner, admin, member, viewer)',
+    )
+    const fromOptions = await startError({
+      permissions: [{ name: 'ledgers:write', description: 'x', grant: { clerk: 'own' } }],
+    })
+    expect(fromOptions?.message).toContain(
+      'permission "ledgers:write" (declared by app) grants role "clerk"',
+    )
+  })
+
+  it('with systemRoles, grants are not read: a grant to a role not listed starts', async () => {
+    expect(
+      await startError({
+        permissions: [{ name: 'ledgers:write', description: 'x', grant: { clerk: 'own' } }],
+        systemRoles: [{ name: 'owner', permissions: ['*'] }],
+      }),
+    ).toBeNull()
+  })
+
+  it('a malformed grant in the options is refused at registration', async () => {
+    const error = await startError({
+      permissions: [
+        { name: 'ledgers:write', description: 'x', grant: { clerk: 'mine' as unknown as 'own' } },
+      ],
+    })
+    expect(error?.message).toContain('invalid options')
+    expect(error?.message).toContain('"permissions.0.grant.clerk"')
   })
 })
 

@@ -226,51 +226,87 @@ function quote(value: string): string {
 }
 
 /**
- * The system roles an app gets by default (configurable by the plugin). Admin holds everything
- * but deleting the tenant and billing: listed resource by resource so an app can adjust it.
+ * The system roles an app gets by default, before the catalog's grants: `owner` holds `*`;
+ * `admin`, `member` and `viewer` hold nothing of their own. At startup rbac gives each one what
+ * the permissions declared in core's catalog grant it (`defaultSystemRoles`), so no resource is
+ * named here: every package (and the app) says who gets its permissions when it declares them.
  */
 export const DEFAULT_SYSTEM_ROLES: readonly RoleDefinition[] = Object.freeze(
   [
     {
       name: 'owner',
-      description: 'Everything, including deleting the tenant and billing',
+      description: 'Everything, including deleting the tenant',
       permissions: ['*'],
       system: true,
     },
     {
       name: 'admin',
-      description: 'Manages the tenant, its members, roles and resources; not deletion or billing',
-      permissions: [
-        'tenants:manage',
-        'members:*',
-        'roles:*',
-        'api-keys:*',
-        'projects:*',
-        'webhooks:*',
-        'flags:*',
-        'audit:read',
-        'files:*',
-        'jobs:*',
-      ],
+      description: 'Manages the tenant, its members, roles and resources; not deleting it',
+      permissions: [],
       system: true,
     },
     {
       name: 'member',
-      description: 'Reads the tenant; writes only the projects and files they created',
-      permissions: [
-        'members:read',
-        'projects:read',
-        'projects:write:own',
-        'files:read',
-        'files:write:own',
-      ],
+      description: 'Reads the tenant; writes what the app lets members write',
+      permissions: [],
       system: true,
     },
     {
       name: 'viewer',
-      description: 'Reads members, projects and files',
-      permissions: ['members:read', 'projects:read', 'files:read'],
+      description: 'Reads the tenant',
+      permissions: [],
       system: true,
     },
   ].map((role) => Object.freeze({ ...role, permissions: Object.freeze(role.permissions) })),
 )
+
+/** What `defaultSystemRoles` reads of each catalog entry (core's `PermissionInfo`). */
+export interface GrantedPermission {
+  name: string
+  /** The package that declared it, for messages. */
+  owner?: string
+  grant: Readonly<Record<string, true | 'own' | undefined>>
+}
+
+/**
+ * DEFAULT_SYSTEM_ROLES with what `catalog` grants each (`true`: the permission, `'own'`: its
+ * `:own` variant), in catalog order, plus problems: a grant naming a role that is not a default
+ * system role. `owner` already holds `*`: granting it something adds nothing.
+ */
+export function deriveSystemRoles(catalog: Iterable<GrantedPermission>): {
+  roles: RoleDefinition[]
+  problems: string[]
+} {
+  const granted = new Map<string, string[]>(DEFAULT_SYSTEM_ROLES.map((role) => [role.name, []]))
+  const problems: string[] = []
+  for (const entry of catalog) {
+    for (const [role, value] of Object.entries(entry.grant)) {
+      if (value === undefined) continue
+      const permissions = granted.get(role)
+      if (permissions === undefined) {
+        problems.push(
+          `permission ${quote(entry.name)}${entry.owner ? ` (declared by ${entry.owner})` : ''} ` +
+            `grants role ${quote(role)}, which is not a default system role ` +
+            `(${[...granted.keys()].join(', ')}); list your own in systemRoles`,
+        )
+      } else if (role !== 'owner') {
+        permissions.push(value === 'own' ? `${entry.name}:own` : entry.name)
+      }
+    }
+  }
+  const roles = DEFAULT_SYSTEM_ROLES.map((role) =>
+    role.name === 'owner' ? role : { ...role, permissions: granted.get(role.name) ?? [] },
+  )
+  return { roles, problems }
+}
+
+/**
+ * The default system roles an app with these permissions gets (pass `app.permissions.list()` once
+ * every package has declared): owner `*`, and admin, member and viewer what the catalog grants
+ * them. Throws a TypeError naming any grant to a role that is not one of them.
+ */
+export function defaultSystemRoles(catalog: Iterable<GrantedPermission>): RoleDefinition[] {
+  const { roles, problems } = deriveSystemRoles(catalog)
+  if (problems.length > 0) throw new TypeError(problems.join('; '))
+  return roles
+}

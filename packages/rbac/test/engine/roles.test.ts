@@ -1,8 +1,13 @@
+import { PermissionCatalog } from '@acme/core'
+import { TENANCY_PERMISSIONS } from '@acme/tenancy'
 import { describe, expect, it } from 'vitest'
 import {
   DEFAULT_SYSTEM_ROLES,
+  defaultSystemRoles,
+  deriveSystemRoles,
   effectivePermissions,
   findInheritanceCycle,
+  type GrantedPermission,
   MAX_INHERITANCE_DEPTH,
   RoleCycleError,
   type RoleDefinition,
@@ -10,6 +15,7 @@ import {
   RoleInheritanceError,
   validateRole,
 } from '../../src/engine/roles.js'
+import { RBAC_PERMISSIONS } from '../../src/permissions.js'
 
 function rolesOf(...definitions: RoleDefinition[]): Map<string, RoleDefinition> {
   return new Map(definitions.map((role) => [role.name, role]))
@@ -30,7 +36,7 @@ function chainOf(links: number): Map<string, RoleDefinition> {
   return rolesOf(...roles)
 }
 
-/** Every permission the default roles name, as an app with all first-party plugins registers. */
+/** A catalog as an app with all first-party plugins registers. */
 const CATALOG = new Set([
   'tenants:manage',
   'tenants:delete',
@@ -230,18 +236,17 @@ describe('validateRole', () => {
 })
 
 describe('DEFAULT_SYSTEM_ROLES', () => {
-  const systemRoles = new Map(DEFAULT_SYSTEM_ROLES.map((r) => [r.name, r]))
-
-  it('are valid system roles against the catalog', () => {
-    expect([...systemRoles.keys()]).toEqual(['owner', 'admin', 'member', 'viewer'])
-    for (const systemRole of DEFAULT_SYSTEM_ROLES) {
-      expect(systemRole.system).toBe(true)
-      expect(validateRole(systemRole, CATALOG, systemRoles)).toEqual([])
-    }
+  it('owner holds *; admin, member and viewer name no resource of their own', () => {
+    expect(DEFAULT_SYSTEM_ROLES.map((r) => [r.name, [...r.permissions], r.system])).toEqual([
+      ['owner', ['*'], true],
+      ['admin', [], true],
+      ['member', [], true],
+      ['viewer', [], true],
+    ])
   })
 
   it('cannot be altered in place', () => {
-    const owner = systemRoles.get('owner')
+    const owner = DEFAULT_SYSTEM_ROLES.find((r) => r.name === 'owner')
     if (owner === undefined) throw new Error('no owner role')
     const permissions = owner.permissions as string[]
     expect(() => permissions.push('x:y')).toThrow(TypeError)
@@ -251,24 +256,54 @@ describe('DEFAULT_SYSTEM_ROLES', () => {
     }).toThrow(TypeError)
     expect(() => (DEFAULT_SYSTEM_ROLES as RoleDefinition[]).pop()).toThrow(TypeError)
   })
+})
+
+describe('defaultSystemRoles: the default roles from the catalog grants', () => {
+  /** An app with tenancy, rbac and its own permissions, declared as they would be at startup. */
+  const catalog = new PermissionCatalog()
+  catalog.declare('@acme/tenancy', TENANCY_PERMISSIONS)
+  catalog.declare('@acme/rbac', RBAC_PERMISSIONS)
+  catalog.declare('app', [
+    { name: 'projects:read', description: 'default grant' },
+    { name: 'projects:write', description: 'x', grant: { admin: true, member: 'own' } },
+    { name: 'projects:delete', description: 'default grant' },
+    { name: 'billing:manage', description: 'owners only', grant: {} },
+    { name: 'audit:read', description: 'not for everyone', grant: { admin: true } },
+  ])
+  const names = new Set(catalog.list().map((entry) => entry.name))
+  const systemRoles = new Map(defaultSystemRoles(catalog.list()).map((r) => [r.name, r]))
+
+  it('are valid system roles against the catalog, in catalog order', () => {
+    expect([...systemRoles.keys()]).toEqual(['owner', 'admin', 'member', 'viewer'])
+    for (const systemRole of systemRoles.values()) {
+      expect(systemRole.system).toBe(true)
+      expect(validateRole(systemRole, names, systemRoles)).toEqual([])
+    }
+    expect(systemRoles.get('viewer')?.permissions).toEqual(['members:read', 'projects:read'])
+    expect(systemRoles.get('member')?.permissions).toEqual([
+      'members:read',
+      'projects:read',
+      'projects:write:own',
+    ])
+  })
 
   // The role × permission matrix: every catalog permission, as each system role answers it.
   const MATRIX: Record<string, string[]> = {
-    owner: [...CATALOG],
-    admin: [...CATALOG].filter((p) => p !== 'tenants:delete' && !p.startsWith('billing:')),
-    member: ['members:read', 'projects:read', 'files:read'],
-    viewer: ['members:read', 'projects:read', 'files:read'],
+    owner: [...names],
+    admin: [...names].filter((p) => p !== 'tenants:delete' && p !== 'billing:manage'),
+    member: ['members:read', 'projects:read'],
+    viewer: ['members:read', 'projects:read'],
   }
   const OWN_ONLY: Record<string, string[]> = {
     owner: [],
     admin: [],
-    member: ['projects:write', 'files:write'],
+    member: ['projects:write'],
     viewer: [],
   }
 
   it.each(Object.keys(MATRIX))('%s holds exactly its row of the matrix', (name) => {
     const granted = effectivePermissions(systemRoles, [name])
-    for (const permission of CATALOG) {
+    for (const permission of names) {
       const full = MATRIX[name]?.includes(permission) ?? false
       const own = full || (OWN_ONLY[name]?.includes(permission) ?? false)
       expect({ permission, full: granted.can(permission) }).toEqual({ permission, full })
@@ -276,5 +311,33 @@ describe('DEFAULT_SYSTEM_ROLES', () => {
       const theirs = granted.can(permission, { ownerId: 'u2', userId: 'u1' })
       expect({ permission, mine, theirs }).toEqual({ permission, mine: own, theirs: full })
     }
+  })
+
+  it('an empty catalog: owner *, the others nothing', () => {
+    expect(defaultSystemRoles([]).map((r) => [r.name, [...r.permissions]])).toEqual([
+      ['owner', ['*']],
+      ['admin', []],
+      ['member', []],
+      ['viewer', []],
+    ])
+  })
+
+  it('granting owner adds nothing to *', () => {
+    const roles = defaultSystemRoles([{ name: 'x:y', grant: { owner: true, viewer: 'own' } }])
+    expect(roles.find((r) => r.name === 'owner')?.permissions).toEqual(['*'])
+    expect(roles.find((r) => r.name === 'viewer')?.permissions).toEqual(['x:y:own'])
+  })
+
+  it('a grant naming a role that is not a default system role is refused, naming both', () => {
+    const grants: GrantedPermission[] = [
+      { name: 'notes:read', owner: 'app', grant: { auditor: true, admin: true } },
+      { name: 'notes:write', grant: { editor: 'own' } },
+    ]
+    expect(() => defaultSystemRoles(grants)).toThrow(TypeError)
+    expect(() => defaultSystemRoles(grants)).toThrow(
+      'permission "notes:read" (declared by app) grants role "auditor", which is not a default system role (owner, admin, member, viewer)',
+    )
+    expect(deriveSystemRoles(grants).problems).toHaveLength(2)
+    expect(deriveSystemRoles(grants).problems[1]).toContain('grants role "editor"')
   })
 })

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { PrismaClient } from '../../src/generated/prisma/client.js'
-import { DEFAULT_SYSTEM_ROLES, RbacErrors, type RbacOptions } from '../../src/index.js'
+import { RbacErrors, type RbacOptions } from '../../src/index.js'
 
 declare module '@acme/core' {
   interface AcmeRegister {
@@ -11,35 +11,25 @@ declare module '@acme/core' {
   }
 }
 
-/** What the test app declares through rbac's `permissions` option. */
+/**
+ * What the test app declares through rbac's `permissions` option, with the grants the default
+ * system roles take from it: `docs:read` the default for a read (admin, member, viewer),
+ * `docs:write` admin fully and member on their own documents. With tenancy's and rbac's own
+ * declarations: owner `*`; admin every permission but `tenants:delete`; member `members:read`,
+ * `docs:read`, `docs:write:own`; viewer `members:read`, `docs:read`.
+ */
 export const DOCS_PERMISSIONS = [
   { name: 'docs:read', description: 'Read the documents of the tenant.' },
-  { name: 'docs:write', description: 'Create and change documents.' },
-] as const
-
-/**
- * The default system roles with the app's `docs` resource in place of `projects` (which this
- * app does not declare), and the grants on resources nobody declares dropped, as rbac drops them
- * for the defaults: owner `*`; admin `docs:*` (and `api-keys:*`, tenancy's); member `docs:read` +
- * `docs:write:own`; viewer `docs:read`.
- */
-export const DOCS_SYSTEM_ROLES: NonNullable<RbacOptions['systemRoles']> = DEFAULT_SYSTEM_ROLES.map(
-  (role) => ({
-    name: role.name,
-    ...(role.description ? { description: role.description } : {}),
-    permissions: role.permissions
-      .map((permission) => permission.replace(/^projects:/, 'docs:'))
-      .filter((permission) => {
-        const resource = permission.split(':')[0]
-        return ['*', 'tenants', 'members', 'roles', 'api-keys', 'docs'].includes(resource ?? '')
-      }),
-  }),
-)
+  {
+    name: 'docs:write',
+    description: 'Create and change documents.',
+    grant: { admin: true, member: 'own' },
+  },
+] as const satisfies NonNullable<RbacOptions['permissions']>
 
 /** rbac options of an app with documents. */
 export const docsOptions = (extra: Partial<RbacOptions> = {}): Partial<RbacOptions> => ({
   permissions: [...DOCS_PERMISSIONS],
-  systemRoles: DOCS_SYSTEM_ROLES,
   ...extra,
 })
 
