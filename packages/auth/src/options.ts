@@ -1,61 +1,8 @@
+import { maintenanceJobOptions } from '@acme/core'
 import { z } from 'zod'
 import type { Clock } from './clock.js'
 
 const jwk = z.record(z.string(), z.unknown())
-
-/** Five cron fields, or six with seconds first; core checks the expression itself at startup. */
-const CRON_SHAPE = /^\S+(\s+\S+){4,5}$/
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz })
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** A cleanup job's schedule and retention; `everySeconds` defaults to `defaults.everySeconds`. */
-function cleanupSchema(defaults: { everySeconds: number }) {
-  return z
-    .object({
-      enabled: z.boolean().default(true),
-      /** Runs every this many seconds, the first run one interval after the first start. */
-      everySeconds: z
-        .number()
-        .int()
-        .min(60)
-        .max(31 * 86_400)
-        .optional(),
-      /** Instead of `everySeconds`: a cron expression (5 fields, or 6 with seconds first). */
-      cron: z.string().trim().regex(CRON_SHAPE, 'must be 5 or 6 cron fields').optional(),
-      /** The IANA time zone `cron` is read in. */
-      tz: z.string().refine(isTimeZone, 'must be an IANA time zone, like "UTC"').default('UTC'),
-      /** Days a row is kept once it stopped serving (expired, revoked, used). */
-      retentionDays: z.number().int().min(1).max(3_650).default(30),
-      /** Rows per DELETE statement: each batch locks at most this many rows. */
-      batchSize: z.number().int().min(1).max(10_000).default(1_000),
-    })
-    .strict()
-    .prefault({})
-    .superRefine((cleanup, ctx) => {
-      if (cleanup.cron !== undefined && cleanup.everySeconds !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['cron'],
-          message: 'give "everySeconds" or "cron", not both',
-        })
-      }
-    })
-    .transform(({ everySeconds, cron, tz, ...rest }) => ({
-      ...rest,
-      /** Core's schedule: `{ every: ms }` or `{ cron, tz }`. */
-      schedule:
-        cron === undefined
-          ? { every: (everySeconds ?? defaults.everySeconds) * 1_000 }
-          : { cron, tz },
-    }))
-}
 
 export const authOptionsSchema = z
   .object({
@@ -256,7 +203,7 @@ export const authOptionsSchema = z
      * The `auth.cleanup` job, scheduled at startup: deletes sessions, refresh tokens, single-use
      * tokens and MFA leftovers that stopped serving. See the README ("Cleanup") for what it keeps.
      */
-    cleanup: cleanupSchema({ everySeconds: 3_600 }),
+    cleanup: maintenanceJobOptions({ everySeconds: 3_600 }),
     /** How recent a password proof must be for sensitive changes (delete a session, …). */
     reauthenticationSeconds: z.number().int().min(60).max(3_600).default(300),
     /** Every route requires a valid access token unless its config says `auth: 'public'`. */

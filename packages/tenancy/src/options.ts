@@ -1,3 +1,4 @@
+import { maintenanceJobOptions } from '@acme/core'
 import { z } from 'zod'
 
 const planSchema = z
@@ -40,55 +41,6 @@ export const DEFAULT_PLANS: Record<string, z.input<typeof planSchema>> = {
     entitlements: ['sso', 'audit-export', 'webhooks', 'custom-roles', 'data-residency'],
   },
 }
-
-/** Five cron fields, or six with seconds first; core checks the expression itself at startup. */
-const CRON_SHAPE = /^\S+(\s+\S+){4,5}$/
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz })
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** The `tenancy.cleanup` job's schedule and retention. */
-const cleanupSchema = z
-  .object({
-    enabled: z.boolean().default(true),
-    /** Runs every this many seconds (default one day), the first run one interval after the first start. */
-    everySeconds: z
-      .number()
-      .int()
-      .min(60)
-      .max(31 * 86_400)
-      .optional(),
-    /** Instead of `everySeconds`: a cron expression (5 fields, or 6 with seconds first). */
-    cron: z.string().trim().regex(CRON_SHAPE, 'must be 5 or 6 cron fields').optional(),
-    /** The IANA time zone `cron` is read in. */
-    tz: z.string().refine(isTimeZone, 'must be an IANA time zone, like "UTC"').default('UTC'),
-    /** Days an invitation is kept once it lapsed (expired, accepted or revoked). */
-    retentionDays: z.number().int().min(1).max(3_650).default(30),
-    /** Rows per DELETE statement: each batch locks at most this many rows. */
-    batchSize: z.number().int().min(1).max(10_000).default(1_000),
-  })
-  .strict()
-  .prefault({})
-  .superRefine((cleanup, ctx) => {
-    if (cleanup.cron !== undefined && cleanup.everySeconds !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['cron'],
-        message: 'give "everySeconds" or "cron", not both',
-      })
-    }
-  })
-  .transform(({ everySeconds, cron, tz, ...rest }) => ({
-    ...rest,
-    /** Core's schedule: `{ every: ms }` or `{ cron, tz }`. */
-    schedule: cron === undefined ? { every: (everySeconds ?? 86_400) * 1_000 } : { cron, tz },
-  }))
 
 const resolverSchema = z.union([
   z.literal('token'),
@@ -177,7 +129,7 @@ export const tenancyOptionsSchema = z
      * The `tenancy.cleanup` job, scheduled at startup: deletes invitations that lapsed longer ago
      * than the retention, tenant by tenant. See the README ("Cleanup").
      */
-    cleanup: cleanupSchema,
+    cleanup: maintenanceJobOptions({ everySeconds: 86_400 }),
     /** Injectable time source (tests): invitation expiry and the request limit's buckets. */
     clock: z
       .custom<() => Date>(

@@ -1,6 +1,7 @@
 // BullMQ's own cron parser (a dependency of bullmq, pinned to the same version in core), so both
 // runners compute the same ticks from one expression. A CommonJS module: default import only.
 import cronParser from 'cron-parser'
+import { isTimeZone } from './maintenance-options.js'
 import type { JobSchedule } from './types.js'
 
 /** A validated schedule: the time zone is explicit, so every instance computes the same ticks. */
@@ -74,13 +75,4 @@ export function nextEveryTick(previous: number, every: number, now: number): num
   const next = previous + every
   if (next > now) return next
   return previous + every * (Math.floor((now - previous) / every) + 1)
-}
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz })
-    return true
-  } catch {
-    return false
-  }
 }
