@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis'
 import { Broadcast } from './broadcast.js'
 import { createAppCache } from './cache/app-cache.js'
 import { type RequestContext, runWithContext } from './context.js'
+import { createCounterStore } from './counters/index.js'
 import { createPrismaClient, type PrismaClientLike, pingDatabase } from './data/prisma.js'
 import { closeRedis, createRedisClient, pingRedis } from './data/redis.js'
 import { AcmeConfigError, CoreErrors } from './errors.js'
@@ -66,6 +67,15 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
   })
   app.decorate('broadcast', broadcast)
   app.decorate('cache', cache)
+  app.decorate(
+    'counters',
+    createCounterStore({
+      redis,
+      prefix: `${options.redisKeyPrefix}counters:`,
+      timeoutMs: options.counters.timeoutMs,
+      ...(options.counters.clock ? { clock: options.counters.clock } : {}),
+    }),
+  )
   // First of every onReady hook (core registers first): plugins' caches start subscribed.
   app.addHook('onReady', () => broadcast.start())
 
@@ -208,6 +218,18 @@ export {
 export { type Clock, systemClock } from './clock.js'
 export type { AcmeContextTenant, AcmeContextUser, RequestContext } from './context.js'
 export { getRequestContext, runWithContext } from './context.js'
+export {
+  type CounterRedis,
+  type CounterStore,
+  type CounterStoreOptions,
+  CounterTimeoutError,
+  createCounterStore,
+  type GcraDecision,
+  type GcraLimit,
+  MemoryCounterStore,
+  RedisCounterStore,
+  type WindowHit,
+} from './counters/index.js'
 export type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'
 export {
   AcmeConfigError,

@@ -100,6 +100,20 @@ export const coreOptionsSchema = z
       })
       .strict()
       .prefault({}),
+    counters: z
+      .object({
+        /** A Redis call of `app.counters` slower than this rejects (CounterTimeoutError). */
+        timeoutMs: z.number().int().positive().max(60_000).default(2_000),
+        /** Time of `app.counters`' GCRA decisions and memory windows (tests move it). */
+        clock: z
+          .custom<() => Date>(
+            (value) => typeof value === 'function',
+            'must be a function returning a Date',
+          )
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     health: z
       .object({ timeoutMs: z.number().int().positive().max(60_000).default(2_000) })
       .strict()

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import type { Broadcast } from './broadcast.js'
 import type { AppCache } from './cache/app-cache.js'
 import type { AcmeContextTenant, AcmeContextUser } from './context.js'
+import type { CounterStore } from './counters/types.js'
 import type { PrismaClientLike } from './data/prisma.js'
 import type { EventBus } from './events.js'
 import type { HealthRegistry } from './health.js'
@@ -44,6 +45,8 @@ declare module 'fastify' {
     readonly broadcast: Broadcast
     /** Cache for the app's own routes: TTL, tags, memory (broadcast-invalidated) or Redis. */
     readonly cache: AppCache
+    /** Fixed windows, attempt counters and GCRA limits, in Redis (shared) or in memory. */
+    readonly counters: CounterStore
     readonly jobs: JobRunner
     readonly mailer: Mailer
     readonly events: EventBus

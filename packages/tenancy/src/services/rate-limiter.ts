@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { type CounterStore, createCounterStore } from '@acme/core'
 import type { Redis } from 'ioredis'
 
 export interface RateLimit {
@@ -30,35 +30,6 @@ export interface RateLimiterOptions {
 }
 
 const DEFAULT_PERIOD_MS = 60_000
-const MICROS_PER_MS = 1_000
-const MICROS_PER_SECOND = 1_000_000
-
-/**
- * GCRA over one key holding the theoretical arrival time (TAT), in integer microseconds so
- * every sum the script makes is exact in Lua's doubles (up to the year 2255).
- *
- * KEYS: the subject. ARGV: now, emission interval (period / limit), tolerance (burst × interval).
- * A request is allowed when max(TAT, now) + interval − tolerance <= now; only then is the TAT
- * advanced, so refused requests cost nothing and do not extend the wait. The key expires when
- * the TAT is reached, since an absent key and a TAT in the past mean the same: a full bucket.
- * Returns {1 when allowed else 0, TAT − now after the decision}.
- */
-const GCRA_SCRIPT = `
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local tolerance = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1])) or now
-if tat < now then tat = now end
-local next_tat = tat + interval
-if next_tat - tolerance > now then
-  return {0, tat - now}
-end
-local ttl_ms = math.ceil((next_tat - now) / ${MICROS_PER_MS})
-redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', string.format('%d', ttl_ms))
-return {1, next_tat - now}
-`
-
-const GCRA_SHA = createHash('sha1').update(GCRA_SCRIPT).digest('hex')
 
 /**
  * Per-tenant request limit shared by every instance through Redis, by the generic cell rate
@@ -73,74 +44,38 @@ const GCRA_SHA = createHash('sha1').update(GCRA_SCRIPT).digest('hex')
  * Redis errors reject `consume`: whether to fail open or closed is the caller's decision.
  */
 export class RateLimiter {
-  readonly #redis: Redis
-  readonly #keyPrefix: string
-  readonly #now: () => number
+  /**
+   * Core's GCRA: one key per subject holding the theoretical arrival time in integer
+   * microseconds, expiring when that time is reached; refused requests write nothing. Its script
+   * is core's, sent by EVALSHA (EVAL after NOSCRIPT).
+   */
+  readonly #counters: CounterStore
 
   constructor(options: RateLimiterOptions) {
-    this.#redis = options.redis
-    this.#keyPrefix = options.keyPrefix
-    this.#now = options.now ?? Date.now
+    const now = options.now ?? Date.now
+    this.#counters = createCounterStore({
+      redis: options.redis,
+      clock: () => new Date(now()),
+      prefix: options.keyPrefix,
+    })
   }
 
   async consume(key: string, limit: RateLimit): Promise<RateLimitDecision> {
-    const { intervalMicros, toleranceMicros } = gcraParameters(limit)
-    const nowMicros = Math.floor(this.#now() * MICROS_PER_MS)
-    const reply = await this.#evaluate(this.#keyPrefix + key, [
-      nowMicros,
-      intervalMicros,
-      toleranceMicros,
-    ])
-    const [allowedFlag, tatAheadMicros] = parseReply(reply)
-    const allowed = allowedFlag === 1
-    // The slack left below the tolerance is how many more intervals fit right now.
-    const remaining = allowed ? Math.floor((toleranceMicros - tatAheadMicros) / intervalMicros) : 0
-    const retryAfterMicros = allowed ? 0 : tatAheadMicros + intervalMicros - toleranceMicros
-    return {
-      allowed,
+    const decision = await this.#counters.gcra(key, {
       limit: limit.limit,
-      remaining: Math.max(0, remaining),
-      resetSeconds: Math.ceil(tatAheadMicros / MICROS_PER_SECOND),
-      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil(retryAfterMicros / MICROS_PER_SECOND)),
+      periodMs: limit.periodMs ?? DEFAULT_PERIOD_MS,
+      ...(limit.burst !== undefined ? { burst: limit.burst } : {}),
+    })
+    return {
+      allowed: decision.allowed,
+      limit: limit.limit,
+      remaining: decision.remaining,
+      resetSeconds: Math.ceil(decision.resetMs / 1_000),
+      retryAfterSeconds: decision.allowed
+        ? 0
+        : Math.max(1, Math.ceil(decision.retryAfterMs / 1_000)),
     }
   }
-
-  /** EVALSHA first, so the script travels once per Redis server rather than once per request. */
-  async #evaluate(key: string, args: readonly number[]): Promise<unknown> {
-    try {
-      return await this.#redis.evalsha(GCRA_SHA, 1, key, ...args)
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
-      return await this.#redis.eval(GCRA_SCRIPT, 1, key, ...args)
-    }
-  }
-}
-
-function gcraParameters(limit: RateLimit): { intervalMicros: number; toleranceMicros: number } {
-  const periodMs = limit.periodMs ?? DEFAULT_PERIOD_MS
-  const burst = limit.burst ?? limit.limit
-  if (!Number.isInteger(limit.limit) || limit.limit < 1) {
-    throw new RangeError(`rate limit must be a positive integer, got ${limit.limit}`)
-  }
-  if (!Number.isFinite(periodMs) || periodMs <= 0) {
-    throw new RangeError(`rate limit period must be a positive number of ms, got ${periodMs}`)
-  }
-  if (!Number.isInteger(burst) || burst < 1) {
-    throw new RangeError(`rate limit burst must be a positive integer, got ${burst}`)
-  }
-  // Rounded up: a sub-microsecond error may only make the limit stricter, never looser.
-  const intervalMicros = Math.ceil((periodMs * MICROS_PER_MS) / limit.limit)
-  return { intervalMicros, toleranceMicros: intervalMicros * burst }
-}
-
-function parseReply(reply: unknown): [number, number] {
-  if (Array.isArray(reply) && reply.length === 2) {
-    const [allowed, tatAhead] = reply as [unknown, unknown]
-    if ((allowed === 0 || allowed === 1) && typeof tatAhead === 'number') {
-      return [allowed, tatAhead]
-    }
-  }
-  throw new Error('unexpected reply from the rate limit script')
 }
 
 /**
