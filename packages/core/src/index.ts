@@ -291,6 +291,7 @@ export {
   type RoleGrant,
 } from './permissions.js'
 export { PROBLEM_CONTENT_TYPE, type ProblemDocument } from './problem.js'
+export { RLS_SETTINGS, type RlsSetting } from './rls-settings.js'
 export type { RouteEntry, RouteTable } from './route-table.js'
 export { idParam, MAX_PAGE_SIZE, paginationQuery } from './schemas.js'
 export { closeOnSignals, type ShutdownSettings } from './shutdown.js'

@@ -1,3 +1,4 @@
+import { RLS_SETTINGS } from '@acme/core'
 /** What tenancy needs of a Prisma client (or of an interactive transaction's client). */
 export interface RawCapable {
   $executeRawUnsafe(sql: string, ...values: unknown[]): PromiseLike<number>
@@ -31,7 +32,7 @@ export interface TenantSettings {
  */
 export async function applyTenantSettings(tx: RawCapable, settings: TenantSettings): Promise<void> {
   await tx.$executeRawUnsafe(
-    `SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true), set_config('app.invitation_token_hash', $3, true)`,
+    `SELECT set_config('${RLS_SETTINGS.tenantId}', $1, true), set_config('${RLS_SETTINGS.userId}', $2, true), set_config('${RLS_SETTINGS.invitationTokenHash}', $3, true)`,
     settings.tenantId,
     settings.userId ?? '',
     settings.invitationTokenHash ?? '',

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto'
-import { CoreErrors } from '@acme/core'
+import { CoreErrors, RLS_SETTINGS } from '@acme/core'
 import type { Clock } from '../clock.js'
 import type { AuthDb } from '../db.js'
 import type { PrismaPromise } from '../generated/prisma/internal/prismaNamespace.js'
@@ -230,7 +230,7 @@ export class ApiKeyService {
   ): Promise<[number, T]> {
     return this.#db.$transaction([
       this.#db
-        .$executeRaw`SELECT set_config('app.user_id', ${ownerId ?? ''}, true), set_config('app.api_key_prefix', ${prefix ?? ''}, true), set_config('app.tenant_id', ${tenantId ?? ''}, true)`,
+        .$executeRaw`SELECT set_config(${RLS_SETTINGS.userId}, ${ownerId ?? ''}, true), set_config(${RLS_SETTINGS.apiKeyPrefix}, ${prefix ?? ''}, true), set_config(${RLS_SETTINGS.tenantId}, ${tenantId ?? ''}, true)`,
       query(this.#db),
     ])
   }

@@ -8,7 +8,10 @@ import { type TenantOwnedModel, tableKey, tenantOwnedModels } from './tenant-tab
 /** The policy's name; policy names are per table, so every tenant-owned table has this one. */
 export const TENANT_POLICY_NAME = 'acme_tenant_isolation'
 
-/** The transaction-local setting @acme/tenancy sets (`set_config(..., true)`) per request. */
+/**
+ * The transaction-local setting @acme/tenancy sets (`set_config(..., true)`) per request. The CLI
+ * does not depend on core: this equals core's `RLS_SETTINGS.tenantId`, which core's tests hold.
+ */
 export const TENANT_SETTING = 'app.tenant_id'
 
 /** A tenant-owned table as its policy names it. */

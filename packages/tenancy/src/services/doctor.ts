@@ -1,3 +1,4 @@
+import { RLS_SETTINGS } from '@acme/core'
 export type DoctorFindingCode =
   | 'ROLE_IS_SUPERUSER'
   | 'ROLE_BYPASSES_RLS'
@@ -221,7 +222,7 @@ function tableFindings(
     findings.push({
       code: 'POLICY_MISSING',
       ...subject,
-      message: `${what} has no row-level security policy: create one, e.g. CREATE POLICY acme_tenant_isolation ON ${name} USING (${column} = NULLIF(current_setting('app.tenant_id', true), '')::uuid) WITH CHECK (${column} = NULLIF(current_setting('app.tenant_id', true), '')::uuid).`,
+      message: `${what} has no row-level security policy: create one, e.g. CREATE POLICY acme_tenant_isolation ON ${name} USING (${column} = NULLIF(current_setting('${RLS_SETTINGS.tenantId}', true), '')::uuid) WITH CHECK (${column} = NULLIF(current_setting('${RLS_SETTINGS.tenantId}', true), '')::uuid).`,
     })
   }
   return findings
