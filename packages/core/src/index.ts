@@ -284,6 +284,7 @@ export {
 } from './options.js'
 export {
   defaultPermissionGrant,
+  OWNER_ROLE,
   PermissionCatalog,
   type PermissionDeclaration,
   type PermissionGrant,

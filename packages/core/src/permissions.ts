@@ -1,3 +1,6 @@
+/** The role that holds every permission of its tenant (`*`), and of which one must remain. */
+export const OWNER_ROLE = 'owner'
+
 /** `resource:action`, lower case: what routes declare and roles grant. */
 const PERMISSION_NAME = /^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*$/
 

@@ -6,9 +6,3 @@ import type { PrismaClient } from './generated/prisma/client.js'
  * generated with the fragment keeps every query checked.
  */
 export type RbacDb = Pick<PrismaClient, 'rbacRole' | 'rbacAssignment' | '$transaction'>
-
-/**
- * @acme/tenancy's tables rbac reads and writes when tenancy is installed (it keeps a member's
- * roles): only through the client `app.tenancy.withTenant` hands out, scoped to one tenant.
- */
-export type TenancyDb = Pick<PrismaClient, 'membership' | 'invitation'>

@@ -1,5 +1,5 @@
 import type {} from '@acme/auth'
-import { AcmeConfigError, parseOptions } from '@acme/core'
+import { AcmeConfigError, OWNER_ROLE, parseOptions } from '@acme/core'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { RbacDb } from './db.js'
@@ -23,7 +23,7 @@ import { type RbacOptions, rbacOptionsSchema } from './options.js'
 import { MEMBER_PERMISSIONS, RBAC_PERMISSIONS } from './permissions.js'
 import { rbacRoutes } from './routes/rbac.js'
 import { Authorizer } from './services/authorizer.js'
-import { OWNER_ROLE, RoleAdmin } from './services/role-admin.js'
+import { RoleAdmin } from './services/role-admin.js'
 import { RoleStore, type ScopedRun } from './services/role-store.js'
 import { memberRoles, tenancyOf } from './tenancy-bridge.js'
 import type { RbacServices } from './types.js'
@@ -58,7 +58,12 @@ async function registerRbac(app: FastifyInstance, rawOptions: RbacOptions): Prom
     tenancy && tenantId !== null
       ? tenancy.withTenant(tenantId, (db) => work(db as unknown as RbacDb))
       : work(app.prisma as unknown as RbacDb)
-  const store = new RoleStore(run)
+  const store = new RoleStore(
+    run,
+    tenancy
+      ? (db, tenantId, role) => tenancy.memberRoles.removeRole(db as never, tenantId, role)
+      : undefined,
+  )
   const cache = new PermissionCache({
     broadcast: app.broadcast,
     ttlMs: options.cacheSeconds * 1_000,

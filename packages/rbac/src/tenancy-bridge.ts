@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { TenancyDb } from './db.js'
 
 /**
  * What rbac uses of @acme/tenancy when it is installed. Tenancy is an optional peer, so its
@@ -18,6 +17,10 @@ export interface TenancyBridge {
     ): Promise<void>
   }): void
   tenants: { setRoles(tenantId: string, userId: string, roles: string[]): Promise<void> }
+  memberRoles: {
+    rolesOf(tenantId: string, userId: string): Promise<string[] | null>
+    removeRole(db: never, tenantId: string, role: string): Promise<void>
+  }
 }
 
 export function tenancyOf(app: FastifyInstance): TenancyBridge | null {
@@ -30,20 +33,14 @@ export function tenantIdOf(request: FastifyRequest): string | null {
 }
 
 /**
- * The member's roles read from the database, not from tenancy's membership cache: on another
- * instance, rbac's broadcast of a change may arrive before tenancy's, and roles read from a
- * membership cache not yet told would then stay cached as permissions. Null: not a member.
+ * The member's roles as stored, not from tenancy's membership cache: on another instance, rbac's
+ * broadcast of a change may arrive before tenancy's, and roles read from a membership cache not
+ * yet told would then stay cached as permissions. Null: not a member.
  */
 export function memberRoles(
   tenancy: TenancyBridge,
   tenantId: string,
   userId: string,
 ): Promise<string[] | null> {
-  return tenancy.withTenant(tenantId, async (db) => {
-    const member = await (db as TenancyDb).membership.findUnique({
-      where: { tenantId_userId: { tenantId, userId } },
-      select: { roles: true },
-    })
-    return member?.roles ?? null
-  })
+  return tenancy.memberRoles.rolesOf(tenantId, userId)
 }

@@ -20,6 +20,7 @@ import { tenantRoutes } from './routes/tenants.js'
 import { InvitationCleanup } from './services/cleanup.js'
 import { diagnoseTenancy, formatFindings } from './services/doctor.js'
 import { InvitationService } from './services/invitations.js'
+import { createMemberRoles } from './services/member-roles.js'
 import { MembershipDirectory, type MembershipInfo } from './services/memberships.js'
 import { RateLimiter } from './services/rate-limiter.js'
 import { isUniqueViolation, TenantService } from './services/tenants.js'
@@ -99,6 +100,7 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     setRoleAuthority(authority) {
       roleRules.authority = authority
     },
+    memberRoles: createMemberRoles((tenantId, work) => services.withTenant(tenantId, work)),
     defineJob: (definition) => defineTenantJob(app.jobs, services.withTenant, definition),
     tenants: {
       create: (input, ownerId) => tenants.create(input, ownerId),
@@ -271,6 +273,7 @@ export {
 } from './options.js'
 export { TENANCY_PERMISSIONS } from './permissions.js'
 export type { TenantScopedClient } from './scoped-client.js'
+export type { MemberRoles } from './services/member-roles.js'
 export type { MembershipInfo, TenantSummary } from './services/memberships.js'
 export type { MemberRecord, TenantRecord } from './services/tenants.js'
 export type { RequestTenant, RoleAuthority, RouteTenantMode, TenancyServices } from './types.js'

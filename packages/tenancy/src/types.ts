@@ -4,6 +4,7 @@ import type { TenancyTx } from './db.js'
 import type { TenantJobDefinition, TenantJobHandle } from './jobs.js'
 import type { Plan } from './options.js'
 import type { TenantScopedClient } from './scoped-client.js'
+import type { MemberRoles } from './services/member-roles.js'
 import type { MembershipInfo } from './services/memberships.js'
 import type { TenantRecord } from './services/tenants.js'
 import type { TenantSettings } from './tenant-transaction.js'
@@ -43,6 +44,8 @@ export interface TenancyServices {
   withTenant<R>(tenantId: string, work: (db: TenantScopedClient) => Promise<R>): Promise<R>
   /** Hands role decisions (and route permission checks) to an authorization plugin. */
   setRoleAuthority(authority: RoleAuthority): void
+  /** Members' roles as stored, for an authorization plugin (it never writes tenancy's tables). */
+  memberRoles: MemberRoles
   /** A background job that carries its tenant and runs scoped to it. */
   defineJob<S extends z.ZodType>(definition: TenantJobDefinition<S>): TenantJobHandle<z.input<S>>
   tenants: {

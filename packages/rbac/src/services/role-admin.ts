@@ -1,3 +1,4 @@
+import { OWNER_ROLE } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import type { PermissionCache } from '../engine/cache.js'
 import type { PermissionSet } from '../engine/permission.js'
@@ -12,8 +13,6 @@ import { RbacErrors } from '../errors.js'
 import { memberRoles, type TenancyBridge } from '../tenancy-bridge.js'
 import type { Authorizer } from './authorizer.js'
 import type { CustomRole, RoleStore } from './role-store.js'
-
-export const OWNER_ROLE = 'owner'
 
 export interface RoleInput {
   name: string

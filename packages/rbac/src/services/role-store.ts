@@ -1,4 +1,4 @@
-import type { RbacDb, TenancyDb } from '../db.js'
+import type { RbacDb } from '../db.js'
 import type { RoleDefinition } from '../engine/roles.js'
 import { RbacErrors } from '../errors.js'
 
@@ -9,6 +9,9 @@ export interface CustomRole extends RoleDefinition {
 }
 
 /** Runs `work` with a client that sees the tenant's rows (null: the tenant-less scope). */
+/** Takes a role name from a tenant's members and invitations, inside the given transaction. */
+export type RemoveFromMembers = (db: RbacDb, tenantId: string, role: string) => Promise<void>
+
 export type ScopedRun = <R>(tenantId: string | null, work: (db: RbacDb) => Promise<R>) => Promise<R>
 
 /** Role ids are UUIDs: anything else (e.g. a role's name) names no role, and never reaches the database. */
@@ -47,9 +50,12 @@ function toRole(row: {
 /** Custom roles of a tenant, stored in the database. */
 export class RoleStore {
   readonly #run: ScopedRun
+  readonly #removeFromMembers: RemoveFromMembers | undefined
 
-  constructor(run: ScopedRun) {
+  /** `removeFromMembers`: tenancy's, when installed; memberships are tenancy's tables. */
+  constructor(run: ScopedRun, removeFromMembers?: RemoveFromMembers) {
     this.#run = run
+    this.#removeFromMembers = removeFromMembers
   }
 
   list(tenantId: string | null): Promise<CustomRole[]> {
@@ -143,27 +149,8 @@ export class RoleStore {
     }
     await this.#run(tenantId, async (db) => {
       await db.rbacRole.deleteMany({ where: { id, tenantId } })
-      const tenancy = db as unknown as TenancyDb
-      const members = await tenancy.membership.findMany({
-        where: { tenantId, roles: { has: role.name } },
-        select: { userId: true, roles: true },
-      })
-      for (const { userId, roles } of members) {
-        await tenancy.membership.update({
-          where: { tenantId_userId: { tenantId, userId } },
-          data: { roles: without(roles) },
-        })
-      }
-      const invitations = await tenancy.invitation.findMany({
-        where: { tenantId, acceptedAt: null, revokedAt: null, roles: { has: role.name } },
-        select: { id: true, roles: true },
-      })
-      for (const invitation of invitations) {
-        await tenancy.invitation.update({
-          where: { id: invitation.id },
-          data: { roles: without(invitation.roles) },
-        })
-      }
+      // Tenancy owns memberships and invitations: it takes the name away, in this transaction.
+      await this.#removeFromMembers?.(db, tenantId, role.name)
     })
     return role
   }

@@ -1,7 +1,7 @@
+import { OWNER_ROLE } from '@acme/core'
 import type { FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { TenancyErrors } from '../errors.js'
-import { OWNER_ROLE } from '../services/tenants.js'
 import type { RequestTenant, RoleAuthority } from '../types.js'
 
 export const ADMIN_ROLE = 'admin'

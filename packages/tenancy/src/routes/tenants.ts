@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { safeJsonObject, safeString } from '@acme/core'
+import { OWNER_ROLE, safeJsonObject, safeString } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TenancyErrors } from '../errors.js'
 import type { TenantService } from '../services/tenants.js'
-import { OWNER_ROLE } from '../services/tenants.js'
 import { callerId, currentTenant, managers, type RoleRules } from './roles.js'
 import { myTenantView, slug, tenantParams } from './schemas.js'
 

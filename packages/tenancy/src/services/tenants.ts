@@ -1,3 +1,4 @@
+import { OWNER_ROLE } from '@acme/core'
 import type { TenancyTx } from '../db.js'
 import { TenancyErrors } from '../errors.js'
 import type {
@@ -8,8 +9,6 @@ import type {
 import { applyTenantSettings, runInTenant } from '../tenant-transaction.js'
 import type { MembershipInfo, TenantSummary } from './memberships.js'
 import { lockSeats, seatsInUse } from './seats.js'
-
-export const OWNER_ROLE = 'owner'
 
 export interface TenantRecord extends TenantSummary {
   settings: Record<string, unknown>
