@@ -1,11 +1,15 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Broadcast } from '@acme/core'
+import { manualClock, timeUntil } from '@acme/test-kit'
 import { TEST_REDIS_URL, uniqueName } from '@acme/test-support'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { RevocationList, type RevocationListOptions } from '../src/services/revocations.js'
 import { recentlyRevokedSessions, SessionService } from '../src/services/sessions.js'
-import { type AuthTestDb, createAuthTestDb, createUser, manualClock } from './support/auth-db.js'
+import { type AuthTestDb, createAuthTestDb, createUser } from './support/auth-db.js'
+
+/** Time moves only when a test says so: from here, by whole seconds as the lifetimes are. */
+const START = new Date('2030-01-01T00:00:00.000Z')
+const SECOND = 1_000
 
 const TTL = 15 * 60
 
@@ -53,16 +57,9 @@ function channel(): string {
   return `test:${uniqueName('revocations')}:`
 }
 
-/** Polls every 10 ms; returns how long it took (or the timeout). */
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<number> {
-  const started = performance.now()
-  while (!check() && performance.now() - started < timeoutMs) await sleep(10)
-  return performance.now() - started
-}
-
 describe('RevocationList', () => {
   it('spreads a revocation to another instance within a second', async () => {
-    const { clock } = manualClock()
+    const clock = manualClock(START).now
     const name = channel()
     const a = await instance({ app: name, clock })
     const b = await instance({ app: name, clock })
@@ -71,46 +68,46 @@ describe('RevocationList', () => {
 
     await a.revoke([sid])
     expect(a.isRevoked(sid)).toBe(true) // locally at once, before any round trip
-    const elapsed = await waitFor(() => b.isRevoked(sid), 2000)
+    const elapsed = await timeUntil(() => b.isRevoked(sid), { timeoutMs: 2000 })
 
     expect(b.isRevoked(sid)).toBe(true)
     expect(elapsed).toBeLessThan(1000)
   })
 
   it('does not hear other channels', async () => {
-    const { clock } = manualClock()
+    const clock = manualClock(START).now
     const a = await instance({ app: channel(), clock })
     const b = await instance({ app: channel(), clock })
     const sid = crypto.randomUUID()
     await a.revoke([sid])
-    await waitFor(() => b.isRevoked(sid), 200)
+    await timeUntil(() => b.isRevoked(sid), { timeoutMs: 200 })
     expect(b.isRevoked(sid)).toBe(false)
   })
 
   it('forgets entries once an access token could no longer be alive', async () => {
-    const time = manualClock()
+    const time = manualClock(START)
     const name = channel()
-    const a = await instance({ app: name, clock: time.clock })
-    const b = await instance({ app: name, clock: time.clock })
+    const a = await instance({ app: name, clock: time.now })
+    const b = await instance({ app: name, clock: time.now })
     const sid = crypto.randomUUID()
     await a.revoke([sid])
-    await waitFor(() => b.isRevoked(sid), 2000)
+    await timeUntil(() => b.isRevoked(sid), { timeoutMs: 2000 })
 
-    time.advance(TTL - 1)
+    time.advance((TTL - 1) * SECOND)
     expect(a.isRevoked(sid)).toBe(true)
     expect(b.isRevoked(sid)).toBe(true)
-    time.advance(2)
+    time.advance(2 * SECOND)
     expect(a.isRevoked(sid)).toBe(false)
     expect(b.isRevoked(sid)).toBe(false)
   })
 
   it('a new instance loads revocations made before it started', async () => {
-    const time = manualClock()
+    const time = manualClock(START)
     const name = channel()
-    const a = await instance({ app: name, clock: time.clock })
+    const a = await instance({ app: name, clock: time.now })
     const sessions = new SessionService({
       db: db.prisma,
-      clock: time.clock,
+      clock: time.now,
       lifetimes: { idleSeconds: 3600, absoluteSeconds: 7200, reuseGraceSeconds: 2 },
       revocations: a,
     })
@@ -121,37 +118,37 @@ describe('RevocationList', () => {
     await sessions.revoke(sessionId, 'logout')
 
     const loadRecent = recentlyRevokedSessions(db.prisma)
-    const late = await instance({ app: name, clock: time.clock, loadRecent })
+    const late = await instance({ app: name, clock: time.now, loadRecent })
     expect(late.isRevoked(sessionId)).toBe(true)
     // The control: without loading, the published message was missed.
-    const unaware = await instance({ app: name, clock: time.clock })
+    const unaware = await instance({ app: name, clock: time.now })
     expect(unaware.isRevoked(sessionId)).toBe(false)
     // Only as far back as an access token can live.
-    time.advance(TTL + 1)
-    const later = await instance({ app: name, clock: time.clock, loadRecent })
+    time.advance((TTL + 1) * SECOND)
+    const later = await instance({ app: name, clock: time.now, loadRecent })
     expect(later.isRevoked(sessionId)).toBe(false)
   })
 
   it('works locally without Redis', async () => {
-    const time = manualClock()
-    const list = await instance({ app: channel(), redis: null, clock: time.clock })
+    const time = manualClock(START)
+    const list = await instance({ app: channel(), redis: null, clock: time.now })
     const sid = crypto.randomUUID()
     await list.revoke([sid])
     expect(list.isRevoked(sid)).toBe(true)
     expect(list.isRevoked(crypto.randomUUID())).toBe(false)
-    time.advance(TTL + 1)
+    time.advance((TTL + 1) * SECOND)
     expect(list.isRevoked(sid)).toBe(false)
   })
 
   it('ignores and reports malformed messages', async () => {
-    const { clock } = manualClock()
+    const clock = manualClock(START).now
     const name = channel()
     const warn = vi.fn()
     const list = await instance({ app: name, clock, logger: { warn } })
     const full = `${name}auth:revoked-sessions`
     await connect().publish(full, 'not json')
     await connect().publish(full, JSON.stringify({ origin: 'elsewhere', message: [42] }))
-    await waitFor(() => warn.mock.calls.length === 2, 2000)
+    await timeUntil(() => warn.mock.calls.length === 2, { timeoutMs: 2000 })
     expect(warn).toHaveBeenCalledTimes(2)
     const sid = crypto.randomUUID()
     await list.revoke([sid])

@@ -1,4 +1,5 @@
 import { Broadcast } from '@acme/core'
+import { manualClock } from '@acme/test-kit'
 import { TEST_REDIS_URL, uniqueName } from '@acme/test-support'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -10,7 +11,11 @@ import {
   type SessionLifetimes,
   SessionService,
 } from '../src/services/sessions.js'
-import { type AuthTestDb, createAuthTestDb, createUser, manualClock } from './support/auth-db.js'
+import { type AuthTestDb, createAuthTestDb, createUser } from './support/auth-db.js'
+
+/** Time moves only when a test says so: from here, by whole seconds as the lifetimes are. */
+const START = new Date('2030-01-01T00:00:00.000Z')
+const SECOND = 1_000
 
 const DAY = 24 * 60 * 60
 const LIFETIMES: SessionLifetimes = {
@@ -37,20 +42,20 @@ afterAll(async () => {
 
 /** A fresh service (and in-memory state) per test, on the file's database, with its own clock. */
 async function setup() {
-  const time = manualClock()
+  const time = manualClock(START)
   const broadcast = new Broadcast({
     redis,
     prefix: `test:${uniqueName('sessions')}:`,
     logger: { warn: () => {} },
   })
-  const revocations = new RevocationList({ broadcast, ttlSeconds: 15 * 60, clock: time.clock })
+  const revocations = new RevocationList({ broadcast, ttlSeconds: 15 * 60, clock: time.now })
   lists.push(revocations, broadcast)
   await broadcast.start()
   await revocations.start()
   const events = { onReuseDetected: vi.fn(), onRevoked: vi.fn() }
   const service = new SessionService({
     db: db.prisma,
-    clock: time.clock,
+    clock: time.now,
     lifetimes: LIFETIMES,
     revocations,
     events,
@@ -116,7 +121,7 @@ describe('reuse detection (RT-02)', () => {
     const r1 = await service.start(userId, DEVICE)
     const r2 = await service.rotate(r1.refreshToken, DEVICE)
 
-    time.advance(LIFETIMES.reuseGraceSeconds + 1)
+    time.advance((LIFETIMES.reuseGraceSeconds + 1) * SECOND)
     await expect(service.rotate(r1.refreshToken, DEVICE)).rejects.toBeInstanceOf(
       AuthErrors.RefreshTokenReuse,
     )
@@ -167,7 +172,7 @@ describe('concurrent refresh (RT-03)', () => {
     const { service: a, userId, time, revocations } = await setup()
     const b = new SessionService({
       db: db.prisma,
-      clock: time.clock,
+      clock: time.now,
       lifetimes: LIFETIMES,
       revocations,
     })
@@ -188,7 +193,7 @@ describe('concurrent refresh (RT-03)', () => {
     const r1 = await service.start(userId, DEVICE)
     const r2 = await service.rotate(r1.refreshToken, DEVICE)
 
-    time.advance(LIFETIMES.reuseGraceSeconds - 1)
+    time.advance((LIFETIMES.reuseGraceSeconds - 1) * SECOND)
     await expect(service.rotate(r1.refreshToken, DEVICE)).resolves.toEqual(r2)
 
     await service.rotate(r2.refreshToken, DEVICE)
@@ -204,9 +209,9 @@ describe('lifetimes (RT-04)', () => {
     const used = await service.start(userId, DEVICE)
     const idle = await service.start(userId, DEVICE)
 
-    time.advance(LIFETIMES.idleSeconds - 1)
+    time.advance((LIFETIMES.idleSeconds - 1) * SECOND)
     const rotated = await service.rotate(used.refreshToken, DEVICE)
-    time.advance(2) // idle + 1 s since login
+    time.advance(2 * SECOND) // idle + 1 s since login
 
     await expect(service.rotate(idle.refreshToken, DEVICE)).rejects.toBeInstanceOf(
       AuthErrors.InvalidRefreshToken,
@@ -219,7 +224,7 @@ describe('lifetimes (RT-04)', () => {
     const { service, userId, time } = await setup()
     let issued = await service.start(userId, DEVICE)
     for (let day = 1; day < 30; day += 1) {
-      time.advance(DAY)
+      time.advance(DAY * SECOND)
       issued = await service.rotate(issued.refreshToken, DEVICE)
     }
     // Sliding never goes past the absolute expiry.
@@ -228,7 +233,7 @@ describe('lifetimes (RT-04)', () => {
     })
     expect(session.idleExpiresAt.getTime()).toBe(session.absoluteExpiresAt.getTime())
 
-    time.advance(DAY + 1) // 30 d + 1 s after login
+    time.advance((DAY + 1) * SECOND) // 30 d + 1 s after login
     await expect(service.rotate(issued.refreshToken, DEVICE)).rejects.toBeInstanceOf(
       AuthErrors.InvalidRefreshToken,
     )

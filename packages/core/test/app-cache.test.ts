@@ -1,7 +1,7 @@
+import { sleep, waitFor } from '@acme/test-kit'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildTestApp, type TestApp } from './support/app.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { sleep, waitFor } from './support/wait.js'
 
 const apps: TestApp[] = []
 afterEach(async () => {

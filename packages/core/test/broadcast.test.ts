@@ -1,11 +1,10 @@
+import { sleep, startTcpProxy, type TcpProxy, waitFor } from '@acme/test-kit'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { Broadcast, type MissedReason } from '../src/broadcast.js'
 import { BroadcastCache } from '../src/cache/broadcast-cache.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js'
-import { sleep, waitFor } from './support/wait.js'
 
 const quiet = { warn: () => {} }
 const opened: Array<{ close(): Promise<void> | void }> = []

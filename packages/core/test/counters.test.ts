@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { manualClock, sleep, waitFor } from '@acme/test-kit'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -15,7 +16,6 @@ import {
 } from '../src/index.js'
 import { buildTestApp } from './support/app.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { sleep, waitFor } from './support/wait.js'
 
 /** A realistic epoch, so the GCRA's microsecond arithmetic runs on production magnitudes. */
 const START = Date.UTC(2030, 0, 1)
@@ -115,20 +115,6 @@ afterAll(async () => {
   for (const server of servers.reverse()) await server.stop()
 })
 
-function testClock() {
-  let now = START
-  return {
-    clock: () => new Date(now),
-    /** Moves to `ms` after the start. */
-    at(ms: number) {
-      now = START + ms
-    },
-    advance(ms: number) {
-      now += ms
-    },
-  }
-}
-
 interface Implementation {
   name: string
   make(clock: () => Date): CounterStore
@@ -169,8 +155,8 @@ const allowedCount = (decisions: readonly GcraDecision[]) =>
 
 describe.each(implementations)('CounterStore ($name)', (implementation) => {
   function setup() {
-    const time = testClock()
-    const store = implementation.make(time.clock)
+    const time = manualClock(new Date(START))
+    const store = implementation.make(time.now)
     return {
       store,
       time,
@@ -308,9 +294,9 @@ describe.each(implementations)('CounterStore ($name)', (implementation) => {
         resetMs: MINUTE,
         retryAfterMs: 600,
       })
-      time.at(599)
+      time.set(new Date(START + 599))
       expect(await store.gcra(key, perMinute)).toMatchObject({ allowed: false, retryAfterMs: 1 })
-      time.at(600)
+      time.set(new Date(START + 600))
       expect(await store.gcra(key, perMinute)).toEqual({
         allowed: true,
         remaining: 0,
@@ -325,7 +311,7 @@ describe.each(implementations)('CounterStore ($name)', (implementation) => {
       const key = freshKey('gcra')
       const decisions: GcraDecision[] = []
       for (let request = 0; request < 300; request++) {
-        time.at(request * 200)
+        time.set(new Date(START + request * 200))
         decisions.push(await store.gcra(key, perMinute))
       }
       // Request n (at 200n ms) passes while 600n <= 200n + 59 400: n <= 148, then one in three.
@@ -348,21 +334,21 @@ describe.each(implementations)('CounterStore ($name)', (implementation) => {
         resetMs: 333.334,
         retryAfterMs: 0,
       })
-      time.at(333)
+      time.set(new Date(START + 333))
       expect(await store.gcra(key, limit)).toEqual({
         allowed: false,
         remaining: 0,
         resetMs: 0.334,
         retryAfterMs: 0.334,
       })
-      time.at(334)
+      time.set(new Date(START + 334))
       expect(await store.gcra(key, limit)).toMatchObject({ allowed: true, resetMs: 333.334 })
 
       const slow = freshKey('gcra')
       const oneEverySixSeconds: GcraLimit = { limit: 10, periodMs: MINUTE, burst: 1 }
-      time.at(0)
+      time.set(new Date(START))
       await store.gcra(slow, oneEverySixSeconds)
-      time.at(1_500)
+      time.set(new Date(START + 1_500))
       expect(await store.gcra(slow, oneEverySixSeconds)).toEqual({
         allowed: false,
         remaining: 0,
@@ -379,13 +365,13 @@ describe.each(implementations)('CounterStore ($name)', (implementation) => {
       const pttl = async () => (await implementation.raw?.().pttl(prefix + key)) ?? 0
       const ttlBefore = await pttl()
       for (let step = 0; step < 50; step++) {
-        time.at(step * 10)
+        time.set(new Date(START + step * 10))
         const refused = await store.gcra(key, limit)
         expect(refused).toMatchObject({ allowed: false, retryAfterMs: 1_000 - step * 10 })
       }
       // Refusals write nothing: not even the key's expiry moves.
       expect(await pttl()).toBeLessThanOrEqual(ttlBefore)
-      time.at(1_000)
+      time.set(new Date(START + 1_000))
       expect((await store.gcra(key, limit)).allowed).toBe(true)
     })
 
@@ -393,7 +379,7 @@ describe.each(implementations)('CounterStore ($name)', (implementation) => {
       const { store, time } = setup()
       const key = freshKey('gcra')
       await store.gcra(key, perMinute)
-      time.at(10 * MINUTE)
+      time.set(new Date(START + 10 * MINUTE))
       expect(allowedCount(await many(store, key, 150, perMinute))).toBe(100)
     })
 
@@ -554,8 +540,8 @@ describe('timeout', () => {
 
 describe('app.counters', () => {
   it('counts in memory without Redis, on the counters clock', async () => {
-    const time = testClock()
-    const { app } = await buildTestApp({ counters: { clock: time.clock } })
+    const time = manualClock(new Date(START))
+    const { app } = await buildTestApp({ counters: { clock: time.now } })
     try {
       expect(app.counters.kind).toBe('memory')
       const limit: GcraLimit = { limit: 1, periodMs: MINUTE }

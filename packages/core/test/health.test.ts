@@ -1,10 +1,10 @@
+import { startTcpProxy, type TcpProxy } from '@acme/test-kit'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PrismaClient } from './generated/prisma/client.js'
 import { buildTestApp, type TestApp } from './support/app.js'
 import { TEST_DATABASE_URL, TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js'
 
 const redisTarget = new URL(TEST_REDIS_URL)
 const databaseTarget = new URL(TEST_DATABASE_URL)

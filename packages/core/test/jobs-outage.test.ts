@@ -1,3 +1,4 @@
+import { sleep, startTcpProxy, type TcpProxy, waitFor } from '@acme/test-kit'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -6,8 +7,6 @@ import { CoreErrors } from '../src/errors.js'
 import { createBullmqRunner } from '../src/jobs/bullmq-runner.js'
 import { silentLogger } from '../src/logger.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js'
-import { sleep, waitFor } from './support/wait.js'
 
 const target = new URL(TEST_REDIS_URL)
 const prefix = uniquePrefix('jobs-outage')

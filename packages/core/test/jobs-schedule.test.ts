@@ -1,3 +1,4 @@
+import { manualClock, sleep, waitFor } from '@acme/test-kit'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -9,7 +10,6 @@ import { silentLogger } from '../src/logger.js'
 import { buildTestApp, type TestApp } from './support/app.js'
 import { createCapturingLogger } from './support/capture-logger.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { sleep, waitFor } from './support/wait.js'
 
 const settings: JobRunnerSettings = { concurrency: 2, attempts: 1, backoffMs: 10, keepFailed: 10 }
 const prefixes: string[] = []
@@ -212,17 +212,6 @@ describe('BullMQ schedules across instances', () => {
   }, 30_000)
 })
 
-/** A clock tests move by hand: the `jobs.clock` option. */
-function testClock(start: string) {
-  let current = Date.parse(start)
-  return {
-    now: () => new Date(current),
-    advance(ms: number) {
-      current += ms
-    },
-  }
-}
-
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 
@@ -266,7 +255,7 @@ describe('in-process schedules', () => {
   })
 
   it('follow the injected clock: runDue() runs what is due, once, then the next tick', async () => {
-    const clock = testClock('2030-01-01T00:00:00Z')
+    const clock = manualClock('2030-01-01T00:00:00Z')
     const runs: Run[] = []
     let handle: ReturnType<JobRunner['define']> | undefined
     const t = await buildTestApp({ jobs: { clock: clock.now } }, (app) => {
@@ -313,7 +302,7 @@ describe('in-process schedules', () => {
   })
 
   it('run cron schedules in their time zone, several keys per job with their own payloads', async () => {
-    const clock = testClock('2030-01-01T01:59:00Z')
+    const clock = manualClock('2030-01-01T01:59:00Z')
     const runner = createInProcessRunner({
       settings: { ...settings, clock: clock.now },
       logger: silentLogger,
@@ -358,7 +347,7 @@ describe('in-process schedules', () => {
   })
 
   it('report a run that used up its attempts as failed, and keep it in failed()', async () => {
-    const clock = testClock('2030-01-01T00:00:00Z')
+    const clock = manualClock('2030-01-01T00:00:00Z')
     const logger = createCapturingLogger()
     const runner = createInProcessRunner({ settings: { ...settings, clock: clock.now }, logger })
     let attempts = 0

@@ -1,3 +1,4 @@
+import { createDeferred, sleep, waitFor } from '@acme/test-kit'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -9,7 +10,6 @@ import type { JobContext, JobRunner, JobRunnerSettings } from '../src/jobs/types
 import type { Logger } from '../src/logger.js'
 import { type CapturingLogger, createCapturingLogger } from './support/capture-logger.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { createDeferred, sleep, waitFor } from './support/wait.js'
 
 declare module '../src/jobs/types.js' {
   interface AcmeJobs {

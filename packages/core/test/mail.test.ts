@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { waitFor } from '@acme/test-kit'
 import addressparser from 'nodemailer/lib/addressparser'
 import { SMTPServer } from 'smtp-server'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -14,7 +15,6 @@ import type { MailTemplate } from '../src/mail/types.js'
 import type { Brand } from '../src/options.js'
 import { type CapturingLogger, createCapturingLogger } from './support/capture-logger.js'
 import { parseRawMail } from './support/raw-mail.js'
-import { waitFor } from './support/wait.js'
 
 declare module '../src/mail/types.js' {
   interface AcmeMailTemplates {

@@ -1,11 +1,10 @@
+import { startTcpProxy, type TcpProxy, waitFor } from '@acme/test-kit'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createBullmqRunner } from '../src/jobs/bullmq-runner.js'
 import { createCapturingLogger } from './support/capture-logger.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js'
-import { waitFor } from './support/wait.js'
 
 const target = new URL(TEST_REDIS_URL)
 const prefix = uniquePrefix('eviction-outage')

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { PassThrough } from 'node:stream'
+import { sleep, waitFor } from '@acme/test-kit'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,7 +13,6 @@ import { readEvictionPolicy } from '../src/jobs/redis-policy.js'
 import { TEST_BRAND } from './support/app.js'
 import { createCapturingLogger } from './support/capture-logger.js'
 import { uniquePrefix } from './support/env.js'
-import { sleep, waitFor } from './support/wait.js'
 
 /** A real redis-server of its own on a free port, so its settings can differ from the shared one. */
 interface RedisServer {

@@ -1,8 +1,7 @@
+import { sleep, startTcpProxy, type TcpProxy } from '@acme/test-kit'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { buildTestApp } from './support/app.js'
 import { TEST_REDIS_URL, uniquePrefix } from './support/env.js'
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js'
-import { sleep } from './support/wait.js'
 
 const target = new URL(TEST_REDIS_URL)
 let proxy: TcpProxy

@@ -1,11 +1,10 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { manualClock, waitFor } from '@acme/test-kit'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tenancyOptionsSchema } from '../src/options.js'
 import { InvitationCleanup } from '../src/services/cleanup.js'
 import { createTenancyApp, type TenancyTestApp } from './support/app.js'
-import { testClock } from './support/clock.js'
-import { waitFor } from './support/wait.js'
 
 /** The background cleanup of lapsed invitations (`tenancy.cleanup`), under row-level security. */
 
@@ -73,7 +72,7 @@ async function invitationIds(t: TenancyTestApp): Promise<string[]> {
 }
 
 describe('tenancy.cleanup with the in-process runner, as the app role', () => {
-  const clock = testClock(new Date('2030-01-01T00:00:00.000Z'))
+  const clock = manualClock(new Date('2030-01-01T00:00:00.000Z'))
   let t: TenancyTestApp
 
   beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { manualClock, sleep, waitFor } from '@acme/test-kit'
 import type { LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -10,15 +11,13 @@ import {
   signUp,
   type TenancyTestApp,
 } from './support/app.js'
-import { testClock } from './support/clock.js'
-import { sleep, waitFor } from './support/wait.js'
 
 const TTL_SECONDS = 7 * 86_400
 const ACCEPT_URL = 'https://api.initech.test/accept-invitation'
 const starter = DEFAULT_PLANS.starter as (typeof DEFAULT_PLANS)[string]
 
 let t: TenancyTestApp
-const clock = testClock()
+const clock = manualClock()
 type User = { userId: string; token: string; email: string }
 let owner: User
 let admin: User

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { sleep, waitFor } from '@acme/test-kit'
 import { TEST_REDIS_URL } from '@acme/test-support'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
@@ -14,7 +15,6 @@ import {
   type TenancyTestApp,
 } from './support/app.js'
 import { notesRoutes } from './support/notes-routes.js'
-import { sleep, waitFor } from './support/wait.js'
 
 /** TEN-05: background work carries its tenant, runs scoped to it, and is refused without one. */
 

@@ -1,3 +1,4 @@
+import { sleep } from '@acme/test-kit'
 import { startTcpProxy, type TcpProxy } from '@acme/test-support'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
@@ -11,7 +12,6 @@ import {
   type TenancyDatabase,
   type TenancyTestApp,
 } from './support/app.js'
-import { sleep } from './support/wait.js'
 
 let db: TenancyDatabase
 let proxy: TcpProxy

@@ -1,3 +1,4 @@
+import { manualClock, sleep, waitFor } from '@acme/test-kit'
 import { startTcpProxy, type TcpProxy, TEST_REDIS_URL } from '@acme/test-support'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,9 +10,7 @@ import {
   signUp,
   type TenancyTestApp,
 } from './support/app.js'
-import { testClock } from './support/clock.js'
 import { notesRoutes } from './support/notes-routes.js'
-import { sleep, waitFor } from './support/wait.js'
 
 /** TEN-06: the per-tenant limit by plan, measured with core's own global limiter off. */
 
@@ -49,7 +48,7 @@ const countOf = (responses: LightMyRequestResponse[], status: number) =>
 
 describe('per-tenant limit by plan (GCRA in Redis)', () => {
   let t: TenancyTestApp
-  const clock = testClock()
+  const clock = manualClock()
   let a: Tenant
   let b: Tenant
   let unlimited: Tenant
@@ -193,7 +192,7 @@ describe('next to core’s global limiter', () => {
   beforeAll(async () => {
     // Core counts per IP; its budget is set apart from tenancy's so the headers tell them apart.
     t = await createTenancyApp(
-      { clock: testClock().now },
+      { clock: manualClock().now },
       { label: 'ratelimit_core', routes, core: { rateLimit: { max: 8, timeWindowMs: 60_000 } } },
     )
     tenant = await tenantOf(t, 'both@limits.test')

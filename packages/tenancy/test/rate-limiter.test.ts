@@ -1,3 +1,4 @@
+import { manualClock } from '@acme/test-kit'
 import { TEST_REDIS_URL, uniquePrefix } from '@acme/test-support'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -22,27 +23,17 @@ afterAll(async () => {
   await Promise.all([redis.quit(), otherConnection.quit()])
 })
 
-function handMovedClock() {
-  let now = START
-  return {
-    now: () => now,
-    /** Moves to `ms` after the start. */
-    at(ms: number) {
-      now = START + ms
-    },
-    advance(ms: number) {
-      now += ms
-    },
-  }
-}
-
 let subjects = 0
 /** A limiter on a fresh subject, so tests share the prefix but never a bucket. */
 function limiterForOneSubject(connection: Redis = redis) {
-  const clock = handMovedClock()
+  const clock = manualClock(new Date(START))
   subjects += 1
   const subject = `tenant-${subjects}`
-  const limiter = new RateLimiter({ redis: connection, keyPrefix: prefix, now: clock.now })
+  const limiter = new RateLimiter({
+    redis: connection,
+    keyPrefix: prefix,
+    now: () => clock.now().getTime(),
+  })
   return { limiter, clock, subject, key: prefix + subject }
 }
 
@@ -75,9 +66,9 @@ describe('RateLimiter (GCRA in Redis)', () => {
       resetSeconds: 60,
       retryAfterSeconds: 1,
     })
-    clock.at(599)
+    clock.set(new Date(START + 599))
     expect((await limiter.consume(subject, PER_MINUTE)).allowed).toBe(false)
-    clock.at(600)
+    clock.set(new Date(START + 600))
     expect(await limiter.consume(subject, PER_MINUTE)).toMatchObject({
       allowed: true,
       remaining: 0,
@@ -90,7 +81,7 @@ describe('RateLimiter (GCRA in Redis)', () => {
     const { limiter, clock, subject } = limiterForOneSubject()
     const decisions: RateLimitDecision[] = []
     for (let request = 0; request < 150; request++) {
-      clock.at(request * 400)
+      clock.set(new Date(START + request * 400))
       decisions.push(await limiter.consume(subject, PER_MINUTE))
     }
     // The debt peaks at 150 × 600 ms − 149 × 400 ms = 30.4 s, within the 60 s burst tolerance,
@@ -103,7 +94,7 @@ describe('RateLimiter (GCRA in Redis)', () => {
     const { limiter, clock, subject } = limiterForOneSubject()
     const decisions: RateLimitDecision[] = []
     for (let request = 0; request < 300; request++) {
-      clock.at(request * 200)
+      clock.set(new Date(START + request * 200))
       decisions.push(await limiter.consume(subject, PER_MINUTE))
     }
     // Request n (at 200n ms) passes while 600n <= 200n + 59 400 ms, so the first 149 (n <= 148)
@@ -118,9 +109,9 @@ describe('RateLimiter (GCRA in Redis)', () => {
 
   it('does not double the limit for a burst on both sides of a window edge', async () => {
     const { limiter, clock, subject } = limiterForOneSubject()
-    clock.at(59_900)
+    clock.set(new Date(START + 59_900))
     const beforeTheEdge = await consumeMany(limiter, subject, 100)
-    clock.at(60_100)
+    clock.set(new Date(START + 60_100))
     const afterTheEdge = await consumeMany(limiter, subject, 100)
     expect(allowedCount(beforeTheEdge)).toBe(100)
     // 200 ms refill less than one 600 ms interval: none of the second hundred passes.
@@ -139,7 +130,11 @@ describe('RateLimiter (GCRA in Redis)', () => {
 
   it('shares one budget between two instances on separate connections', async () => {
     const { limiter: first, clock, subject } = limiterForOneSubject(redis)
-    const second = new RateLimiter({ redis: otherConnection, keyPrefix: prefix, now: clock.now })
+    const second = new RateLimiter({
+      redis: otherConnection,
+      keyPrefix: prefix,
+      now: () => clock.now().getTime(),
+    })
     const limit: RateLimit = { limit: 10 }
     const decisions: RateLimitDecision[] = []
     for (let request = 0; request < 10; request++) {
@@ -173,7 +168,7 @@ describe('RateLimiter (GCRA in Redis)', () => {
     expect(drained.at(-1)).toMatchObject({ allowed: true, remaining: 0, resetSeconds: 60 })
 
     // Half a minute refills half the bucket; this request takes one of those 50.
-    clock.at(30_000)
+    clock.set(new Date(START + 30_000))
     expect(await limiter.consume(subject, PER_MINUTE)).toEqual({
       allowed: true,
       limit: 100,
@@ -188,9 +183,9 @@ describe('RateLimiter (GCRA in Redis)', () => {
     const { subject: bursty } = limiterForOneSubject()
     const smoothLimit: RateLimit = { limit: 60, periodMs: 60_000, burst: 5 }
     expect(allowedCount(await consumeMany(limiter, smooth, 10, smoothLimit))).toBe(5)
-    clock.at(999)
+    clock.set(new Date(START + 999))
     expect((await limiter.consume(smooth, smoothLimit)).allowed).toBe(false)
-    clock.at(1_000)
+    clock.set(new Date(START + 1_000))
     expect((await limiter.consume(smooth, smoothLimit)).allowed).toBe(true)
 
     const burstyLimit: RateLimit = { limit: 10, burst: 20 }
@@ -201,7 +196,7 @@ describe('RateLimiter (GCRA in Redis)', () => {
     const { limiter, clock, subject } = limiterForOneSubject()
     await limiter.consume(subject, PER_MINUTE)
     // Ten idle minutes on the hand-moved clock; Redis has not expired the key in real time.
-    clock.at(600_000)
+    clock.set(new Date(START + 600_000))
     expect(allowedCount(await consumeMany(limiter, subject, 150))).toBe(100)
   })
 
@@ -209,7 +204,7 @@ describe('RateLimiter (GCRA in Redis)', () => {
     const { limiter, clock, subject } = limiterForOneSubject()
     const oneEverySixSeconds: RateLimit = { limit: 10, burst: 1 }
     await limiter.consume(subject, oneEverySixSeconds)
-    clock.at(1_500)
+    clock.set(new Date(START + 1_500))
     expect(await limiter.consume(subject, oneEverySixSeconds)).toEqual({
       allowed: false,
       limit: 10,

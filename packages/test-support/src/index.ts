@@ -1,3 +1,4 @@
+export { startTcpProxy, type TcpProxy } from '@acme/test-kit'
 export { createTestApp, TEST_BRAND, type TestApp, type TestAppOptions } from './app.js'
 export {
   type AppRoleDatabase,
@@ -9,4 +10,3 @@ export {
 export { createTestDatabase, type TestDatabase } from './database.js'
 export { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName, uniquePrefix } from './env.js'
 export { bearer, createTenant, signUp, TEST_PASSWORD } from './plugin-helpers.js'
-export { startTcpProxy, type TcpProxy } from './tcp-proxy.js'

@@ -2,7 +2,6 @@ import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createTestDatabase, type TestDatabase } from '@acme/test-support'
 import type { SqlDriverAdapterFactory } from '@prisma/client/runtime/client'
-import type { Clock } from '../../src/clock.js'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
@@ -61,20 +60,4 @@ export async function createUser(
     select: { id: true },
   })
   return user.id
-}
-
-export interface ManualClock {
-  clock: Clock
-  advance(seconds: number): void
-}
-
-/** Time that only moves when a test says so (checklist: "never sleep in these tests"). */
-export function manualClock(start = new Date('2030-01-01T00:00:00.000Z')): ManualClock {
-  let now = start.getTime()
-  return {
-    clock: () => new Date(now),
-    advance(seconds) {
-      now += seconds * 1000
-    },
-  }
 }

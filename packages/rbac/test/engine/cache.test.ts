@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Broadcast } from '@acme/core'
+import { timeUntil } from '@acme/test-kit'
 import { startTcpProxy, type TcpProxy, TEST_REDIS_URL, uniquePrefix } from '@acme/test-support'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
@@ -68,13 +69,6 @@ function deferred() {
   })
   const load = vi.fn(() => promise)
   return { load, resolve }
-}
-
-/** Polls every 5 ms; returns how long it took (or the timeout). */
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<number> {
-  const started = performance.now()
-  while (!check() && performance.now() - started < timeoutMs) await sleep(5)
-  return performance.now() - started
 }
 
 const T1 = 'tenant-1'
@@ -251,7 +245,7 @@ describe('PermissionCache', () => {
 
     const started = performance.now()
     await a.invalidate({ tenantId: T1, principalId: 'u1' })
-    await waitFor(() => b.peek(key(T1, 'u1')) === undefined, 2000)
+    await timeUntil(() => b.peek(key(T1, 'u1')) === undefined, { timeoutMs: 2000, intervalMs: 5 })
     const elapsed = performance.now() - started
 
     expect(b.peek(key(T1, 'u1'))).toBeUndefined()
@@ -314,7 +308,7 @@ describe('PermissionCache', () => {
     await proxy.cut()
     // A change published while the connection is down never reaches this instance.
     await other.invalidate({ tenantId: T1, principalId: 'u1' })
-    await waitFor(() => cut.peek(key(T1, 'u1')) === undefined, 2000)
+    await timeUntil(() => cut.peek(key(T1, 'u1')) === undefined, { timeoutMs: 2000, intervalMs: 5 })
     expect(cut.peek(key(T1, 'u1'))).toBeUndefined()
     // Deaf, so every check loads: nothing it could miss a change for is kept.
     await cut.get(key(T1, 'u1'), load)
@@ -324,13 +318,19 @@ describe('PermissionCache', () => {
 
     await proxy.restore()
     // Caching resumes once resubscribed, and changes are heard again.
-    await waitFor(() => {
-      void cut.get(key(T1, 'u1'), load)
-      return cut.peek(key(T1, 'u1')) !== undefined
-    }, 10_000)
+    await timeUntil(
+      () => {
+        void cut.get(key(T1, 'u1'), load)
+        return cut.peek(key(T1, 'u1')) !== undefined
+      },
+      { timeoutMs: 10_000, intervalMs: 5 },
+    )
     expect(cut.peek(key(T1, 'u1'))).toBeDefined()
     await other.invalidate({ tenantId: T1, principalId: 'u1' })
-    const elapsed = await waitFor(() => cut.peek(key(T1, 'u1')) === undefined, 2000)
+    const elapsed = await timeUntil(() => cut.peek(key(T1, 'u1')) === undefined, {
+      timeoutMs: 2000,
+      intervalMs: 5,
+    })
     expect(elapsed).toBeLessThan(1000)
     // Said once, when the connection went (not on every failed reconnection attempt).
     const paused = warn.mock.calls.filter(([, message]) => String(message).includes('paused'))
@@ -362,7 +362,7 @@ describe('PermissionCache', () => {
     ]) {
       await publisher.publish(`${name}rbac:permissions`, message)
     }
-    await waitFor(() => warn.mock.calls.length >= 5, 2000)
+    await timeUntil(() => warn.mock.calls.length >= 5, { timeoutMs: 2000, intervalMs: 5 })
     expect(warn).toHaveBeenCalledTimes(5)
     expect(cache.peek(key(T1, 'u1'))).toBeDefined()
   })

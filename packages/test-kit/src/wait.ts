@@ -10,7 +10,7 @@ export interface WaitOptions {
  */
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
-  { timeoutMs = 5_000, intervalMs = 10 }: WaitOptions = {},
+  { timeoutMs = 10_000, intervalMs = 10 }: WaitOptions = {},
 ): Promise<Exclude<T, false>> {
   const deadline = Date.now() + timeoutMs
   const stillFalse = new Error(`condition still false after ${timeoutMs} ms`)
@@ -26,6 +26,19 @@ export async function waitFor<T>(
     if (Date.now() >= deadline) throw lastError
     await sleep(intervalMs)
   }
+}
+
+/**
+ * Polls `check` until it holds or `timeoutMs` has passed, and returns how long that took in ms;
+ * it never throws, so it also serves to give something a bounded chance to (not) happen.
+ */
+export async function timeUntil(
+  check: () => boolean,
+  { timeoutMs = 10_000, intervalMs = 10 }: WaitOptions = {},
+): Promise<number> {
+  const started = performance.now()
+  while (!check() && performance.now() - started < timeoutMs) await sleep(intervalMs)
+  return performance.now() - started
 }
 
 export function sleep(ms: number): Promise<void> {
