@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { manualClock, sleep, waitFor } from '@acme/test-kit'
+import { freePort, manualClock, sleep, waitFor } from '@acme/test-kit'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -27,17 +26,6 @@ const redis = new Redis(TEST_REDIS_URL)
 
 /** Real redis-servers of this file (a cluster node, a server to pause), stopped after it. */
 const servers: Array<{ stop(): Promise<void> }> = []
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  await once(server, 'close')
-  if (!address || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 async function startRedisServer(...settings: string[]): Promise<{ port: number; url: string }> {
   const port = await freePort()

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { PassThrough } from 'node:stream'
-import { sleep, waitFor } from '@acme/test-kit'
+import { freePort, sleep, waitFor } from '@acme/test-kit'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -22,17 +21,6 @@ interface RedisServer {
 }
 
 const servers: RedisServer[] = []
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  await once(server, 'close')
-  if (!address || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 async function startRedisServer(...settings: string[]): Promise<RedisServer> {
   const port = await freePort()

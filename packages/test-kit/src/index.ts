@@ -1,4 +1,5 @@
 export { type ManualClock, manualClock } from './clock.js'
+export { freePort } from './port.js'
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
 export {
   createDeferred,

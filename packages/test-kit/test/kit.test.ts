@@ -1,5 +1,6 @@
+import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { createDeferred, manualClock, sleep, timeUntil, waitFor } from '../src/index.js'
+import { createDeferred, freePort, manualClock, sleep, timeUntil, waitFor } from '../src/index.js'
 
 describe('manualClock', () => {
   it('stands still until moved, by milliseconds or to a date', () => {
@@ -54,5 +55,15 @@ describe('timeUntil', () => {
     const started = Date.now()
     expect(await timeUntil(() => Date.now() - started >= 20)).toBeGreaterThanOrEqual(15)
     expect(await timeUntil(() => false, { timeoutMs: 30 })).toBeGreaterThanOrEqual(30)
+  })
+})
+
+describe('freePort', () => {
+  it('finds a port a server can then listen on', async () => {
+    const port = await freePort()
+    const server = createServer().listen(port, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    await new Promise((resolve) => server.close(resolve))
+    expect(port).toBeGreaterThan(0)
   })
 })
