@@ -244,6 +244,7 @@ export {
 export type { AcmeEvents, DomainEvent, EventBus, EventHandler, EventName } from './events.js'
 export { clientErrorHandler, frameworkErrors } from './framework-errors.js'
 export type { CheckResult, HealthCheck, HealthRegistry, ReadinessReport } from './health.js'
+export { deleteInBatches } from './jobs/delete-in-batches.js'
 export { maintenanceJobOptions } from './jobs/maintenance-options.js'
 export { type JobWhen, scheduleOnReady } from './jobs/schedule-on-ready.js'
 export type {

@@ -1,3 +1,4 @@
+import { deleteInBatches } from '@acme/core'
 import type { Clock } from '../clock.js'
 import type { AuthDb } from '../db.js'
 import { KNOWN_DEVICE_DAYS } from './sign-in-alerts.js'
@@ -54,7 +55,7 @@ export class AuthCleanup {
   }
 
   async run(): Promise<AuthCleanupReport> {
-    const { db, retentionDays, accessTokenSeconds, keepKnownDevices } = this.#options
+    const { db, retentionDays, batchSize, accessTokenSeconds, keepKnownDevices } = this.#options
     const now = this.#options.clock().getTime()
     const retentionMs = retentionDays * DAY_MS
     const accessMs = accessTokenSeconds * 1_000
@@ -68,7 +69,8 @@ export class AuthCleanup {
       : endedBefore
     const spentBefore = at(now - retentionMs)
 
-    const refreshTokens = await this.#batches(
+    const refreshTokens = await deleteInBatches(
+      batchSize,
       (limit) => db.$executeRaw`
         DELETE FROM "refresh_tokens" WHERE "id" IN (
           SELECT t."id" FROM "refresh_tokens" AS t
@@ -80,7 +82,8 @@ export class AuthCleanup {
           LIMIT ${limit}::int
           FOR UPDATE OF t SKIP LOCKED)`,
     )
-    const sessions = await this.#batches(
+    const sessions = await deleteInBatches(
+      batchSize,
       (limit) => db.$executeRaw`
         DELETE FROM "auth_sessions" WHERE "id" IN (
           SELECT "id" FROM "auth_sessions"
@@ -92,7 +95,8 @@ export class AuthCleanup {
           LIMIT ${limit}::int
           FOR UPDATE SKIP LOCKED)`,
     )
-    const oneTimeTokens = await this.#batches(
+    const oneTimeTokens = await deleteInBatches(
+      batchSize,
       (limit) => db.$executeRaw`
         DELETE FROM "one_time_tokens" WHERE "id" IN (
           SELECT "id" FROM "one_time_tokens"
@@ -101,7 +105,8 @@ export class AuthCleanup {
           LIMIT ${limit}::int
           FOR UPDATE SKIP LOCKED)`,
     )
-    const totpEnrolments = await this.#batches(
+    const totpEnrolments = await deleteInBatches(
+      batchSize,
       (limit) => db.$executeRaw`
         DELETE FROM "totp_secrets" WHERE "user_id" IN (
           SELECT "user_id" FROM "totp_secrets"
@@ -110,7 +115,8 @@ export class AuthCleanup {
           LIMIT ${limit}::int
           FOR UPDATE SKIP LOCKED)`,
     )
-    const recoveryCodes = await this.#batches(
+    const recoveryCodes = await deleteInBatches(
+      batchSize,
       (limit) => db.$executeRaw`
         DELETE FROM "recovery_codes" WHERE "id" IN (
           SELECT "id" FROM "recovery_codes"
@@ -119,16 +125,5 @@ export class AuthCleanup {
           FOR UPDATE SKIP LOCKED)`,
     )
     return { refreshTokens, sessions, oneTimeTokens, totpEnrolments, recoveryCodes }
-  }
-
-  /** Runs one bounded DELETE (its own short transaction) until a batch comes back short. */
-  async #batches(deleteBatch: (limit: number) => PromiseLike<number>): Promise<number> {
-    const { batchSize } = this.#options
-    let total = 0
-    for (;;) {
-      const deleted = await deleteBatch(batchSize)
-      total += deleted
-      if (deleted < batchSize) return total
-    }
   }
 }

@@ -1,3 +1,4 @@
+import { deleteInBatches } from '@acme/core'
 import type { TenantService } from './tenants.js'
 
 export interface InvitationCleanupOptions {
@@ -65,11 +66,10 @@ export class InvitationCleanup {
     }
   }
 
-  async #cleanTenant(tenantId: string, lapsedBefore: string): Promise<number> {
+  #cleanTenant(tenantId: string, lapsedBefore: string): Promise<number> {
     const { tenants, batchSize } = this.#options
-    let total = 0
-    for (;;) {
-      const deleted = await tenants.run({ tenantId }, (tx) =>
+    return deleteInBatches(batchSize, (limit) =>
+      tenants.run({ tenantId }, (tx) =>
         tx.$executeRawUnsafe(
           `DELETE FROM "invitations" WHERE "id" IN (
              SELECT "id" FROM "invitations"
@@ -81,11 +81,9 @@ export class InvitationCleanup {
              FOR UPDATE SKIP LOCKED)`,
           tenantId,
           lapsedBefore,
-          batchSize,
+          limit,
         ),
-      )
-      total += deleted
-      if (deleted < batchSize) return total
-    }
+      ),
+    )
   }
 }
