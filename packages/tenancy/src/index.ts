@@ -169,10 +169,11 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
         redis: app.redis,
         keyPrefix: `${app.redisKeyPrefix}tenancy:rate:`,
         ...(clock ? { now: () => clock().getTime() } : {}),
+        // How long a request may wait for its decision before it goes through undecided.
+        timeoutMs: 500,
       }),
       plan: (name) => services.plan(name),
       anonymousPerMinute: options.rateLimit.anonymousPerMinute,
-      deadlineMs: 500,
       logger: app.log,
     })
     app.addHook('onRequest', rateLimit.onRequest)

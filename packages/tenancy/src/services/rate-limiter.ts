@@ -27,6 +27,8 @@ export interface RateLimiterOptions {
   keyPrefix: string
   /** ms since epoch; default Date.now */
   now?: () => number
+  /** A decision slower than this rejects (the caller decides whether to fail open). */
+  timeoutMs?: number
 }
 
 const DEFAULT_PERIOD_MS = 60_000
@@ -57,6 +59,7 @@ export class RateLimiter {
       redis: options.redis,
       clock: () => new Date(now()),
       prefix: options.keyPrefix,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     })
   }
 
