@@ -1,3 +1,4 @@
+import { scheduledRunIds } from '@acme/test-support'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AuthDb } from '../src/db.js'
 import { authOptionsSchema } from '../src/options.js'
@@ -483,20 +484,9 @@ describe('auth.cleanup with BullMQ: two instances share one schedule', () => {
         schedule: { cron: '* * * * * *', tz: 'UTC' },
       })
     }
-    const runs = () =>
-      [a, b].flatMap((instance, index) =>
-        instance.logs
-          .filter((line) => line.msg === 'auth cleanup done')
-          .map((line) => ({ instance: index, jobId: String(line.jobId) })),
-      )
-    const deadline = Date.now() + 15_000
-    while (runs().length < 3 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-    const seen = runs()
-    expect(seen.length).toBeGreaterThanOrEqual(3)
+    const jobIds = await scheduledRunIds([a, b], 'auth cleanup done')
+    expect(jobIds.length).toBeGreaterThanOrEqual(3)
     // BullMQ's tick jobs are `repeat:<key>:<tick>`: no tick ran twice, on one instance or across both.
-    const jobIds = seen.map((run) => run.jobId)
     expect(new Set(jobIds).size).toBe(jobIds.length)
     for (const jobId of jobIds) expect(jobId).toMatch(/^repeat:auth\.cleanup:\d+$/)
   })

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { manualClock, waitFor } from '@acme/test-kit'
+import { scheduledRunIds } from '@acme/test-support'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tenancyOptionsSchema } from '../src/options.js'
@@ -252,17 +253,7 @@ describe('tenancy.cleanup with BullMQ: two instances share one schedule', () => 
         schedule: { cron: '* * * * * *', tz: 'UTC' },
       })
     }
-    const runs = () =>
-      [a, b].flatMap((instance) =>
-        instance.logs
-          .filter((line) => line.msg === 'tenancy cleanup done')
-          .map((line) => String(line.jobId)),
-      )
-    const deadline = Date.now() + 15_000
-    while (runs().length < 3 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-    const jobIds = runs()
+    const jobIds = await scheduledRunIds([a, b], 'tenancy cleanup done')
     expect(jobIds.length).toBeGreaterThanOrEqual(3)
     expect(new Set(jobIds).size).toBe(jobIds.length)
     for (const jobId of jobIds) expect(jobId).toMatch(/^repeat:tenancy\.cleanup:\d+$/)

@@ -10,3 +10,4 @@ export {
 export { createTestDatabase, type TestDatabase } from './database.js'
 export { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName, uniquePrefix } from './env.js'
 export { bearer, createTenant, signUp, TEST_PASSWORD } from './plugin-helpers.js'
+export { scheduledRunIds } from './scheduled-runs.js'
