@@ -54,8 +54,12 @@ export class MembershipDirectory {
   }
 
   async get(tenantId: string, userId: string): Promise<MembershipInfo | null> {
+    const key = memberKey(tenantId, userId)
+    // Every tenant-scoped request asks: a hit builds no closure, tag list or options object.
+    const hit = this.#cache.get(key)
+    if (hit && 'member' in hit) return hit.member
     const cached = await this.#cache.memoize(
-      memberKey(tenantId, userId),
+      key,
       async () => ({ member: await this.#options.lookup(tenantId, userId) }),
       { tags: [tenantTag(tenantId)] },
     )
