@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { z } from 'zod'
+import { throttledLog } from './log-throttle.js'
 import type { Logger } from './logger.js'
 
 /** Why messages may have been missed: the connection went, or it is back and resubscribed. */
@@ -102,8 +103,13 @@ export class Broadcast {
     const subscriber = redis.duplicate()
     this.#subscriber = subscriber
     subscriber.on('message', (channel: string, raw: string) => this.#receive(channel, raw))
+    let lastError: Error | undefined
+    const reportError = throttledLog((suppressed) =>
+      this.#options.logger.warn({ err: lastError, suppressed }, 'broadcast subscriber error'),
+    )
     subscriber.on('error', (error: Error) => {
-      this.#options.logger.warn({ err: error }, 'broadcast subscriber error')
+      lastError = error
+      reportError()
     })
     subscriber.on('close', () => {
       if (!this.#listening) return

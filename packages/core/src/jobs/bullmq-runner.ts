@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis'
 import type { z } from 'zod'
 import { closeRedis, pingRedis } from '../data/redis.js'
 import { CoreErrors } from '../errors.js'
+import { throttledLog } from '../log-throttle.js'
 import type { Logger } from '../logger.js'
 import { assertCustomJobId, isInvalidPayload, type ResolvedJob, resolveJob } from './definition.js'
 import { evictionPolicyError, REQUIRED_POLICY, readEvictionPolicy } from './redis-policy.js'
@@ -201,7 +202,14 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
         removeOnFail: settings.keepFailed === 0 ? true : { count: settings.keepFailed },
       },
     })
-    queue.on('error', (err) => logger.error({ err, job: job.name }, 'job queue error'))
+    let queueError: unknown
+    const reportQueueError = throttledLog((suppressed) =>
+      logger.error({ err: queueError, job: job.name, suppressed }, 'job queue error'),
+    )
+    queue.on('error', (err) => {
+      queueError = err
+      reportQueueError()
+    })
     const workerConnection = duplicateForBullmq(redis, logger)
     const worker = new Worker<unknown, void, string>(
       job.name,
@@ -410,7 +418,14 @@ async function runBullJob(job: ResolvedJob, bullJob: Job<unknown, void, string>)
 }
 
 function watchWorker(worker: Worker<unknown, void, string>, job: ResolvedJob, logger: Logger) {
-  worker.on('error', (err) => logger.error({ err, job: job.name }, 'job worker error'))
+  let workerError: unknown
+  const reportWorkerError = throttledLog((suppressed) =>
+    logger.error({ err: workerError, job: job.name, suppressed }, 'job worker error'),
+  )
+  worker.on('error', (err) => {
+    workerError = err
+    reportWorkerError()
+  })
   worker.on('completed', (bullJob) => {
     logger.debug(
       { job: job.name, jobId: bullJob.id, attempt: bullJob.attemptsMade },
