@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import { defaultBaseUrl } from '@acme/core'
 import { z } from 'zod'
 
 const optionalUrl = z.preprocess((value) => (value === '' ? undefined : value), z.url().optional())
@@ -19,7 +20,8 @@ const envSchema = z.object({
     .transform((value) => value === 'true'),
 
   BRAND_NAME: z.string().min(1).default('Initech'),
-  PUBLIC_BASE_URL: z.url().default('http://localhost:3000'),
+  /** Empty: http://localhost:<PORT>, so a server moved to another port links to itself. */
+  PUBLIC_BASE_URL: optionalUrl,
   SUPPORT_EMAIL: optionalEmail,
   MAIL_FROM: optionalEmail,
 
@@ -64,7 +66,8 @@ const envSchema = z.object({
     }),
 })
 
-export type Env = z.output<typeof envSchema>
+/** The variables after validation, with the defaults that depend on other variables filled in. */
+export type Env = Omit<z.output<typeof envSchema>, 'PUBLIC_BASE_URL'> & { PUBLIC_BASE_URL: string }
 
 /** Reads `.env` when present (Node's own loader), then validates; a bad variable stops startup. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env, envFile = '.env'): Env {
@@ -74,5 +77,12 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env, envFile = '.env
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)
     throw new Error(`Invalid environment:\n  - ${problems.join('\n  - ')}`)
   }
-  return result.data
+  const env = result.data
+  return {
+    ...env,
+    // Core's own rule, from the validated port: the log line, the OpenAPI server, problem types
+    // and the JWT issuer all take it from here.
+    PUBLIC_BASE_URL:
+      env.PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? defaultBaseUrl({ PORT: String(env.PORT) }),
+  }
 }

@@ -196,6 +196,7 @@ export const acmeCore = fp(registerCore, {
 export default acmeCore
 
 export { apiKeyRule } from './api-key-rule.js'
+export { DEFAULT_PORT, defaultBaseUrl } from './base-url.js'
 export {
   Broadcast,
   type BroadcastChannel,

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { z } from 'zod'
+import { defaultBaseUrl } from './base-url.js'
 import type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'
 import { AcmeConfigError } from './errors.js'
 
@@ -27,7 +28,8 @@ const brandSchema = z
     baseUrl: z
       .url({ protocol: /^https?$/ })
       .transform((url) => url.replace(/\/+$/, ''))
-      .default('http://localhost:3000'),
+      // Read when the options are parsed (at register), so it follows the PORT the app runs on.
+      .default(() => defaultBaseUrl(process.env)),
     supportEmail: z.email().optional(),
     mailFrom: z.email().optional(),
   })
