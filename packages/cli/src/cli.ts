@@ -5,16 +5,23 @@ import { appRoleCommand } from './db/app-role-command.js'
 import type { MergeManifest } from './manifest.js'
 import { mergeSchema } from './merge/index.js'
 import { formatStatus, migrateApply, migrateDiff, migrateStatus } from './migrate/index.js'
-import { runPrismaCli } from './prisma-cli.js'
+import {
+  isWrappedPrismaCommand,
+  runPrismaCli,
+  unsupportedPrismaCommand,
+  wrappedPrismaArgs,
+} from './prisma-cli.js'
 
 const USAGE = `Usage: acme <command> [options]
 
   prisma merge      merge the installed plugins' fragments with your schema
                     --input <file|dir> --output <file|dir> --dry-run --check
                     --fragment <file> (repeatable) adds a fragment by path
-  prisma generate   prisma generate, validate, format without the engine download
-  prisma validate   (format --check exits 1 when the schema is not formatted)
-  prisma format
+  prisma generate   Prisma's own generate, validate, format, version and studio, run
+  prisma validate   with the engine download switched off (it fails offline); arguments
+  prisma format     after -- go to Prisma as they are. format --check exits 1 when the
+  prisma version    schema is not formatted; studio --url <url> browses a database.
+  prisma studio
   migrate diff      write a new migration from the last snapshot to the schema
                     --name <name> --schema <file|dir> --migrations <dir>
   migrate apply     apply pending migrations (DATABASE_URL or --url)
@@ -47,7 +54,11 @@ type Flags = ReturnType<
 >['values']
 
 async function main(argv: string[]): Promise<number> {
-  const { values: flags, positionals } = parseArgs({ args: argv, options, allowPositionals: true })
+  // What follows `--` is Prisma's (acme prisma <command> -- --port 5556), not acme's to parse.
+  const separator = argv.indexOf('--')
+  const passthrough = separator === -1 ? [] : argv.slice(separator + 1)
+  const own = separator === -1 ? argv : argv.slice(0, separator)
+  const { values: flags, positionals } = parseArgs({ args: own, options, allowPositionals: true })
   const [group, command] = positionals
   const cwd = flags.cwd ?? process.cwd()
   if (flags.help || !group) {
@@ -62,9 +73,16 @@ async function main(argv: string[]): Promise<number> {
   })
 
   if (group === 'prisma' && command === 'merge') return merge(cwd, paths, flags)
-  if (group === 'prisma' && command && ['generate', 'validate', 'format'].includes(command)) {
-    const extra = command === 'format' && flags.check ? ['--check'] : []
-    return runPrismaCli(cwd, [command, '--schema', paths.output, ...extra])
+  if (group === 'prisma' && command) {
+    if (!isWrappedPrismaCommand(command)) throw unsupportedPrismaCommand(command)
+    const args = wrappedPrismaArgs(command, {
+      schema: paths.output,
+      check: flags.check === true,
+      // Not DATABASE_URL: a URL put on Prisma's command line is visible to every local user.
+      url: flags.url,
+      passthrough,
+    })
+    return runPrismaCli(cwd, args)
   }
   if (group === 'migrate' && command === 'diff') {
     if (!flags.name) throw new Error('migrate diff needs --name <name>')
