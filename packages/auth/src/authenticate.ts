@@ -1,10 +1,11 @@
 import { apiKeyRule, getRequestContext } from '@acme/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { AuthErrors } from './errors.js'
+import type { AuthExtensions } from './extensions.js'
 import { API_KEY_PREFIX } from './services/api-keys.js'
 import type { RevocationList } from './services/revocations.js'
 import type { TokenService } from './services/tokens.js'
-import type { AuthServices } from './types.js'
+import type { ApiKeyPrincipal, AuthServices, UserPrincipal } from './types.js'
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/
 
@@ -40,6 +41,7 @@ export function createAuthenticateHook(
   revocations: RevocationList,
   requireByDefault: boolean,
   apiKeys: Pick<AuthServices['apiKeys'], 'authenticate'>,
+  extensions: AuthExtensions,
 ) {
   return async function authenticate(request: FastifyRequest, _reply: FastifyReply) {
     const mode = request.routeOptions.config?.auth ?? (requireByDefault ? 'required' : 'optional')
@@ -55,13 +57,17 @@ export function createAuthenticateHook(
       if (!identity) throw new AuthErrors.InvalidToken({ headers: challenge('invalid_token') })
       request.user = { id: identity.ownerId }
       request.session = null
-      request.principal = {
+      // Typed with the fields extensions add, which enrichPrincipal sets just below.
+      const principal = {
         type: 'apiKey',
         keyId: identity.keyId,
         userId: identity.ownerId,
         scopes: identity.scopes,
-        tenantId: identity.tenantId,
+      } as ApiKeyPrincipal
+      if (extensions.enrichesPrincipals) {
+        extensions.enrich(principal, { type: 'apiKey', columns: identity.columns })
       }
+      request.principal = principal
       const context = getRequestContext()
       if (context) context.user = { id: identity.ownerId }
       return
@@ -81,12 +87,11 @@ export function createAuthenticateHook(
     }
     request.user = { id: claims.sub }
     request.session = { id: claims.sid }
-    request.principal = {
-      type: 'user',
-      userId: claims.sub,
-      sessionId: claims.sid,
-      tenantId: claims.tid,
+    const principal = { type: 'user', userId: claims.sub, sessionId: claims.sid } as UserPrincipal
+    if (extensions.enrichesPrincipals) {
+      extensions.enrich(principal, { type: 'token', claims: claims.custom })
     }
+    request.principal = principal
     const context = getRequestContext()
     if (context) context.user = { id: claims.sub }
   }

@@ -4,6 +4,7 @@ import fp from 'fastify-plugin'
 import { createAuthenticateHook } from './authenticate.js'
 import { systemClock } from './clock.js'
 import type { AuthDb } from './db.js'
+import { AuthExtensions } from './extensions.js'
 import { defineCleanupJob } from './jobs/cleanup.js'
 import { registerAuthTemplates } from './mail.js'
 import { registerAccountTemplates } from './mail-templates-account.js'
@@ -18,6 +19,7 @@ import { meRoutes } from './routes/me.js'
 import { createMfa, mfaRoutes } from './routes/mfa.js'
 import { passwordRoutes } from './routes/password.js'
 import { sessionRoutes } from './routes/sessions.js'
+import { ExtendedAccessIssuer } from './services/access-issuer.js'
 import { AccountStatusService } from './services/account-status.js'
 import { ApiKeyService } from './services/api-keys.js'
 import { AuthCleanup } from './services/cleanup.js'
@@ -34,6 +36,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
   const clock = options.clock ?? systemClock
   const db = app.prisma as unknown as AuthDb
   const { jwt } = options
+  const extensions = new AuthExtensions()
 
   const passwords = new PasswordService({
     hashing: {
@@ -57,7 +60,9 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     ...(jwt.verificationKeys ? { verificationKeys: jwt.verificationKeys } : {}),
     ...(jwt.secret ? { secret: jwt.secret } : {}),
     clock,
+    customClaims: () => extensions.claimSchemas(),
   })
+  const issuer = new ExtendedAccessIssuer(tokens, extensions)
   const revocations = new RevocationList({
     broadcast: app.broadcast,
     ttlSeconds: jwt.accessTtlSeconds + jwt.clockToleranceSeconds,
@@ -76,7 +81,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     clock,
     lifetimes: options.sessions,
     revocations,
-    tokens,
+    issuer,
     events: {
       onReuseDetected: (info) => app.events.emit('auth.refresh_reuse_detected', info),
       onRevoked: (info) => app.events.emit('session.revoked', info),
@@ -97,7 +102,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     resolveRefreshCookie(options.refreshCookie, options.prefix),
     clock,
   )
-  const apiKeys = new ApiKeyService({ db, clock })
+  const apiKeys = new ApiKeyService({ db, clock, columns: () => extensions.apiKeyColumns() })
   const accounts = new AccountStatusService({
     db,
     sessions,
@@ -107,7 +112,15 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
       onReactivated: (info) => app.events.emit('user.reactivated', info),
     },
   })
-  const services: AuthServices = { passwords, tokens, sessions, revocations, accounts, apiKeys }
+  const services: AuthServices = {
+    passwords,
+    tokens,
+    sessions,
+    revocations,
+    accounts,
+    apiKeys,
+    extend: (extension) => extensions.add(extension),
+  }
 
   app.decorate('auth', services)
   app.decorateRequest('user', null)
@@ -115,9 +128,12 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
   app.decorateRequest('principal', null)
   app.addHook(
     'onRequest',
-    createAuthenticateHook(tokens, revocations, options.requireAuthByDefault, apiKeys),
+    createAuthenticateHook(tokens, revocations, options.requireAuthByDefault, apiKeys, extensions),
   )
-  app.addHook('onReady', () => revocations.start())
+  app.addHook('onReady', () => {
+    extensions.seal()
+    return revocations.start()
+  })
   app.addHook('onClose', () => revocations.close())
   defineCleanupJob(app, {
     cleanup: new AuthCleanup({
@@ -161,6 +177,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
       await scope.register(credentialRoutes, {
         db,
         services,
+        issuer,
         links,
         throttle,
         mfa,
@@ -212,14 +229,27 @@ export default acmeAuth
 
 export type { Clock } from './clock.js'
 export { AuthErrors } from './errors.js'
+export type {
+  AccessIssueReason,
+  AuthExtension,
+  PrincipalSource,
+  SessionSubject,
+} from './extensions.js'
 export type { AuthOptions, ResolvedAuthOptions } from './options.js'
 export type { PublicUser } from './services/accounts.js'
-export type { ApiKeyIdentity, ApiKeyRecord, NewApiKey } from './services/api-keys.js'
+export type { ApiKeyColumns, ApiKeyIdentity, ApiKeyRecord, NewApiKey } from './services/api-keys.js'
 export type {
   ActiveSession,
   DeviceInfo,
   IssuedRefresh,
-  TenantSwitch,
+  ReissuedAccess,
 } from './services/sessions.js'
 export type { AccessClaims } from './services/tokens.js'
-export type { AuthServices, AuthSessionRef, AuthUser, Principal } from './types.js'
+export type {
+  ApiKeyPrincipal,
+  AuthServices,
+  AuthSessionRef,
+  AuthUser,
+  Principal,
+  UserPrincipal,
+} from './types.js'

@@ -1,5 +1,11 @@
+import type { AuthExtension } from './extensions.js'
 import type { ApiKeyIdentity, ApiKeyRecord, NewApiKey } from './services/api-keys.js'
-import type { ActiveSession, DeviceInfo, IssuedRefresh, TenantSwitch } from './services/sessions.js'
+import type {
+  ActiveSession,
+  DeviceInfo,
+  IssuedRefresh,
+  ReissuedAccess,
+} from './services/sessions.js'
 import type { AccessClaims } from './services/tokens.js'
 
 /** Who a request acts as, after authentication. */
@@ -11,16 +17,26 @@ export interface AuthSessionRef {
   id: string
 }
 
+/**
+ * A user signed in with a session. Plugins add fields by augmentation and set them in
+ * `AuthExtension.enrichPrincipal` (e.g. @acme/tenancy's `tenantId`).
+ */
+export interface UserPrincipal {
+  type: 'user'
+  userId: string
+  sessionId: string
+}
+
+/** A machine using one of a user's API keys; augmentable like `UserPrincipal`. */
+export interface ApiKeyPrincipal {
+  type: 'apiKey'
+  keyId: string
+  userId: string
+  scopes: string[]
+}
+
 /** A user signed in with a session, or a machine using one of that user's API keys. */
-export type Principal =
-  | {
-      type: 'user'
-      userId: string
-      sessionId: string
-      /** The access token's `tid`: the session's active tenant when it was issued, or null. */
-      tenantId: string | null
-    }
-  | { type: 'apiKey'; keyId: string; userId: string; scopes: string[]; tenantId: string | null }
+export type Principal = UserPrincipal | ApiKeyPrincipal
 
 /**
  * `app.auth`: what hosts and other plugins may call. Declared as plain interfaces so the
@@ -33,7 +49,8 @@ export interface AuthServices {
     verify(hash: string | null, password: string): Promise<{ valid: boolean; needsRehash: boolean }>
   }
   tokens: {
-    signAccess(claims: { sub: string; sid: string; tid?: string | null }): Promise<{
+    /** `custom`: claims an extension declared (`AuthExtension.claims`). */
+    signAccess(claims: { sub: string; sid: string; custom?: Record<string, unknown> }): Promise<{
       token: string
       expiresIn: number
       claims: AccessClaims
@@ -61,11 +78,11 @@ export interface AuthServices {
      */
     requireRecentAuthentication(sessionId: string, withinSeconds: number): Promise<void>
     /**
-     * Stores the session's active tenant (null: none) and answers an access token whose `tid`
-     * carries it; refreshes keep it. The caller checks membership first. A revoked or expired
-     * session answers 401 ACME_AUTH_INVALID_TOKEN.
+     * A new access token for the session, with the claims extensions hold for it now (e.g. after
+     * @acme/tenancy stored its new tenant). A revoked or expired session answers 401
+     * ACME_AUTH_INVALID_TOKEN.
      */
-    switchTenant(sessionId: string, tenantId: string | null): Promise<TenantSwitch>
+    reissue(sessionId: string): Promise<ReissuedAccess>
   }
   revocations: {
     isRevoked(sessionId: string): boolean
@@ -87,11 +104,14 @@ export interface AuthServices {
     /** Throws a 404 for an unknown, revoked or another user's key alike. */
     revoke(ownerId: string, keyId: string): Promise<void>
     authenticate(key: string): Promise<ApiKeyIdentity | null>
-    /** The keys bound to a tenant, whoever created them (for the tenant's administrators). */
-    listForTenant(tenantId: string): Promise<Array<ApiKeyRecord & { ownerId: string }>>
-    /** Revokes a key bound to the tenant; any other id answers 404. */
-    revokeForTenant(tenantId: string, keyId: string): Promise<void>
+    /** Drops a key revoked by another plugin's query from this instance's cache at once. */
+    forget(prefix: string): void
   }
+  /**
+   * Lets a plugin add token claims, API key columns and principal fields (see `AuthExtension`).
+   * Call it while registering, before `ready()`; a reserved or taken name throws.
+   */
+  extend(extension: AuthExtension): void
 }
 
 declare module 'fastify' {

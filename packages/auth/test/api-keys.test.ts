@@ -139,7 +139,6 @@ describe('authenticating with a key', () => {
           keyId: apiKey.id,
           userId: profile.json().id,
           scopes: ['reports:read'],
-          tenantId: null,
         },
         session: null,
       })

@@ -107,7 +107,7 @@ beforeAll(async () => {
 describe('signAccess and verifyAccess', () => {
   it('issues an at+jwt with our kid and a 15-minute default lifetime', async () => {
     now = START
-    const issued = await tokens.signAccess({ sub: 'user-1', sid: 'session-1', tid: 'tenant-a' })
+    const issued = await tokens.signAccess({ sub: 'user-1', sid: 'session-1' })
     expect(decodeProtectedHeader(issued.token)).toEqual({
       alg: 'EdDSA',
       kid: 'key-2030',
@@ -119,12 +119,12 @@ describe('signAccess and verifyAccess', () => {
     expect(issued.claims.jti).toMatch(/^[0-9a-f-]{36}$/)
     const verified = await tokens.verifyAccess(issued.token)
     expect(verified).toEqual(issued.claims)
-    expect(verified).toMatchObject({ sub: 'user-1', sid: 'session-1', tid: 'tenant-a' })
+    expect(verified).toMatchObject({ sub: 'user-1', sid: 'session-1', custom: {} })
   })
 
-  it('reports a missing tenant as null and carries scope', async () => {
+  it('carries scope, with no custom claims when no extension declares any', async () => {
     const { token } = await tokens.signAccess({ sub: 'u', sid: 's', scope: ['read'] })
-    expect(await tokens.verifyAccess(token)).toMatchObject({ tid: null, scope: ['read'] })
+    expect(await tokens.verifyAccess(token)).toMatchObject({ custom: {}, scope: ['read'] })
   })
 
   it('verifies independently of jose: Node crypto checks the signature with the published JWK', async () => {
@@ -263,10 +263,10 @@ describe('JWT-05 key sources', () => {
 
 describe('JWT-06 tampering', () => {
   it('rejects a token whose payload has one character changed', async () => {
-    const { token } = await tokens.signAccess({ sub: 'user-1', sid: 'session-1', tid: 'tenant-a' })
+    const { token } = await tokens.signAccess({ sub: 'user-1', sid: 'session-1' })
     const [header, payload, signature] = segments(token)
     const decoded = Buffer.from(payload, 'base64url').toString()
-    const retargeted = Buffer.from(decoded.replace('tenant-a', 'tenant-b')).toString('base64url')
+    const retargeted = Buffer.from(decoded.replace('user-1', 'user-2')).toString('base64url')
     expect(retargeted).not.toBe(payload)
     await expectInvalid(tokens, `${header}.${retargeted}.${signature}`, /signature/)
     const middle = Math.floor(payload.length / 2)
@@ -335,7 +335,7 @@ describe('verified-token cache', () => {
       jti: 'j',
       iat: nowSeconds(),
       exp: nowSeconds() + 60,
-      tid: null,
+      custom: {},
     }
     cache.set('token', claims)
     expect(cache.get('token')).toBe(claims)

@@ -61,7 +61,7 @@ async function boundKey(creator: User, tenantId: string, scopes: string[]): Prom
   const { key, record } = await t.app.auth.apiKeys.create(creator.userId, {
     name: `key of ${creator.email}`,
     scopes,
-    tenantId,
+    columns: { tenantId },
   })
   const [stored] = await ownerQuery(
     t,

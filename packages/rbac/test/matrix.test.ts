@@ -269,7 +269,7 @@ const MATRIX: Row[] = [
       const { record } = await t.app.auth.apiKeys.create(main.owner.userId, {
         name: next('revocable'),
         scopes: ['docs:read'],
-        tenantId: main.tenantId,
+        columns: { tenantId: main.tenantId },
       })
       return {
         request: { method: 'DELETE', url: `/tenants/${main.tenantId}/api-keys/${record.id}` },

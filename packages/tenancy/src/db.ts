@@ -7,5 +7,5 @@ import type { Prisma } from './generated/prisma/client.js'
  */
 export type TenancyTx = Pick<
   Prisma.TransactionClient,
-  'tenant' | 'membership' | 'invitation' | 'user' | '$executeRawUnsafe'
+  'tenant' | 'membership' | 'invitation' | 'user' | 'apiKey' | '$executeRawUnsafe'
 >

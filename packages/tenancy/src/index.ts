@@ -2,6 +2,7 @@ import type {} from '@acme/auth'
 import { AcmeConfigError, getRequestContext, parseOptions } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { tenancyAuthExtension } from './auth-extension.js'
 import { defineCleanupJob } from './cleanup-job.js'
 import { buildScopeRules, runtimeDataModelOf } from './data-model.js'
 import { TenancyErrors } from './errors.js'
@@ -17,12 +18,14 @@ import { invitationRoutes } from './routes/invitations.js'
 import { memberRoutes } from './routes/members.js'
 import { RoleRules } from './routes/roles.js'
 import { tenantRoutes } from './routes/tenants.js'
+import { ActiveTenants, type SessionTenantDb } from './services/active-tenants.js'
 import { InvitationCleanup } from './services/cleanup.js'
 import { diagnoseTenancy, formatFindings } from './services/doctor.js'
 import { InvitationService } from './services/invitations.js'
 import { createMemberRoles } from './services/member-roles.js'
 import { MembershipDirectory, type MembershipInfo } from './services/memberships.js'
 import { RateLimiter } from './services/rate-limiter.js'
+import { TenantApiKeys } from './services/tenant-api-keys.js'
 import { isUniqueViolation, TenantService } from './services/tenants.js'
 import { RequestTransaction, type TransactionCapable } from './tenant-transaction.js'
 import type { RequestTenant, TenancyServices } from './types.js'
@@ -125,6 +128,8 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     when: options.cleanup.enabled ? options.cleanup.schedule : null,
   })
   app.decorateRequest('tenant', null)
+  const activeTenants = new ActiveTenants(app.prisma as unknown as SessionTenantDb)
+  app.auth.extend(tenancyAuthExtension(activeTenants))
   installRequestDb(app, dbOptions)
 
   const resolverContext = {
@@ -235,10 +240,20 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     await app.register(tenantRoutes, {
       tenants,
       rules: roleRules,
-      switchTenant: (sessionId, tenantId) => app.auth.sessions.switchTenant(sessionId, tenantId),
+      switchTenant: async (sessionId, tenantId) => {
+        await activeTenants.set(sessionId, tenantId)
+        return app.auth.sessions.reissue(sessionId)
+      },
     })
     await app.register(memberRoutes, { tenants, rules: roleRules })
-    await app.register(tenantApiKeyRoutes, { rules: roleRules })
+    await app.register(tenantApiKeyRoutes, {
+      rules: roleRules,
+      keys: new TenantApiKeys({
+        tenants,
+        now: options.clock ?? (() => new Date()),
+        forget: (prefix) => app.auth.apiKeys.forget(prefix),
+      }),
+    })
     registerTenancyTemplates(app.mailer)
     await app.register(invitationRoutes, {
       tenants,

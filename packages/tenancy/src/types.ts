@@ -62,6 +62,21 @@ export interface TenancyServices {
   }
 }
 
+declare module '@acme/auth' {
+  interface UserPrincipal {
+    /** The access token's `tid`: the session's active tenant when it was issued, or null. */
+    tenantId: string | null
+  }
+  interface ApiKeyPrincipal {
+    /** The tenant the key is bound to; null for a user's own key, which works in no tenant. */
+    tenantId: string | null
+  }
+  interface ApiKeyColumns {
+    /** Binds the key to a tenant (tenancy's `POST /tenants/:tenantId/api-keys`). */
+    tenantId?: string | null
+  }
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** The request's tenant, or null when it names none. */

@@ -27,6 +27,23 @@ afterAll(async () => {
   await t?.close()
 })
 
+const refresh = (refreshToken: string) =>
+  t.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refreshToken } })
+
+/** An access token's payload (the tests' own tokens: no need to verify them here). */
+const decodeJwt = (token: string): Record<string, unknown> =>
+  JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'))
+
+/** The session's active tenant as stored: tenancy's column on auth's session row. */
+async function storedTenant(sessionId: string): Promise<string | null> {
+  const db = t.app.prisma as unknown as {
+    authSession: {
+      findUniqueOrThrow(args: object): Promise<{ activeTenantId: string | null }>
+    }
+  }
+  return (await db.authSession.findUniqueOrThrow({ where: { id: sessionId } })).activeTenantId
+}
+
 describe('tenants', () => {
   it('creates a tenant whose creator is its owner, on the default plan', async () => {
     const response = await t.app.inject({
@@ -277,6 +294,49 @@ describe('switching tenant', () => {
       headers: bearer(outsider.token),
     })
     expect(refused.statusCode).toBe(404)
+  })
+
+  it('keeps the tenant on the session: every refresh carries it, a new switch replaces it', async () => {
+    const user = await signUp(t, `keeper-${randomUUID()}@initech.test`)
+    const sessionId = String(decodeJwt(user.token).sid)
+    expect(decodeJwt(user.token)).not.toHaveProperty('tid')
+    const first = await createTenant(t, user.token, 'Keep one')
+    const second = await createTenant(t, user.token, 'Keep two')
+    const switchTo = (tenantId: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: `/tenants/${tenantId}/switch`,
+        headers: bearer(user.token),
+      })
+
+    expect(decodeJwt((await switchTo(first.id)).json().accessToken).tid).toBe(first.id)
+    expect(await storedTenant(sessionId)).toBe(first.id)
+    const refreshed = await refresh(user.refreshToken)
+    expect(decodeJwt(refreshed.json().accessToken).tid).toBe(first.id)
+    const whoami = await t.app.inject({
+      url: '/auth/me',
+      headers: bearer(refreshed.json().accessToken),
+    })
+    expect(whoami.statusCode).toBe(200)
+
+    expect(decodeJwt((await switchTo(second.id)).json().accessToken).tid).toBe(second.id)
+    const again = await refresh(refreshed.json().refreshToken)
+    expect(decodeJwt(again.json().accessToken).tid).toBe(second.id)
+  })
+
+  it('refuses to switch a revoked session, and leaves its tenant as it was', async () => {
+    const user = await signUp(t, `revoked-${randomUUID()}@initech.test`)
+    const sessionId = String(decodeJwt(user.token).sid)
+    const tenant = await createTenant(t, user.token, 'Revoked switch')
+    await t.app.auth.sessions.revoke(sessionId, 'logout')
+    const switched = await t.app.inject({
+      method: 'POST',
+      url: `/tenants/${tenant.id}/switch`,
+      headers: bearer(user.token),
+    })
+    expect(switched.statusCode).toBe(401)
+    expect(switched.json().code).toBe('ACME_AUTH_INVALID_TOKEN')
+    expect(await storedTenant(sessionId)).toBeNull()
   })
 
   it('never lets a token for tenant A read tenant B through the header', async () => {

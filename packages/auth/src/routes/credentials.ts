@@ -7,6 +7,7 @@ import { AuthErrors } from '../errors.js'
 import { defineRegistration } from '../jobs/registration.js'
 import { CSRF_HEADER, type RefreshCookie } from '../refresh-cookie.js'
 import { findPublicUser, type PublicUser, verifyLogin } from '../services/accounts.js'
+import type { AccessIssuer } from '../services/sessions.js'
 import type { SignInAlerts } from '../services/sign-in-alerts.js'
 import type { LoginThrottle } from '../services/throttle.js'
 import type { AuthServices } from '../types.js'
@@ -17,6 +18,7 @@ import { email, password, type TokenPair, type TokenPairBody, tokenPairSchema } 
 export interface CredentialRoutesOptions {
   db: AuthDb
   services: AuthServices
+  issuer: AccessIssuer
   links: { login: string; passwordReset: string }
   /** When set, a login from a device new to the account mails the owner (`mail.newSignInAlert`). */
   signInAlerts?: SignInAlerts | null
@@ -85,12 +87,10 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
     const alerts = options.signInAlerts
     const newDevice = alerts ? await alerts.isNewDevice(user.id, from.userAgent) : false
     const session = await services.sessions.start(user.id, from)
-    // A new session works in no tenant until the tenancy plugin switches it.
-    const access = await services.tokens.signAccess({
-      sub: user.id,
-      sid: session.sessionId,
-      tid: session.activeTenantId,
-    })
+    const access = await options.issuer.issue(
+      { sessionId: session.sessionId, userId: user.id },
+      'login',
+    )
     await app.events.emit('user.logged_in', { userId: user.id, sessionId: session.sessionId })
     if (alerts && newDevice) {
       await app.mailer.sendTemplate('auth.new-sign-in', user.email, {
@@ -236,12 +236,11 @@ export async function credentialRoutes(app: FastifyInstance, options: Credential
       }
       const user = await findPublicUser(db, rotated.userId)
       if (!user) throw new AuthErrors.InvalidRefreshToken()
-      // The session's active tenant carries over to every access token it refreshes into.
-      const access = await services.tokens.signAccess({
-        sub: user.id,
-        sid: rotated.sessionId,
-        tid: rotated.activeTenantId,
-      })
+      // Extension claims are read again: what the session carries (e.g. its tenant) carries over.
+      const access = await options.issuer.issue(
+        { sessionId: rotated.sessionId, userId: user.id },
+        'refresh',
+      )
       const pair = {
         accessToken: access.token,
         refreshToken: rotated.refreshToken,

@@ -10,17 +10,23 @@ export interface ApiKeyRecord {
   name: string
   prefix: string
   scopes: string[]
-  tenantId: string | null
   createdAt: Date
   expiresAt: Date | null
   lastUsedAt: Date | null
 }
 
+/**
+ * Columns other plugins add to a key (`AuthExtension.apiKeyColumns`), typed by augmentation:
+ * `declare module '@acme/auth' { interface ApiKeyColumns { tenantId?: string | null } }`.
+ */
+export interface ApiKeyColumns {}
+
 export interface NewApiKey {
   name: string
   scopes: string[]
   expiresAt?: Date | null
-  tenantId?: string | null
+  /** Values of columns an extension declared; any other name is refused (TypeError). */
+  columns?: ApiKeyColumns
 }
 
 /** Who a valid key acts as. */
@@ -28,12 +34,15 @@ export interface ApiKeyIdentity {
   keyId: string
   ownerId: string
   scopes: string[]
-  tenantId: string | null
+  /** The extensions' columns as stored, for `AuthExtension.enrichPrincipal`. */
+  columns: Readonly<Record<string, unknown>>
 }
 
 export interface ApiKeyServiceOptions {
   db: AuthDb
   clock: Clock
+  /** The columns extensions declared on ApiKey; read when needed, as extensions register late. */
+  columns?: () => readonly string[]
   /**
    * Seconds a successful lookup is trusted without the database: a revocation, expiry change or
    * owner suspension made on another instance takes up to this long to apply here. Default 30.
@@ -54,7 +63,6 @@ const RECORD_SELECT = {
   name: true,
   prefix: true,
   scopes: true,
-  tenantId: true,
   createdAt: true,
   expiresAt: true,
   lastUsedAt: true,
@@ -91,6 +99,7 @@ function sameHash(expectedHex: string, actualHex: string): boolean {
 export class ApiKeyService {
   readonly #db: AuthDb
   readonly #clock: Clock
+  readonly #columns: () => readonly string[]
   readonly #ttlMs: number
   readonly #maxEntries: number
   /** By prefix. The hash is compared on every hit: a cached prefix never admits a wrong secret. */
@@ -104,11 +113,13 @@ export class ApiKeyService {
   constructor(options: ApiKeyServiceOptions) {
     this.#db = options.db
     this.#clock = options.clock
+    this.#columns = options.columns ?? (() => [])
     this.#ttlMs = (options.cacheTtlSeconds ?? 30) * 1_000
     this.#maxEntries = Math.max(0, Math.floor(options.cacheMaxEntries ?? 10_000))
   }
 
   async create(ownerId: string, input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
+    const columns = this.#declaredColumns(input.columns)
     const prefix = newPrefix()
     this.#unknown.delete(prefix)
     const key = `${prefix}_${randomBytes(32).toString('base64url')}`
@@ -116,13 +127,13 @@ export class ApiKeyService {
     const [, record] = await this.#asOwner(ownerId, null, (db) =>
       db.apiKey.create({
         data: {
+          ...columns,
           ownerId,
           name: input.name,
           prefix,
           keyHash: hashKey(key),
           scopes: input.scopes,
           expiresAt: input.expiresAt ?? null,
-          tenantId: input.tenantId ?? null,
         },
         select: RECORD_SELECT,
       }),
@@ -157,38 +168,12 @@ export class ApiKeyService {
     this.#cache.delete(row.prefix)
   }
 
-  /** A tenant's keys (bound to it), whoever created them: for the tenant's administrators. */
-  async listForTenant(tenantId: string): Promise<Array<ApiKeyRecord & { ownerId: string }>> {
-    const [, keys] = await this.#asOwner(
-      null,
-      null,
-      (db) =>
-        db.apiKey.findMany({
-          where: { tenantId, revokedAt: null },
-          select: { ...RECORD_SELECT, ownerId: true },
-          orderBy: { createdAt: 'desc' },
-        }),
-      tenantId,
-    )
-    return keys
-  }
-
-  /** Revokes one of the tenant's keys; another tenant's key and an unknown id answer the same 404. */
-  async revokeForTenant(tenantId: string, keyId: string): Promise<void> {
-    const [, revoked] = await this.#asOwner(
-      null,
-      null,
-      (db) =>
-        db.apiKey.updateManyAndReturn({
-          where: { id: keyId, tenantId, revokedAt: null },
-          data: { revokedAt: this.#clock() },
-          select: { prefix: true },
-        }),
-      tenantId,
-    )
-    const [row] = revoked
-    if (!row) throw new CoreErrors.NotFound()
-    this.#cache.delete(row.prefix)
+  /**
+   * Drops one key from this instance's cache, for a plugin that revoked it through its own
+   * query (e.g. a tenant administrator's, under @acme/tenancy); other instances within the TTL.
+   */
+  forget(prefix: string): void {
+    this.#cache.delete(prefix)
   }
 
   /** Drops the owner's keys from this instance's cache (e.g. the owner was just suspended). */
@@ -212,13 +197,12 @@ export class ApiKeyService {
       keyId: entry.keyId,
       ownerId: entry.ownerId,
       scopes: entry.scopes,
-      tenantId: entry.tenantId,
+      columns: entry.columns,
     }
   }
 
   /**
-   * Runs one query after transaction-local settings naming the owner (or the key's prefix, or the
-   * tenant). When
+   * Runs one query after transaction-local settings naming the owner (or the key's prefix). When
    * @acme/tenancy forces row-level security on api_keys, its policies let an owner reach their own
    * keys and authentication find one key by prefix through them; without tenancy they are unused.
    */
@@ -226,13 +210,21 @@ export class ApiKeyService {
     ownerId: string | null,
     prefix: string | null,
     query: (db: AuthDb) => PrismaPromise<T>,
-    tenantId: string | null = null,
   ): Promise<[number, T]> {
     return this.#db.$transaction([
       this.#db
-        .$executeRaw`SELECT set_config(${RLS_SETTINGS.userId}, ${ownerId ?? ''}, true), set_config(${RLS_SETTINGS.apiKeyPrefix}, ${prefix ?? ''}, true), set_config(${RLS_SETTINGS.tenantId}, ${tenantId ?? ''}, true)`,
+        .$executeRaw`SELECT set_config(${RLS_SETTINGS.userId}, ${ownerId ?? ''}, true), set_config(${RLS_SETTINGS.apiKeyPrefix}, ${prefix ?? ''}, true)`,
       query(this.#db),
     ])
+  }
+
+  #declaredColumns(values: ApiKeyColumns | undefined): Record<string, unknown> {
+    const columns: Record<string, unknown> = { ...values }
+    const declared = this.#columns()
+    for (const name of Object.keys(columns)) {
+      if (!declared.includes(name)) throw new TypeError(`apiKeys.create: unknown column "${name}"`)
+    }
+    return columns
   }
 
   #cached(prefix: string, nowMs: number): CachedKey | undefined {
@@ -246,14 +238,15 @@ export class ApiKeyService {
   }
 
   async #load(prefix: string, now: Date): Promise<CachedKey | null> {
+    const extensionColumns = this.#columns()
     const [, row] = await this.#asOwner(null, prefix, (db) =>
       db.apiKey.findUnique({
         where: { prefix },
         select: {
+          ...Object.fromEntries(extensionColumns.map((name) => [name, true])),
           id: true,
           ownerId: true,
           scopes: true,
-          tenantId: true,
           keyHash: true,
           expiresAt: true,
           lastUsedAt: true,
@@ -272,7 +265,11 @@ export class ApiKeyService {
       keyId: row.id,
       ownerId: row.ownerId,
       scopes: row.scopes,
-      tenantId: row.tenantId,
+      columns: Object.freeze(
+        Object.fromEntries(
+          extensionColumns.map((name) => [name, (row as Record<string, unknown>)[name] ?? null]),
+        ),
+      ),
       keyHash: row.keyHash,
       expiresAt: row.expiresAt,
       lastUsedAt: row.lastUsedAt,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import type { AuthDb } from '../db.js'
 import { AuthErrors } from '../errors.js'
+import type { AccessIssueReason, SessionSubject } from '../extensions.js'
 import { hashToken, newOpaqueToken } from './refresh-tokens.js'
 import type { RevocationList } from './revocations.js'
 
@@ -23,25 +24,22 @@ export interface IssuedRefresh {
   sessionId: string
   userId: string
   refreshToken: string
-  /** The session's active tenant (the access token's `tid`); null at login. */
-  activeTenantId: string | null
   /** When the session ends however often it refreshes (e.g. a refresh cookie's lifetime). */
   absoluteExpiresAt: Date
 }
 
-/** What `switchTenant` answers: an access token for the session in its new tenant. */
-export interface TenantSwitch {
+/** What `reissue` answers: a fresh access token for the session. */
+export interface ReissuedAccess {
   accessToken: string
   expiresIn: number
 }
 
-/** Signs access tokens; the token service, narrowed to what sessions need. */
-export interface AccessSigner {
-  signAccess(claims: {
-    sub: string
-    sid: string
-    tid?: string | null
-  }): Promise<{ token: string; expiresIn: number }>
+/** Issues access tokens with the extensions' claims; what sessions need of it. */
+export interface AccessIssuer {
+  issue(
+    subject: SessionSubject,
+    reason: AccessIssueReason,
+  ): Promise<{ token: string; expiresIn: number }>
 }
 
 export interface SessionServiceEvents {
@@ -55,8 +53,8 @@ export interface SessionServiceOptions {
   lifetimes: SessionLifetimes
   revocations: RevocationList
   events?: SessionServiceEvents
-  /** Needed by `switchTenant` only. */
-  tokens?: AccessSigner
+  /** Needed by `reissue` only. */
+  issuer?: AccessIssuer
 }
 
 export interface ActiveSession {
@@ -98,7 +96,7 @@ export class SessionService {
   readonly #lifetimes: SessionLifetimes
   readonly #revocations: RevocationList
   readonly #events: SessionServiceEvents
-  readonly #tokens: AccessSigner | undefined
+  readonly #issuer: AccessIssuer | undefined
   /**
    * Presented token hash → its successor. Only hashes are stored in the database, so this is the
    * one place a successor's plaintext lives, and only for the grace window on the instance that
@@ -112,7 +110,7 @@ export class SessionService {
     this.#lifetimes = options.lifetimes
     this.#revocations = options.revocations
     this.#events = options.events ?? {}
-    this.#tokens = options.tokens
+    this.#issuer = options.issuer
   }
 
   async start(userId: string, device: DeviceInfo): Promise<IssuedRefresh> {
@@ -137,7 +135,6 @@ export class SessionService {
       sessionId: session.id,
       userId,
       refreshToken,
-      activeTenantId: null,
       absoluteExpiresAt,
     }
   }
@@ -158,7 +155,6 @@ export class SessionService {
             revokedAt: true,
             idleExpiresAt: true,
             absoluteExpiresAt: true,
-            activeTenantId: true,
             user: { select: { status: true } },
           },
         },
@@ -293,43 +289,32 @@ export class SessionService {
   }
 
   /**
-   * Makes `tenantId` the session's active tenant (null: none) and answers an access token whose
-   * `tid` says so; later refreshes keep it. The caller has checked that the user may work in
-   * that tenant: auth knows nothing of tenants. A revoked, expired or unknown session, or one
+   * A new access token for a live session, with claims the extensions read now (after, e.g.,
+   * @acme/tenancy stored the session's new tenant). A revoked, expired or unknown session, or one
    * whose user is not active, is refused (401 ACME_AUTH_INVALID_TOKEN). Access tokens issued
-   * before keep their old `tid` until they expire.
+   * before keep their claims until they expire.
    */
-  async switchTenant(sessionId: string, tenantId: string | null): Promise<TenantSwitch> {
-    if (!this.#tokens) throw new Error('SessionService.switchTenant needs the token service')
-    if (tenantId !== null && !UUID.test(tenantId)) {
-      throw new TypeError('switchTenant: tenantId must be a UUID or null')
-    }
+  async reissue(sessionId: string): Promise<ReissuedAccess> {
+    if (!this.#issuer) throw new Error('SessionService.reissue needs the access issuer')
     if (!UUID.test(sessionId)) throw new AuthErrors.InvalidToken()
-    const now = this.#clock()
-    // One conditional UPDATE: a session revoked meanwhile matches nothing and is not changed.
-    const [session] = await this.#db.authSession.updateManyAndReturn({
-      where: {
-        id: sessionId,
-        revokedAt: null,
-        idleExpiresAt: { gt: now },
-        absoluteExpiresAt: { gt: now },
-        user: { status: 'active' },
+    const session = await this.#db.authSession.findUnique({
+      where: { id: sessionId },
+      select: {
+        userId: true,
+        revokedAt: true,
+        idleExpiresAt: true,
+        absoluteExpiresAt: true,
+        user: { select: { status: true } },
       },
-      data: { activeTenantId: tenantId },
-      select: { userId: true },
     })
-    if (!session) throw new AuthErrors.InvalidToken()
-    const access = await this.#tokens.signAccess({
-      sub: session.userId,
-      sid: sessionId,
-      tid: tenantId,
-    })
+    if (!session || !isLive(session, this.#clock())) throw new AuthErrors.InvalidToken()
+    const access = await this.#issuer.issue({ sessionId, userId: session.userId }, 'reissue')
     return { accessToken: access.token, expiresIn: access.expiresIn }
   }
 
   async #mint(
     presented: { id: string; sessionId: string; userId: string },
-    session: { absoluteExpiresAt: Date; activeTenantId: string | null },
+    session: { absoluteExpiresAt: Date },
     device: DeviceInfo,
     now: Date,
   ): Promise<IssuedRefresh> {
@@ -370,7 +355,6 @@ export class SessionService {
       sessionId: presented.sessionId,
       userId: presented.userId,
       refreshToken,
-      activeTenantId: session.activeTenantId,
       absoluteExpiresAt,
     }
   }
@@ -381,11 +365,10 @@ export class SessionService {
     // up a false reuse alarm later.
     const next = await this.#db.refreshToken.findUnique({
       where: { tokenHash: hashToken(issued.refreshToken) },
-      select: { usedAt: true, session: { select: { activeTenantId: true } } },
+      select: { usedAt: true },
     })
     if (!next || next.usedAt) throw new AuthErrors.InvalidRefreshToken()
-    // The tenant as it is now: a switch within the grace window is not undone by a replay.
-    return { ...issued, activeTenantId: next.session.activeTenantId }
+    return issued
   }
 
   /** RT-02: a used token presented after the grace window means a copy exists: end the family. */

@@ -35,6 +35,11 @@ export interface TokenServiceOptions {
   /** Verified tokens remembered; default 10 000, 0 disables. */
   cacheSize?: number
   clock: Clock
+  /**
+   * Claims other plugins add (see `AuthExtension.claims`), with the schema each verified value
+   * must match. Read at every verification, so extensions may register after the service is made.
+   */
+  customClaims?: () => ReadonlyMap<string, { schema: z.ZodType }>
 }
 
 export interface AccessClaims {
@@ -43,8 +48,9 @@ export interface AccessClaims {
   jti: string
   iat: number
   exp: number
-  tid: string | null
   scope?: string[]
+  /** The claims extensions declared (e.g. tenancy's `tid`), validated; others are dropped. */
+  custom: Readonly<Record<string, unknown>>
 }
 
 export const ACCESS_TOKEN_TYPE = 'at+jwt'
@@ -61,7 +67,6 @@ const accessPayload = z.object({
   jti: z.string().min(1),
   iat: z.number().int(),
   exp: z.number().int(),
-  tid: z.string().min(1).nullable().optional(),
   scope: z.array(z.string()).optional(),
 })
 
@@ -71,7 +76,10 @@ interface ResolvedOptions {
   accessTtlSeconds: number
   clockToleranceSeconds: number
   clock: Clock
+  customClaims: () => ReadonlyMap<string, { schema: z.ZodType }>
 }
+
+const NO_CUSTOM_CLAIMS: ReadonlyMap<string, { schema: z.ZodType }> = new Map()
 
 export class TokenService {
   readonly #options: ResolvedOptions
@@ -96,6 +104,7 @@ export class TokenService {
       accessTtlSeconds: options.accessTtlSeconds ?? DEFAULT_ACCESS_TTL_SECONDS,
       clockToleranceSeconds: options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
       clock: options.clock,
+      customClaims: options.customClaims ?? (() => NO_CUSTOM_CLAIMS),
     }
     const cacheSize = options.cacheSize ?? DEFAULT_TOKEN_CACHE_SIZE
     const problems = describeOptionProblems(resolved, cacheSize)
@@ -106,10 +115,17 @@ export class TokenService {
   async signAccess(claims: {
     sub: string
     sid: string
-    tid?: string | null
     scope?: string[]
+    /** Claims an extension declared; an undeclared name is a programming error. */
+    custom?: Record<string, unknown>
   }): Promise<{ token: string; expiresIn: number; claims: AccessClaims }> {
-    const { issuer, audience, accessTtlSeconds, clock } = this.#options
+    const { issuer, audience, accessTtlSeconds, clock, customClaims } = this.#options
+    const custom = { ...claims.custom }
+    const declared = customClaims()
+    for (const name of Object.keys(custom)) {
+      if (!declared.has(name))
+        throw new Error(`signAccess: no extension declares the claim "${name}"`)
+    }
     const iat = Math.floor(clock().getTime() / 1000)
     const issued: AccessClaims = {
       sub: claims.sub,
@@ -117,13 +133,13 @@ export class TokenService {
       jti: randomUUID(),
       iat,
       exp: iat + accessTtlSeconds,
-      tid: claims.tid ?? null,
       ...(claims.scope === undefined ? {} : { scope: [...claims.scope] }),
+      custom,
     }
-    const { sid, tid, scope } = issued
+    const { sid, scope } = issued
     const token = await new SignJWT({
+      ...custom,
       sid,
-      ...(tid === null ? {} : { tid }),
       ...(scope && { scope }),
     })
       .setProtectedHeader({
@@ -171,11 +187,20 @@ export class TokenService {
         currentDate: clock(),
       })
       const parsed = accessPayload.parse(payload)
-      return freeze({ ...parsed, tid: parsed.tid ?? null })
+      return freeze({ ...parsed, custom: this.#customClaimsOf(payload) })
     } catch (error) {
       // The cause is logged, never sent; jose's messages name the failed check, not the token.
       throw new AuthErrors.InvalidToken({ cause: error })
     }
+  }
+
+  #customClaimsOf(payload: Record<string, unknown>): Record<string, unknown> {
+    const custom: Record<string, unknown> = {}
+    for (const [name, { schema }] of this.#options.customClaims()) {
+      if (payload[name] === undefined) continue
+      custom[name] = schema.parse(payload[name])
+    }
+    return custom
   }
 
   #keyFor(header: JWTHeaderParameters): KeyMaterial {
@@ -209,5 +234,6 @@ function describeOptionProblems(options: ResolvedOptions, cacheSize: number): st
 // Claims are shared with the cache: freezing stops one caller's edit from reaching the next.
 function freeze(claims: AccessClaims): AccessClaims {
   if (claims.scope) Object.freeze(claims.scope)
+  Object.freeze(claims.custom)
   return Object.freeze(claims)
 }

@@ -3,11 +3,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { TenancyErrors } from '../errors.js'
+import type { TenantApiKeys } from '../services/tenant-api-keys.js'
 import { currentTenant, managers, type RoleRules } from './roles.js'
 import { tenantParams } from './schemas.js'
 
 export interface TenantApiKeyRoutesOptions {
   rules: RoleRules
+  keys: TenantApiKeys
 }
 
 const keyView = z.object({
@@ -30,7 +32,7 @@ function sessionUser(request: FastifyRequest): string {
 
 /** The tenant's API keys: machine access bound to the tenant, managed by its administrators. */
 export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantApiKeyRoutesOptions) {
-  const { rules } = options
+  const { rules, keys } = options
   const routes = app.withTypeProvider<ZodTypeProvider>()
   const config = { auth: 'required', tenant: 'required', permission: 'api-keys:manage' } as const
   // A leaked key must not mint or revoke keys, whatever its scopes: a person signs in for that.
@@ -71,7 +73,7 @@ export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantAp
         name: request.body.name,
         scopes: request.body.scopes,
         expiresAt,
-        tenantId: tenant.id,
+        columns: { tenantId: tenant.id },
       })
       return reply.code(201).send({ ...record, ownerId, key })
     },
@@ -92,7 +94,7 @@ export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantAp
     async (request) => {
       const tenant = currentTenant(request)
       rules.require(tenant, managers)
-      return { items: await app.auth.apiKeys.listForTenant(tenant.id) }
+      return { items: await keys.list(tenant.id) }
     },
   )
 
@@ -112,13 +114,7 @@ export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantAp
       const tenant = currentTenant(request)
       rules.require(tenant, managers)
       sessionUser(request)
-      try {
-        await app.auth.apiKeys.revokeForTenant(tenant.id, request.params.keyId)
-      } catch (error) {
-        if ((error as { statusCode?: number }).statusCode === 404)
-          throw new TenancyErrors.NotFound()
-        throw error
-      }
+      if (!(await keys.revoke(tenant.id, request.params.keyId))) throw new TenancyErrors.NotFound()
       return reply.code(204).send(null)
     },
   )

@@ -11,7 +11,7 @@ import { myTenantView, slug, tenantParams } from './schemas.js'
 export interface TenantRoutesOptions {
   tenants: TenantService
   rules: RoleRules
-  /** Issues an access token for the caller's session in the tenant (auth's sessions). */
+  /** Makes the tenant the session's active one and issues an access token carrying it. */
   switchTenant: (
     sessionId: string,
     tenantId: string,
