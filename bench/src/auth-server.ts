@@ -1,12 +1,12 @@
-// Child process: core + auth on an in-memory embedded PostgreSQL, migrated with acme's own
-// migrations, so the auth benchmark needs no database server.
-import { fileURLToPath } from 'node:url'
+// Child process: core + auth on an in-memory embedded PostgreSQL, migrated with auth's merged
+// schema, so the auth benchmark needs no database server.
 import acmeAuth from '@acme/auth'
 import { PrismaClient } from '../../packages/auth/src/generated/prisma/client.js'
 import { embeddedApp, serveToParent } from './embedded-app.js'
+import { packageMigrations } from './package-migrations.js'
 
 const app = await embeddedApp({
-  migrationsDir: fileURLToPath(new URL('../../packages/auth/prisma/migrations', import.meta.url)),
+  migrationsDir: await packageMigrations('auth'),
   PrismaClient,
   core: { rateLimit: { max: 1_000_000_000 } },
 })

@@ -1,5 +1,5 @@
 // Shared by the benchmark servers that need a database but no database server: core on an
-// in-memory embedded PostgreSQL migrated with a package's own migrations, and the child-process
+// in-memory embedded PostgreSQL migrated with a package's merged schema, and the child-process
 // handshake that tells the parent the port.
 import type { AddressInfo } from 'node:net'
 import { migrateApply } from '@acme/cli'

@@ -1,12 +1,12 @@
 // Child process: core + auth on an embedded database with the brute-force limits raised, so a
 // timing run can send hundreds of failed logins (the limits are tested elsewhere).
-import { fileURLToPath } from 'node:url'
 import acmeAuth from '@acme/auth'
 import { PrismaClient } from '../../packages/auth/src/generated/prisma/client.js'
 import { embeddedApp, serveToParent } from './embedded-app.js'
+import { packageMigrations } from './package-migrations.js'
 
 const app = await embeddedApp({
-  migrationsDir: fileURLToPath(new URL('../../packages/auth/prisma/migrations', import.meta.url)),
+  migrationsDir: await packageMigrations('auth'),
   PrismaClient,
 })
 await app.register(acmeAuth, {

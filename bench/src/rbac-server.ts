@@ -1,13 +1,13 @@
 // Child process: core + auth + rbac (global roles, no tenancy) on an in-memory embedded
 // PostgreSQL, with the same authenticated route unguarded and guarded by a permission.
-import { fileURLToPath } from 'node:url'
 import acmeAuth from '@acme/auth'
 import acmeRbac from '@acme/rbac'
 import { PrismaClient } from '../../packages/rbac/src/generated/prisma/client.js'
 import { embeddedApp, serveToParent } from './embedded-app.js'
+import { packageMigrations } from './package-migrations.js'
 
 const app = await embeddedApp({
-  migrationsDir: fileURLToPath(new URL('../../packages/rbac/prisma/migrations', import.meta.url)),
+  migrationsDir: await packageMigrations('rbac'),
   PrismaClient,
 })
 await app.register(acmeAuth, { jwt: { issuer: 'https://api.initech.test' } })

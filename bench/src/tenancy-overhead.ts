@@ -9,13 +9,12 @@ import { ensureAppRole, migrateApply } from '@acme/cli'
 import autocannon from 'autocannon'
 import { exportJWK, generateKeyPair } from 'jose'
 import pg from 'pg'
+import { packageMigrations } from './package-migrations.js'
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20)
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-const migrationsDir = fileURLToPath(
-  new URL('../../packages/tenancy/prisma/migrations', import.meta.url),
-)
+const migrationsDir = await packageMigrations('tenancy')
 const server = fileURLToPath(new URL('./tenancy-server.ts', import.meta.url))
 
 const database = `acme_bench_tenancy_${randomBytes(4).toString('hex')}`
