@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url'
 import acmeAuth, { type AuthOptions } from '@acme/auth'
 import type { CoreOptions } from '@acme/core'
 import {
@@ -6,12 +5,14 @@ import {
   type AppRoleTestApp,
   createAppRoleDatabase,
   createAppRoleTestApp,
+  schemaMigrationsDir,
 } from '@acme/test-support'
 import type { FastifyInstance } from 'fastify'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 import acmeTenancy, { type TenancyOptions } from '../../src/index.js'
 
-export const migrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
+/** Built for this run from the merged schema of the fragments (vitest.config.ts's globalSetup). */
+export const migrationsDir = schemaMigrationsDir()
 export { bearer, createTenant, signUp, TEST_PASSWORD as PASSWORD } from '@acme/test-support'
 
 /** A database built by the migration owner, and the unprivileged role the app connects as. */
