@@ -1,11 +1,16 @@
-import { fileURLToPath } from 'node:url'
-import { createTestApp, type TestApp, type TestAppOptions } from '@acme/test-support'
+import {
+  createTestApp,
+  schemaMigrationsDir,
+  type TestApp,
+  type TestAppOptions,
+} from '@acme/test-support'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
 import acmeAuth, { type AuthOptions } from '../../src/index.js'
 import { type TestClock, testClock } from './clock.js'
 
-export const migrationsDir = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
+/** Built for this run from the merged schema of the fragments (vitest.config.ts's globalSetup). */
+export const migrationsDir = schemaMigrationsDir()
 
 export interface AuthTestApp extends TestApp {
   /** A clock the test moves: expiry and lifetimes without sleeping. */

@@ -1,10 +1,8 @@
 import { createRequire } from 'node:module'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { createTestDatabase, type TestDatabase } from '@acme/test-support'
+import { pathToFileURL } from 'node:url'
+import { createTestDatabase, schemaMigrationsDir, type TestDatabase } from '@acme/test-support'
 import type { SqlDriverAdapterFactory } from '@prisma/client/runtime/client'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
-
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url))
 
 export interface AuthTestDb {
   prisma: PrismaClient
@@ -33,7 +31,7 @@ async function loadPrismaPg(): Promise<PrismaPgConstructor> {
 
 /** A freshly migrated database of its own for one test file, with a client on it. */
 export async function createAuthTestDb(label: string): Promise<AuthTestDb> {
-  const database = await createTestDatabase({ migrationsDir: MIGRATIONS_DIR, label })
+  const database = await createTestDatabase({ migrationsDir: schemaMigrationsDir(), label })
   const PrismaPg = await loadPrismaPg()
   const prisma = new PrismaClient({
     adapter: new PrismaPg({ connectionString: database.url, max: 12 }),
