@@ -242,6 +242,13 @@ export const CoreErrors = {
     'Conflict',
     'The request conflicts with the current state.',
   ),
+  // One code wherever owners are counted (a tenant's with tenancy, the app's with rbac alone).
+  LastOwner: defineError(
+    'ACME_CORE_LAST_OWNER',
+    409,
+    'Last Owner',
+    'At least one owner must remain: give the owner role to someone else first.',
+  ),
   PayloadTooLarge: defineError(
     'ACME_CORE_PAYLOAD_TOO_LARGE',
     413,

@@ -46,12 +46,6 @@ export const RbacErrors = {
     'A role named in the request does not exist.',
   ),
   MemberNotFound: defineError('ACME_RBAC_MEMBER_NOT_FOUND', 404, 'Not Found', 'No such member.'),
-  LastOwner: defineError(
-    'ACME_RBAC_LAST_OWNER',
-    409,
-    'Last Owner',
-    'At least one user keeps the owner role: give it to someone else first.',
-  ),
   Unavailable: defineError(
     'ACME_RBAC_UNAVAILABLE',
     503,

@@ -359,7 +359,7 @@ describe('the last owner', () => {
         payload: { roles: ['admin'] },
       },
       409,
-      'ACME_TENANCY_LAST_OWNER',
+      'ACME_CORE_LAST_OWNER',
       solo.tenantId,
     )
     await refused(
@@ -370,14 +370,14 @@ describe('the last owner', () => {
         payload: { roles: ['admin'] },
       },
       409,
-      'ACME_TENANCY_LAST_OWNER',
+      'ACME_CORE_LAST_OWNER',
       undefined,
     )
     await refused(
       solo.owner,
       { method: 'DELETE', url: `/tenants/${solo.tenantId}/members/${solo.owner.userId}` },
       409,
-      'ACME_TENANCY_LAST_OWNER',
+      'ACME_CORE_LAST_OWNER',
       undefined,
     )
   })

@@ -232,7 +232,7 @@ describe('global roles', () => {
 describe('the last owner', () => {
   it('cannot be demoted (409) and stays owner', async () => {
     const before = await authorizationState(t)
-    expectProblem(await setRoles(owner, owner.userId, ['admin']), 409, 'ACME_RBAC_LAST_OWNER')
+    expectProblem(await setRoles(owner, owner.userId, ['admin']), 409, 'ACME_CORE_LAST_OWNER')
     expect(await authorizationState(t)).toEqual(before)
     expect(await assigned(owner.userId)).toEqual(['owner'])
   })
@@ -261,7 +261,7 @@ describe('the last owner', () => {
       // caller, an escalation (403).
       const [won, lost] = [...responses].sort((x, y) => x.statusCode - y.statusCode)
       expect(won?.statusCode).toBe(200)
-      expect(['ACME_RBAC_LAST_OWNER', 'ACME_RBAC_ESCALATION']).toContain(lost?.json().code)
+      expect(['ACME_CORE_LAST_OWNER', 'ACME_RBAC_ESCALATION']).toContain(lost?.json().code)
       // Ownership back to the seeded owner, the others out of the way.
       const keeper = owners[0]?.user_id === second.userId ? second : third
       expect((await setRoles(keeper, owner.userId, ['owner'])).statusCode).toBe(200)

@@ -29,12 +29,6 @@ export const TenancyErrors = {
     'Slug Taken',
     'Another tenant uses this slug.',
   ),
-  LastOwner: defineError(
-    'ACME_TENANCY_LAST_OWNER',
-    409,
-    'Last Owner',
-    'A tenant keeps at least one owner: make someone else owner first.',
-  ),
   // A bug in the app, told to the client like any other 500; the log says what happened.
   RawSqlUnscoped: defineError(
     'ACME_TENANCY_RAW_SQL_UNSCOPED',

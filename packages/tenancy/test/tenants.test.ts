@@ -191,7 +191,7 @@ describe('members', () => {
       payload: { roles: ['member'] },
     })
     expect(demoteLast.statusCode).toBe(409)
-    expect(demoteLast.json().code).toBe('ACME_TENANCY_LAST_OWNER')
+    expect(demoteLast.json().code).toBe('ACME_CORE_LAST_OWNER')
 
     const leaveLast = await t.app.inject({
       method: 'DELETE',
@@ -255,7 +255,7 @@ describe('members', () => {
       headers: bearer(owner.token),
     })
     expect(lastOwner.statusCode).toBe(409)
-    expect(lastOwner.json().code).toBe('ACME_TENANCY_LAST_OWNER')
+    expect(lastOwner.json().code).toBe('ACME_CORE_LAST_OWNER')
   })
 
   it('answers an unknown member with 404', async () => {

@@ -1,3 +1,4 @@
+import { CoreErrors } from '@acme/core'
 import type { RbacDb } from '../db.js'
 import type { RoleDefinition } from '../engine/roles.js'
 import { RbacErrors } from '../errors.js'
@@ -182,7 +183,7 @@ export class RoleStore {
               current?.roles.includes(lastRole) &&
               (await tx.rbacAssignment.count({ where: { roles: { has: lastRole } } })) <= 1
             ) {
-              throw new RbacErrors.LastOwner()
+              throw new CoreErrors.LastOwner()
             }
           }
           await tx.rbacAssignment.upsert({

@@ -1,4 +1,4 @@
-import { OWNER_ROLE } from '@acme/core'
+import { CoreErrors, OWNER_ROLE } from '@acme/core'
 import type { TenancyTx } from '../db.js'
 import { TenancyErrors } from '../errors.js'
 import type {
@@ -270,7 +270,7 @@ async function lockMembers(tx: TenancyTx, tenantId: string): Promise<void> {
 
 async function refuseLastOwner(tx: TenancyTx, tenantId: string): Promise<void> {
   const owners = await tx.membership.count({ where: { tenantId, roles: { has: OWNER_ROLE } } })
-  if (owners <= 1) throw new TenancyErrors.LastOwner()
+  if (owners <= 1) throw new CoreErrors.LastOwner()
 }
 
 function toRecord(row: {
