@@ -3,7 +3,7 @@ import acmeCore, { serverOptions } from '@acme/core'
 import acmeRbac from '@acme/rbac'
 import acmeTenancy from '@acme/tenancy'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { openDatabase } from './database.js'
+import { migrationsDir, openDatabase } from './database.js'
 import type { Env } from './env.js'
 import type { PrismaClient } from './generated/prisma/client.js'
 import { aboutRoutes } from './routes/about.js'
@@ -39,6 +39,8 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
       ...(env.MAIL_FROM ? { mailFrom: env.MAIL_FROM } : {}),
     },
     prisma: database.prisma,
+    // Applied by openDatabase already; core refuses to start if that ever left one out.
+    migrations: { dir: migrationsDir },
     ...(env.REDIS_URL ? { redis: env.REDIS_URL } : {}),
     mail: env.SMTP_URL
       ? { transport: 'smtp', url: env.SMTP_URL }

@@ -14,7 +14,8 @@ export interface Database {
   role: 'app-url' | 'switched'
 }
 
-const migrationsDir = fileURLToPath(new URL('../prisma/migrations', import.meta.url))
+/** The app's migrations: applied below at startup, and compared with the database by core. */
+export const migrationsDir = fileURLToPath(new URL('../prisma/migrations', import.meta.url))
 
 /**
  * PostgreSQL when DATABASE_URL is set; otherwise an embedded PostgreSQL (PGlite) keeping its

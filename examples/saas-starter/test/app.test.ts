@@ -200,6 +200,16 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     expect(me.json()).toMatchObject({ email: 'ann@initech.test' })
   })
 
+  it('compared its database with its migrations folder before it started', () => {
+    const checked = logLines
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { msg?: string; applied?: number })
+      .find((line) => line.msg === 'database schema matches the migrations folder')
+    expect(checked?.applied).toBe(4)
+  })
+
   it('logs which mode it runs in', () => {
     const text = logLines.join('')
     expect(text).toMatch(real ? /running with PostgreSQL and Redis/ : /running in embedded mode/)

@@ -46,3 +46,46 @@ describe('migrations against an embedded PGlite database', () => {
     expect(invoices.rows).toStrictEqual([{ n: 0 }])
   })
 })
+
+describe("the status read through the app's own connection", () => {
+  let pglite: PGlite
+
+  beforeAll(async () => {
+    pglite = await PGlite.create({ extensions: { citext } })
+  })
+
+  afterAll(async () => {
+    await pglite?.close()
+  })
+
+  it('reports pending, then applied, migrations through a query function', async () => {
+    const names = await expectedMigrationNames()
+    const reader = {
+      query: async (sql: string) => (await pglite.query<Record<string, unknown>>(sql)).rows,
+    }
+    // No _prisma_migrations yet: every migration is pending, and reading created nothing.
+    expect(await migrateStatus({ migrationsDir: EXPECTED_MIGRATIONS, target: reader })).toEqual({
+      applied: [],
+      pending: names,
+      changed: [],
+      failed: [],
+    })
+    const table = await pglite.query("SELECT to_regclass('_prisma_migrations') AS t")
+    expect(table.rows).toEqual([{ t: null }])
+
+    await migrateApply({ migrationsDir: EXPECTED_MIGRATIONS, target: { pglite } })
+    expect(await migrateStatus({ migrationsDir: EXPECTED_MIGRATIONS, target: reader })).toEqual({
+      applied: names,
+      pending: [],
+      changed: [],
+      failed: [],
+    })
+  })
+
+  it('refuses to apply through a query function', async () => {
+    const reader = { query: async () => [] }
+    await expect(
+      migrateApply({ migrationsDir: EXPECTED_MIGRATIONS, target: reader }),
+    ).rejects.toMatchObject({ code: 'ACME_CLI_TARGET_READ_ONLY' })
+  })
+})

@@ -6,6 +6,8 @@ import { Broadcast } from './broadcast.js'
 import { createAppCache } from './cache/app-cache.js'
 import { type RequestContext, runWithContext } from './context.js'
 import { createCounterStore } from './counters/index.js'
+import { checkMigrations } from './data/migrations-check.js'
+import { loadMigrationsTool } from './data/migrations-tool.js'
 import { createPrismaClient, type PrismaClientLike, pingDatabase } from './data/prisma.js'
 import { closeRedis, createRedisClient, pingRedis } from './data/redis.js'
 import { AcmeConfigError, CoreErrors } from './errors.js'
@@ -25,6 +27,7 @@ import {
 } from './options.js'
 import { PermissionCatalog } from './permissions.js'
 import { isCaughtByTheNet, sendProblem, toAcmeError, toProblemDocument } from './problem.js'
+import { RouteChecks } from './route-checks.js'
 import { RouteTable } from './route-table.js'
 import { registerSecurityDefaults } from './security.js'
 import { serializerCompiler } from './serializer.js'
@@ -40,6 +43,19 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
   const { brand } = options
 
   const prisma = resolvePrisma(options)
+  if (prisma) {
+    // Before any plugin's onReady reads a table: a database without the app's migrations stops
+    // here with the migrations to apply, not on a plugin's first query with a missing table.
+    app.addHook('onReady', () =>
+      checkMigrations({
+        prisma,
+        setting: options.migrations,
+        logger: app.log,
+        cwd: process.cwd(),
+        loadTool: loadMigrationsTool,
+      }),
+    )
+  }
   const ownsRedis = typeof options.redis === 'string'
   const redis = resolveRedis(app, options.redis)
 
@@ -97,6 +113,9 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
   const routeTable = new RouteTable()
   routeTable.collect(app)
   app.decorate('routeTable', routeTable)
+  const routeChecks = new RouteChecks()
+  routeChecks.install(app)
+  app.decorate('routeChecks', routeChecks)
   app.decorate('jobs', jobs)
   // Refuses to start on a Redis that may evict jobs (maxmemory-policy other than noeviction).
   app.addHook('onReady', () => jobs.ready())
@@ -231,6 +250,7 @@ export {
   RedisCounterStore,
   type WindowHit,
 } from './counters/index.js'
+export { AcmeMigrationsError, type MigrationsErrorCode } from './data/migrations-error.js'
 export type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'
 export {
   AcmeConfigError,
@@ -295,6 +315,14 @@ export {
 } from './permissions.js'
 export { PROBLEM_CONTENT_TYPE, type ProblemDocument } from './problem.js'
 export { RLS_SETTINGS, type RlsSetting } from './rls-settings.js'
+export {
+  ROUTE_CHECK_PHASES,
+  type RouteCheck,
+  type RouteCheckFactory,
+  type RouteCheckPhase,
+  type RouteChecks,
+  type RouteDescription,
+} from './route-checks.js'
 export type { RouteEntry, RouteTable } from './route-table.js'
 export { idParam, MAX_PAGE_SIZE, paginationQuery } from './schemas.js'
 export { closeOnSignals, type ShutdownSettings } from './shutdown.js'

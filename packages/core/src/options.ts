@@ -71,6 +71,13 @@ export const coreOptionsSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * The migrations folder compared with the database at startup (`ready` refuses pending ones);
+     * default: the CLI's (`acme.prisma.migrations` in package.json, else prisma/migrations).
+     */
+    migrations: z
+      .union([z.literal(false), z.object({ dir: z.string().min(1).optional() }).strict()])
+      .prefault({}),
     redis: z.union([redisInstance, z.url({ protocol: /^rediss?$/ })]).optional(),
     redisKeyPrefix: z
       .string()

@@ -15,6 +15,7 @@ export type MigrateErrorCode =
   | 'ACME_CLI_APP_ROLE_UNSAFE'
   | 'ACME_CLI_APP_ROLE_FAILED'
   | 'ACME_CLI_PASSWORD_ENV_EMPTY'
+  | 'ACME_CLI_TARGET_READ_ONLY'
 
 /**
  * Every failure of `acme migrate *` and `acme db *` the user can act on. `code` is stable (scripts and the CLI

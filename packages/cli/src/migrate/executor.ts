@@ -1,7 +1,18 @@
 import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
+import { MigrateError } from './errors.js'
 
-export type MigrationTarget = { url: string } | { pglite: PGlite }
+/**
+ * Where migrations are applied or read: a URL (a connection of its own), an embedded PGlite, or
+ * a query function over the caller's own connection (an app's PrismaClient), which can only
+ * read the status: applying needs a session of its own for the lock and the transactions.
+ */
+export type MigrationTarget = { url: string } | { pglite: PGlite } | MigrationQueryTarget
+
+export interface MigrationQueryTarget {
+  /** Runs one statement without parameters and resolves to its rows. */
+  query(sql: string): Promise<readonly SqlRow[]>
+}
 
 export type SqlRow = Record<string, unknown>
 
@@ -34,9 +45,36 @@ export function openExecutor(
   target: MigrationTarget,
   options: OpenExecutorOptions,
 ): Promise<MigrationExecutor> {
-  return 'url' in target
-    ? openPostgresExecutor(target.url, options)
-    : openPgliteExecutor(target.pglite, options)
+  if ('url' in target) return openPostgresExecutor(target.url, options)
+  if ('pglite' in target) return openPgliteExecutor(target.pglite, options)
+  return openQueryExecutor(target, options)
+}
+
+/** The caller's connection, read through: nothing to lock, open or close. */
+async function openQueryExecutor(
+  target: MigrationQueryTarget,
+  options: OpenExecutorOptions,
+): Promise<MigrationExecutor> {
+  const readOnly = () =>
+    new MigrateError(
+      'ACME_CLI_TARGET_READ_ONLY',
+      'A query function can only read the migration status; applying migrations needs a ' +
+        'connection of its own: pass { url } or { pglite }.',
+    )
+  if (options.exclusive) throw readOnly()
+  return {
+    async query(sql, params) {
+      if (params !== undefined && params.length > 0) throw readOnly()
+      return [...(await target.query(sql))]
+    },
+    async exec() {
+      throw readOnly()
+    },
+    async transaction() {
+      throw readOnly()
+    },
+    async close() {},
+  }
 }
 
 async function openPostgresExecutor(

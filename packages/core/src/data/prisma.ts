@@ -8,6 +8,8 @@ export interface PrismaClientLike {
   $connect(): Promise<void>
   $disconnect(): Promise<void>
   $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<T>
+  /** Every generated client has it; core reads `_prisma_migrations` with it at startup. */
+  $queryRawUnsafe?<T = unknown>(query: string, ...values: unknown[]): PromiseLike<T>
 }
 
 export type PrismaClientConstructor = new (options: { adapter: PrismaPg }) => PrismaClientLike
