@@ -70,6 +70,11 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     expect(Object.keys(document.paths)).toEqual(
       expect.arrayContaining(['/about', '/health/ready', '/health/live']),
     )
+    // What a call needs is in the description, the part of an operation the docs UI shows.
+    const create = document.paths['/projects'].post.description
+    expect(create).toContain('- Sign-in: required.')
+    expect(create).toContain('- Tenant: required;')
+    expect(create).toContain('- Permission: `projects:write`.')
   })
 
   it('answers its own route with the brand', async () => {

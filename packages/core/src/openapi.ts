@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 import { apiKeyRule } from './api-key-rule.js'
+import { accessDescription, type RouteAccessConfig } from './openapi-access.js'
 import type { ResolvedCoreOptions } from './options.js'
 
 export interface OpenApiTag {
@@ -73,12 +74,6 @@ function brandFavicon(name: string): Buffer {
   )
 }
 
-interface RouteDocConfig {
-  auth?: string
-  permission?: string
-  permissions?: { all?: readonly string[]; any?: readonly string[] }
-}
-
 /**
  * Registers @fastify/swagger (OpenAPI 3.1 from the zod route schemas) and the docs UI. Must run
  * before any route is added so every route is documented.
@@ -108,7 +103,7 @@ export async function registerOpenApi(
         document.openapiObject.components = components
       }
       const transformed = jsonSchemaTransform(document)
-      const config = (document.route.config ?? {}) as RouteDocConfig
+      const config = (document.route.config ?? {}) as RouteAccessConfig
       // A route may have no schema at all (only `config`): it is still documented, with its
       // auth and permissions, rather than breaking the whole document.
       const schema = (transformed.schema ?? {}) as Record<string, unknown>
@@ -116,16 +111,15 @@ export async function registerOpenApi(
       if (config.auth) extensions['x-auth'] = config.auth
       const permissions = config.permission ? { all: [config.permission] } : config.permissions
       if (permissions) extensions['x-permissions'] = permissions
+      if (config.tenant !== undefined) extensions['x-tenant'] = config.tenant
       const authenticated = config.auth === 'required' || config.auth === 'optional'
       const keys = apiKeyRule(document.route.config)
-      if (authenticated) {
-        extensions['x-api-keys'] = keys
-        const sentence =
-          keys === 'allow'
-            ? 'API keys: accepted, within their scopes.'
-            : 'API keys: refused (403); sign in as a user.'
+      if (authenticated) extensions['x-api-keys'] = keys
+      // The x- fields are for tools; the interactive docs show only the description.
+      const access = accessDescription(config, keys)
+      if (access) {
         extensions.description =
-          typeof schema.description === 'string' ? `${schema.description}\n\n${sentence}` : sentence
+          typeof schema.description === 'string' ? `${schema.description}\n\n${access}` : access
       }
       const schemeNames = Object.entries(registry.securitySchemes)
         .filter(([, scheme]) => keys === 'allow' || scheme.type !== 'apiKey')

@@ -3,7 +3,15 @@ import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { accessDescription } from '../src/openapi-access.js'
 import { buildTestApp, type TestApp } from './support/app.js'
+
+// What a tenancy plugin declares; core documents it without knowing the plugin.
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    tenant?: 'required' | 'optional' | false
+  }
+}
 
 function routes(app: FastifyInstance) {
   app.openapi.addTag({ name: 'projects', description: 'Projects of a tenant.' })
@@ -22,7 +30,7 @@ function routes(app: FastifyInstance) {
         body: z.object({ name: z.string().min(1).max(100) }),
         response: { 201: z.object({ id: z.uuid(), name: z.string() }) },
       },
-      config: { auth: 'required', permission: 'projects:create' },
+      config: { auth: 'required', permission: 'projects:create', tenant: 'required' },
     },
     async (_request, reply) => reply.code(201).send({ id: crypto.randomUUID(), name: 'x' }),
   )
@@ -66,6 +74,24 @@ describe('OpenAPI document', () => {
       ]),
     )
     expect(document.components.securitySchemes.bearerAuth).toMatchObject({ scheme: 'bearer' })
+  })
+
+  it('says who may call an operation in its description, which the interactive docs show', async () => {
+    const document = (await t.app.inject({ method: 'GET', url: '/docs/openapi.json' })).json()
+    const operation = document.paths['/projects'].post
+    expect(operation.description).toBe(
+      [
+        'Creates a project in the active tenant.',
+        '',
+        '**Access**',
+        '',
+        '- Sign-in: required.',
+        '- Tenant: required; the request names the tenant it acts in.',
+        '- Permission: `projects:create`.',
+        '- API keys: accepted, within their scopes.',
+      ].join('\n'),
+    )
+    expect(operation['x-tenant']).toBe('required')
   })
 
   it('documents the health routes and hides its own docs routes', async () => {
@@ -126,9 +152,39 @@ describe('OpenAPI document with routes registered without a schema', () => {
     expect(report.security).toEqual([{ bearerAuth: [] }])
     expect(report.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path' })])
     expect(report.responses.default.content['application/problem+json']).toBeDefined()
+    expect(report.description).toContain('- Sign-in: required.')
+    expect(report.description).toContain(
+      '- Permissions: any one of `reports:read`, `reports:admin`.',
+    )
     const ping = document.paths['/ping'].post
+    expect(ping.description).toBeUndefined()
     expect(ping['x-auth']).toBeUndefined()
     expect(ping.security).toBeUndefined()
     expect(ping.responses.default).toBeDefined()
+  })
+})
+
+describe("an operation's access paragraph", () => {
+  it('names every permission a route needs, all or any', () => {
+    const text = accessDescription(
+      { auth: 'required', permissions: { all: ['a:read', 'b:read'], any: ['c:write', 'd:write'] } },
+      'allow',
+    )
+    expect(text).toContain('- Permissions: all of `a:read`, `b:read`.')
+    expect(text).toContain('- Permissions: any one of `c:write`, `d:write`.')
+  })
+
+  it('says when a route needs no permission, no tenant, or no sign-in', () => {
+    const own = accessDescription({ auth: 'required', permission: false, tenant: false }, 'deny')
+    expect(own).toContain('- Permission: none; the caller acts on their own account.')
+    expect(own).toContain('- Tenant: none; the route is not tenant-scoped.')
+    expect(own).toContain('- API keys: refused (403); sign in as a user.')
+    expect(accessDescription({ auth: 'public' }, 'deny')).toBe(
+      '**Access**\n\n- Sign-in: not needed.',
+    )
+  })
+
+  it('adds nothing to a route that declares nothing', () => {
+    expect(accessDescription({}, 'deny')).toBeNull()
   })
 })
