@@ -1,5 +1,5 @@
-import { apiKeyRule, getRequestContext } from '@acme/core'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import { apiKeyRule, getRequestContext, type RouteCheckFactory } from '@acme/core'
+import type { FastifyRequest } from 'fastify'
 import { AuthErrors } from './errors.js'
 import type { AuthExtensions } from './extensions.js'
 import { API_KEY_PREFIX } from './services/api-keys.js'
@@ -30,69 +30,82 @@ export function apiKeyCredential(request: FastifyRequest, bearer: string | null)
   return bearer?.startsWith(API_KEY_PREFIX) ? bearer : null
 }
 
+export interface AuthenticateDependencies {
+  tokens: TokenService
+  revocations: RevocationList
+  requireByDefault: boolean
+  apiKeys: Pick<AuthServices['apiKeys'], 'authenticate'>
+  extensions: AuthExtensions
+}
+
 /**
- * Runs on every request before its body is read. The token is verified once per token (the
- * token service caches verified tokens) and checked against the in-memory revocation list, so
- * an authenticated request costs no database or Redis round trip. API keys are looked up through
- * the key service's short-lived cache, for the same reason.
+ * The authentication check of each route that is not public, built once per route (its mode and
+ * API key rule read then, not per request). It runs before the body is read. The token is
+ * verified once per token (the token service caches verified tokens) and checked against the
+ * in-memory revocation list, so an authenticated request costs no database or Redis round trip.
+ * API keys are looked up through the key service's short-lived cache, for the same reason.
  */
-export function createAuthenticateHook(
-  tokens: TokenService,
-  revocations: RevocationList,
-  requireByDefault: boolean,
-  apiKeys: Pick<AuthServices['apiKeys'], 'authenticate'>,
-  extensions: AuthExtensions,
-) {
-  return async function authenticate(request: FastifyRequest, _reply: FastifyReply) {
-    const mode = request.routeOptions.config?.auth ?? (requireByDefault ? 'required' : 'optional')
-    if (mode === 'public') return
-    const token = bearerToken(request)
-    const key = apiKeyCredential(request, token)
-    if (key !== null) {
-      // Refused before the lookup: a route closed to keys costs nothing to a flood of them.
-      if (apiKeyRule(request.routeOptions.config) === 'deny')
-        throw new AuthErrors.ApiKeyNotAllowed()
-      const identity = await apiKeys.authenticate(key)
-      // The same answer as a bad access token: no hint whether the key exists.
-      if (!identity) throw new AuthErrors.InvalidToken({ headers: challenge('invalid_token') })
-      request.user = { id: identity.ownerId }
-      request.session = null
-      // Typed with the fields extensions add, which enrichPrincipal sets just below.
-      const principal = {
-        type: 'apiKey',
-        keyId: identity.keyId,
-        userId: identity.ownerId,
-        scopes: identity.scopes,
-      } as ApiKeyPrincipal
-      if (extensions.enrichesPrincipals) {
-        extensions.enrich(principal, { type: 'apiKey', columns: identity.columns })
-      }
-      request.principal = principal
-      const context = getRequestContext()
-      if (context) context.user = { id: identity.ownerId }
-      return
-    }
-    if (token === null) {
-      if (mode === 'required') throw new AuthErrors.Unauthenticated({ headers: challenge() })
-      return
-    }
-    let claims: Awaited<ReturnType<TokenService['verifyAccess']>>
-    try {
-      claims = await tokens.verifyAccess(token)
-    } catch {
-      throw new AuthErrors.InvalidToken({ headers: challenge('invalid_token') })
-    }
-    if (revocations.isRevoked(claims.sid)) {
-      throw new AuthErrors.InvalidToken({ headers: challenge('invalid_token') })
-    }
-    request.user = { id: claims.sub }
-    request.session = { id: claims.sid }
-    const principal = { type: 'user', userId: claims.sub, sessionId: claims.sid } as UserPrincipal
+export function authenticationCheck(deps: AuthenticateDependencies): RouteCheckFactory {
+  return (route) => {
+    const mode = route.config.auth ?? (deps.requireByDefault ? 'required' : 'optional')
+    if (mode === 'public') return null
+    const keysDenied = apiKeyRule(route.config) === 'deny'
+    return (request) => authenticate(deps, request, mode, keysDenied)
+  }
+}
+
+async function authenticate(
+  deps: AuthenticateDependencies,
+  request: FastifyRequest,
+  mode: 'required' | 'optional',
+  keysDenied: boolean,
+): Promise<void> {
+  const { tokens, revocations, apiKeys, extensions } = deps
+  const token = bearerToken(request)
+  const key = apiKeyCredential(request, token)
+  if (key !== null) {
+    // Refused before the lookup: a route closed to keys costs nothing to a flood of them.
+    if (keysDenied) throw new AuthErrors.ApiKeyNotAllowed()
+    const identity = await apiKeys.authenticate(key)
+    // The same answer as a bad access token: no hint whether the key exists.
+    if (!identity) throw new AuthErrors.InvalidToken({ headers: challenge('invalid_token') })
+    request.user = { id: identity.ownerId }
+    request.session = null
+    // Typed with the fields extensions add, which enrichPrincipal sets just below.
+    const principal = {
+      type: 'apiKey',
+      keyId: identity.keyId,
+      userId: identity.ownerId,
+      scopes: identity.scopes,
+    } as ApiKeyPrincipal
     if (extensions.enrichesPrincipals) {
-      extensions.enrich(principal, { type: 'token', claims: claims.custom })
+      extensions.enrich(principal, { type: 'apiKey', columns: identity.columns })
     }
     request.principal = principal
     const context = getRequestContext()
-    if (context) context.user = { id: claims.sub }
+    if (context) context.user = { id: identity.ownerId }
+    return
   }
+  if (token === null) {
+    if (mode === 'required') throw new AuthErrors.Unauthenticated({ headers: challenge() })
+    return
+  }
+  let claims: Awaited<ReturnType<TokenService['verifyAccess']>>
+  try {
+    claims = await tokens.verifyAccess(token)
+  } catch {
+    throw new AuthErrors.InvalidToken({ headers: challenge('invalid_token') })
+  }
+  if (revocations.isRevoked(claims.sid)) {
+    throw new AuthErrors.InvalidToken({ headers: challenge('invalid_token') })
+  }
+  request.user = { id: claims.sub }
+  request.session = { id: claims.sid }
+  const principal = { type: 'user', userId: claims.sub, sessionId: claims.sid } as UserPrincipal
+  if (extensions.enrichesPrincipals) {
+    extensions.enrich(principal, { type: 'token', claims: claims.custom })
+  }
+  request.principal = principal
+  const context = getRequestContext()
+  if (context) context.user = { id: claims.sub }
 }

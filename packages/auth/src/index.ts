@@ -1,7 +1,7 @@
 import { parseOptions } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { createAuthenticateHook } from './authenticate.js'
+import { authenticationCheck } from './authenticate.js'
 import { systemClock } from './clock.js'
 import type { AuthDb } from './db.js'
 import { AuthExtensions } from './extensions.js'
@@ -126,9 +126,15 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
   app.decorateRequest('user', null)
   app.decorateRequest('session', null)
   app.decorateRequest('principal', null)
-  app.addHook(
-    'onRequest',
-    createAuthenticateHook(tokens, revocations, options.requireAuthByDefault, apiKeys, extensions),
+  app.routeChecks.add(
+    'authenticate',
+    authenticationCheck({
+      tokens,
+      revocations,
+      requireByDefault: options.requireAuthByDefault,
+      apiKeys,
+      extensions,
+    }),
   )
   app.addHook('onReady', () => {
     extensions.seal()

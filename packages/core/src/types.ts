@@ -11,6 +11,7 @@ import type { Mailer } from './mail/types.js'
 import type { OpenApiRegistry } from './openapi.js'
 import type { Brand } from './options.js'
 import type { PermissionCatalog } from './permissions.js'
+import type { RouteChecks } from './route-checks.js'
 import type { RouteTable } from './route-table.js'
 
 /**
@@ -56,6 +57,11 @@ declare module 'fastify' {
     readonly permissions: PermissionCatalog
     /** Every route with its config, for startup checks by plugins. */
     readonly routeTable: RouteTable
+    /**
+     * Per-route checks plugins declare (authentication, tenant, permission), built once per
+     * route at `ready()`: `app.routeChecks.add('authorize', (route) => check | null)`.
+     */
+    readonly routeChecks: RouteChecks
   }
 
   interface FastifyContextConfig {

@@ -1,4 +1,5 @@
 import { AuthErrors } from '@acme/auth'
+import type { RouteCheckFactory } from '@acme/core'
 import type { FastifyContextConfig, FastifyRequest } from 'fastify'
 import { PermissionSet } from './engine/permission.js'
 import { RbacErrors } from './errors.js'
@@ -34,40 +35,52 @@ export function principalOf(request: FastifyRequest): RbacPrincipal | null {
 }
 
 /**
- * Resolves the caller's permissions in the request's tenant (from memory when warm) and enforces
- * the route's requirement. A failing lookup answers 503, never lets the request through.
+ * The permission check of each route, built once per route (its requirement read then). It
+ * resolves the caller's permissions in the request's tenant (from memory when warm), for the
+ * requirement and for `request.can`, and enforces the requirement. A failing lookup answers 503,
+ * never lets the request through. A public route that requires nothing gets no check: it has no
+ * caller.
  */
-export function createGuard(authorizer: Authorizer) {
-  return async (request: FastifyRequest): Promise<void> => {
-    const principal = principalOf(request)
-    const tenantId = tenantIdOf(request)
-    let granted = PermissionSet.EMPTY
-    if (principal) {
-      try {
-        granted =
-          authorizer.peek(principal, tenantId) ??
-          (await authorizer.permissionsOf(principal, tenantId))
-      } catch (error) {
-        throw new RbacErrors.Unavailable({ cause: error })
-      }
-    }
-    ;(request as WithPermissions)[kPermissions] = granted
-    const requirement = requirementOf(request.routeOptions.config)
-    if (!requirement) return
-    if (!principal) throw new AuthErrors.Unauthenticated()
-    const missing = requirement.all.filter((permission) => !granted.can(permission))
-    const anyHeld =
-      requirement.any.length === 0 || requirement.any.some((permission) => granted.can(permission))
-    if (missing.length === 0 && anyHeld) return
-    const lacking = missing.length > 0 ? missing : [...requirement.any]
-    throw new RbacErrors.Forbidden({
-      detail:
-        missing.length > 0
-          ? `Missing permission: ${lacking.join(', ')}.`
-          : `Requires one of: ${lacking.join(', ')}.`,
-      extensions: { missing: lacking },
-    })
+export function permissionCheck(authorizer: Authorizer): RouteCheckFactory {
+  return (route) => {
+    const requirement = requirementOf(route.config)
+    if (route.config.auth === 'public' && !requirement) return null
+    return (request) => guard(authorizer, requirement, request)
   }
+}
+
+async function guard(
+  authorizer: Authorizer,
+  requirement: Requirement | null | false,
+  request: FastifyRequest,
+): Promise<void> {
+  const principal = principalOf(request)
+  const tenantId = tenantIdOf(request)
+  let granted = PermissionSet.EMPTY
+  if (principal) {
+    try {
+      granted =
+        authorizer.peek(principal, tenantId) ??
+        (await authorizer.permissionsOf(principal, tenantId))
+    } catch (error) {
+      throw new RbacErrors.Unavailable({ cause: error })
+    }
+  }
+  ;(request as WithPermissions)[kPermissions] = granted
+  if (!requirement) return
+  if (!principal) throw new AuthErrors.Unauthenticated()
+  const missing = requirement.all.filter((permission) => !granted.can(permission))
+  const anyHeld =
+    requirement.any.length === 0 || requirement.any.some((permission) => granted.can(permission))
+  if (missing.length === 0 && anyHeld) return
+  const lacking = missing.length > 0 ? missing : [...requirement.any]
+  throw new RbacErrors.Forbidden({
+    detail:
+      missing.length > 0
+        ? `Missing permission: ${lacking.join(', ')}.`
+        : `Requires one of: ${lacking.join(', ')}.`,
+    extensions: { missing: lacking },
+  })
 }
 
 /** `request.can`: a set lookup on the permissions the guard resolved. */

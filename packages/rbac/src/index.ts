@@ -13,8 +13,8 @@ import {
 } from './engine/roles.js'
 import { RbacErrors } from './errors.js'
 import {
-  createGuard,
   kPermissions,
+  permissionCheck,
   requestCan,
   requirementOf,
   type WithPermissions,
@@ -106,8 +106,8 @@ async function registerRbac(app: FastifyInstance, rawOptions: RbacOptions): Prom
       return requestCan(this, permission, context)
     },
   )
-  // After auth's and tenancy's onRequest hooks (registration order): caller and tenant are known.
-  app.addHook('onRequest', createGuard(authorizer))
+  // In core's last phase, after authentication and the tenant: caller and tenant are known.
+  app.routeChecks.add('authorize', permissionCheck(authorizer))
 
   tenancy?.setRoleAuthority({
     assertCanAssign: (request, tenantId, roles, replacing) => {

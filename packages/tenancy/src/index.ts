@@ -1,6 +1,6 @@
 import type {} from '@acme/auth'
 import { AcmeConfigError, getRequestContext, parseOptions } from '@acme/core'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { tenancyAuthExtension } from './auth-extension.js'
 import { defineCleanupJob } from './cleanup-job.js'
@@ -139,37 +139,35 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     membership: (tenantId: string, userId: string) => directory.get(tenantId, userId),
   }
 
-  // Runs after auth's onRequest hook (registration order), so the caller is known.
-  app.addHook('onRequest', async (request) => {
-    let tenant: RequestTenant | null
-    if (singleTenant) {
-      // As in multi mode, without a caller no tenant is resolved: a public route gets no data.
-      const userId = request.principal?.userId
-      const membership = userId ? await directory.get(singleTenant.id, userId) : null
-      tenant = userId
-        ? {
-            id: singleTenant.id,
-            slug: singleTenant.slug,
-            plan: singleTenant.plan,
-            roles: membership?.roles ?? [],
-          }
-        : null
-    } else {
-      tenant = await resolveTenant(request, resolverContext)
+  async function tenantOf(request: FastifyRequest): Promise<RequestTenant | null> {
+    if (!singleTenant) return resolveTenant(request, resolverContext)
+    // As in multi mode, without a caller no tenant is resolved: a public route gets no data.
+    const userId = request.principal?.userId
+    if (!userId) return null
+    const membership = await directory.get(singleTenant.id, userId)
+    return {
+      id: singleTenant.id,
+      slug: singleTenant.slug,
+      plan: singleTenant.plan,
+      roles: membership?.roles ?? [],
     }
+  }
+
+  async function resolveRequestTenant(request: FastifyRequest, required: boolean): Promise<void> {
+    const tenant = await tenantOf(request)
     if (!tenant) {
-      if (request.routeOptions.config.tenant === 'required')
-        throw new TenancyErrors.TenantRequired()
+      if (required) throw new TenancyErrors.TenantRequired()
       return
     }
     request.tenant = tenant
     const context = getRequestContext()
     if (context) context.tenant = { id: tenant.id }
-  })
+  }
 
+  let rateLimit: ReturnType<typeof createRateLimitHooks> | null = null
   if (options.rateLimit.enabled && app.redis) {
     const { clock } = options
-    const rateLimit = createRateLimitHooks({
+    rateLimit = createRateLimitHooks({
       limiter: new RateLimiter({
         redis: app.redis,
         keyPrefix: `${app.redisKeyPrefix}tenancy:rate:`,
@@ -181,9 +179,23 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
       anonymousPerMinute: options.rateLimit.anonymousPerMinute,
       logger: app.log,
     })
-    app.addHook('onRequest', rateLimit.onRequest)
     app.addHook('onSend', rateLimit.onSend)
   }
+
+  // After authentication (core runs the phases in order), so the caller is known. A public route
+  // has no caller, so only its rate limit runs; a route that opts out of rate limiting (core's
+  // health probes) skips the tenant's limit too.
+  app.routeChecks.add('tenant', (route) => {
+    const required = route.config.tenant === 'required'
+    const resolves = required || route.config.auth !== 'public'
+    const optedOut = (route.config as { rateLimit?: unknown }).rateLimit === false
+    const limit = optedOut ? null : rateLimit
+    if (!resolves && !limit) return null
+    return async (request, reply) => {
+      if (resolves) await resolveRequestTenant(request, required)
+      if (limit) await limit.onRequest(request, reply)
+    }
+  })
 
   app.addHook('onReady', async () => {
     if (!options.rls) {

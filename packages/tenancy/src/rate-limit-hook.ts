@@ -17,7 +17,8 @@ const PERIOD_MS = 60_000
  * otherwise. It fails open: a Redis outage must not take the whole API down (login has its own
  * limiter, which fails closed).
  *
- * `onRequest` decides; `onSend` writes the headers again because core's global per-client limiter
+ * `onRequest` decides (on the routes that do not opt out: the route check decides that once);
+ * `onSend` writes the headers again because core's global per-client limiter
  * (which runs first, before authentication) sets the same `ratelimit-*` names: the client reads
  * the tenant's budget, unless a limiter refused the request (its 429 keeps the headers that
  * explain it).
@@ -31,7 +32,6 @@ export function createRateLimitHooks(options: TenantRateLimitOptions) {
     return payload
   }
   const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (optedOut(request)) return
     const tenant = request.tenant
     const limit = tenant ? options.plan(tenant.plan).requestsPerMinute : options.anonymousPerMinute
     if (limit === null) return
@@ -68,12 +68,4 @@ export function createRateLimitHooks(options: TenantRateLimitOptions) {
     granted.set(request, headers)
   }
   return { onRequest, onSend }
-}
-
-/**
- * A route that opts out of rate limiting (`config.rateLimit: false`, as core's health probes do)
- * opts out of this limit too: a load balancer's probes must not be refused for sharing an IP.
- */
-function optedOut(request: FastifyRequest): boolean {
-  return (request.routeOptions.config as { rateLimit?: unknown }).rateLimit === false
 }
