@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { manifestPathFor, resolvePaths } from './config.js'
 import { appRoleCommand } from './db/app-role-command.js'
+import { describeInit, initProject } from './init.js'
 import type { MergeManifest } from './manifest.js'
 import { mergeSchema } from './merge/index.js'
 import { formatStatus, migrateApply, migrateDiff, migrateStatus } from './migrate/index.js'
@@ -14,6 +15,8 @@ import {
 
 const USAGE = `Usage: acme <command> [options]
 
+  init              lay out the app's Prisma files: your schema in prisma/app/schema.prisma
+                    (created, or moved there from prisma/schema.prisma); never overwrites
   prisma merge      merge the installed plugins' fragments with your schema
                     --input <file|dir> --output <file|dir> --dry-run --check
                     --fragment <file> (repeatable) adds a fragment by path
@@ -72,6 +75,11 @@ async function main(argv: string[]): Promise<number> {
     ...(flags.migrations ? { migrations: flags.migrations } : {}),
   })
 
+  if (group === 'init' && !command) {
+    const steps = initProject({ cwd, paths })
+    for (const line of describeInit(steps, { cwd, paths })) console.log(line)
+    return 0
+  }
   if (group === 'prisma' && command === 'merge') return merge(cwd, paths, flags)
   if (group === 'prisma' && command) {
     if (!isWrappedPrismaCommand(command)) throw unsupportedPrismaCommand(command)

@@ -29,6 +29,9 @@ export function isWrappedPrismaCommand(command: string): command is WrappedPrism
  * hide that nothing happened.
  */
 const INSTEAD: Record<string, string> = {
+  init:
+    'use `acme init`: it writes your schema to prisma/app/schema.prisma, whereas `prisma init` ' +
+    'writes prisma/schema.prisma, the file `acme prisma merge` generates',
   migrate:
     "`prisma migrate` needs Prisma's native schema engine, which it downloads when it runs: use " +
     '`acme migrate diff --name <name>`, `acme migrate apply` and `acme migrate status` (no ' +

@@ -28,7 +28,7 @@ export function loadAppUnits(input: string, cwd: string): SchemaUnit[] {
   if (!existsSync(input)) {
     throw new MergeError(
       'ACME_CLI_INPUT_NOT_FOUND',
-      `the app's schema (input) does not exist: ${displayPath(cwd, input)}`,
+      `the app's schema (input) does not exist: ${displayPath(cwd, input)}. Run \`acme init\` to create it (or to move a schema of yours from prisma/schema.prisma there)`,
     )
   }
   const files = statSync(input).isDirectory() ? listPrismaFiles(input) : [input]

@@ -15,14 +15,14 @@ function headerLines(input: string): string[] {
   ]
 }
 
-/** Used when the app's own files declare no generator or no datasource. */
-const BASE_GENERATOR = [
+/** Used when the app's own files declare no generator or no datasource, and by `acme init`. */
+export const BASE_GENERATOR = [
   'generator client {',
   '  provider = "prisma-client"',
   '  output   = "../src/generated/prisma"',
   '}',
 ]
-const BASE_DATASOURCE = ['datasource db {', '  provider = "postgresql"', '}']
+export const BASE_DATASOURCE = ['datasource db {', '  provider = "postgresql"', '}']
 
 export interface RenderInput {
   /** The app's input path as shown in the header. */
