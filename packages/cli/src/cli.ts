@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util'
 import { manifestPathFor, resolvePaths } from './config.js'
 import { appRoleCommand } from './db/app-role-command.js'
 import { describeInit, initProject } from './init.js'
+import { keysGenerateCommand } from './keys.js'
 import type { MergeManifest } from './manifest.js'
 import { mergeSchema } from './merge/index.js'
 import { formatStatus, migrateApply, migrateDiff, migrateStatus } from './migrate/index.js'
@@ -31,6 +32,8 @@ const USAGE = `Usage: acme <command> [options]
   migrate status    list applied, pending, changed and failed migrations
   db app-role       create or fix the role the app connects as (no owner, no BYPASSRLS)
                     --role <name> --password-env <VAR> --url <url> --print
+  keys generate     print a new JWT_PRIVATE_KEYS value (a JSON array of one private JWK)
+                    --algorithm EdDSA|ES256|RS256 (default EdDSA) --kid <id>
 
 Paths default to package.json "acme.prisma" ({ input, output, migrations }), else
 prisma/app, prisma/schema.prisma and prisma/migrations. --cwd <dir> runs elsewhere.`
@@ -46,6 +49,8 @@ const options = {
   role: { type: 'string' },
   'password-env': { type: 'string' },
   print: { type: 'boolean' },
+  algorithm: { type: 'string' },
+  kid: { type: 'string' },
   fragment: { type: 'string', multiple: true },
   'dry-run': { type: 'boolean' },
   check: { type: 'boolean' },
@@ -108,6 +113,15 @@ async function main(argv: string[]): Promise<number> {
       result.migrationDir
         ? `Wrote ${result.migrationDir}/migration.sql`
         : 'No schema change since the last migration: nothing written.',
+    )
+    return 0
+  }
+  if (group === 'keys' && command === 'generate') {
+    // Only the value on stdout, so `JWT_PRIVATE_KEYS=$(acme keys generate)` works; advice on stderr.
+    console.log(keysGenerateCommand({ algorithm: flags.algorithm, kid: flags.kid }))
+    console.error(
+      'This is a secret: keep it out of version control. To rotate, put a new key first and ' +
+        'keep the old ones after it until the tokens they signed have expired.',
     )
     return 0
   }
