@@ -29,6 +29,19 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
       ...(options.logStream ? { logger: { stream: options.logStream } } : {}),
     }),
   )
+  // The mode first, before migrations or plugins say anything: it decides what the rest means.
+  const embedded = !env.DATABASE_URL
+  app.log.info(
+    {
+      database: embedded
+        ? `embedded PostgreSQL in ${env.PGLITE_DATA_DIR}`
+        : 'PostgreSQL (DATABASE_URL)',
+      redis: env.REDIS_URL ? 'Redis (REDIS_URL)' : 'none: in-memory rate limit and in-process jobs',
+    },
+    embedded || !env.REDIS_URL
+      ? 'running in embedded mode: fine for development, not for production'
+      : 'running with PostgreSQL and Redis',
+  )
   const database = await openDatabase(env, (line) => app.log.info(line))
 
   await app.register(acmeCore, {
@@ -48,19 +61,6 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
     cors: { origin: env.CORS_ORIGINS.length > 0 ? env.CORS_ORIGINS : false },
     rateLimit: { max: env.RATE_LIMIT_MAX },
   })
-
-  app.log.info(
-    {
-      database:
-        database.mode === 'embedded'
-          ? `embedded PostgreSQL in ${env.PGLITE_DATA_DIR}`
-          : 'PostgreSQL (DATABASE_URL)',
-      redis: env.REDIS_URL ? 'Redis (REDIS_URL)' : 'none: in-memory rate limit and in-process jobs',
-    },
-    database.mode === 'embedded' || !env.REDIS_URL
-      ? 'running in embedded mode: fine for development, not for production'
-      : 'running with PostgreSQL and Redis',
-  )
 
   await app.register(acmeAuth, {
     jwt: {

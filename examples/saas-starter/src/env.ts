@@ -14,6 +14,8 @@ const envSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  /** `pretty` when a terminal is attached (people read it), `json` otherwise (machines do). */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   TRUST_PROXY: z
     .enum(['true', 'false'])
     .default('false')

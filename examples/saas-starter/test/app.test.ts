@@ -215,8 +215,11 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     expect(checked?.applied).toBe(4)
   })
 
-  it('logs which mode it runs in', () => {
-    const text = logLines.join('')
-    expect(text).toMatch(real ? /running with PostgreSQL and Redis/ : /running in embedded mode/)
+  it('says which mode it runs in first, before migrations or plugins log anything', () => {
+    const [first] = logLines.join('').split('\n')
+    const banner = JSON.parse(first ?? '{}') as { msg?: string }
+    expect(banner.msg).toMatch(
+      real ? /running with PostgreSQL and Redis/ : /running in embedded mode/,
+    )
   })
 })
