@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { appRoleStatements, ensureAppRole, migrateApply } from '@acme/cli'
 import { PGlite } from '@electric-sql/pglite'
@@ -43,6 +43,12 @@ export async function openDatabase(
     return { prisma: new PrismaClient({ adapter }), mode: 'postgres', role: 'switched' }
   }
   mkdirSync(env.PGLITE_DATA_DIR, { recursive: true })
+  // Creating the embedded cluster is the one slow step of a first start: say so before it.
+  log(
+    readdirSync(env.PGLITE_DATA_DIR).length === 0
+      ? `creating the embedded PostgreSQL in ${env.PGLITE_DATA_DIR} (first start only, a few seconds)`
+      : `opening the embedded PostgreSQL in ${env.PGLITE_DATA_DIR}`,
+  )
   const pglite = await PGlite.create(env.PGLITE_DATA_DIR)
   await migrateApply({ migrationsDir, target: { pglite }, log })
   // One embedded session: create the app role (idempotent) and work as it from here on.

@@ -215,6 +215,12 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     expect(checked?.applied).toBe(4)
   })
 
+  it('says that a first embedded start creates its database, before the slow step', () => {
+    const text = logLines.join('')
+    if (real) expect(text).not.toMatch(/embedded PostgreSQL in/u)
+    else expect(text).toMatch(/creating the embedded PostgreSQL in .* \(first start only/u)
+  })
+
   it('says which mode it runs in first, before migrations or plugins log anything', () => {
     const [first] = logLines.join('').split('\n')
     const banner = JSON.parse(first ?? '{}') as { msg?: string }
