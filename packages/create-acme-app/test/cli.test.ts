@@ -1,0 +1,65 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { checkDatabaseUrl } from '../src/index.js'
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const DATABASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
+
+/** Without a terminal, as CI and scripts run it: nothing may be asked. */
+function run(args: string[]) {
+  const cwd = mkdtempSync(join(tmpdir(), 'create-acme-app-cli-'))
+  const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', input: '' })
+  return { ...result, cwd, output: `${result.stdout}${result.stderr}` }
+}
+
+describe('create-acme-app without a terminal', () => {
+  it('writes the project from flags and defaults, and prints the next steps', () => {
+    const result = run(['my-saas', '--brand', 'Globex', '--no-install'])
+    expect(result.status).toBe(0)
+    expect(existsSync(join(result.cwd, 'my-saas', '.env'))).toBe(true)
+    expect(result.output).toContain('pro, embedded PostgreSQL')
+    expect(result.output).toContain('cd my-saas')
+    expect(result.output).toContain('npm start')
+  })
+
+  it('checks a PostgreSQL URL before writing anything', () => {
+    const accepted = run(['with-db', '--database', DATABASE, '--no-install'])
+    expect(accepted.status).toBe(0)
+    const refused = run([
+      'no-db',
+      '--database',
+      'postgresql://app:s3cret@127.0.0.1:1/app',
+      '--no-install',
+    ])
+    expect(refused.status).toBe(1)
+    expect(refused.output).toContain('ACME_CREATE_DATABASE_UNREACHABLE')
+    expect(refused.output).not.toContain('s3cret')
+    expect(existsSync(join(refused.cwd, 'no-db'))).toBe(false)
+  })
+
+  it('refuses an unknown tier or flag with the usage, writing nothing', () => {
+    const tier = run(['x', '--tier', 'gold', '--no-install'])
+    expect(tier.status).toBe(1)
+    expect(tier.output).toContain('--tier must be starter, pro or enterprise')
+    expect(existsSync(join(tier.cwd, 'x'))).toBe(false)
+    const flag = run(['x', '--colour', 'red'])
+    expect(flag.status).toBe(1)
+    expect(flag.output).toContain('Usage: npm create acme-app')
+  })
+})
+
+describe('checkDatabaseUrl', () => {
+  it('accepts a PostgreSQL that answers and refuses other schemes', async () => {
+    await expect(checkDatabaseUrl(DATABASE)).resolves.toBeUndefined()
+    await expect(checkDatabaseUrl('mysql://127.0.0.1/app')).rejects.toMatchObject({
+      code: 'ACME_CREATE_DATABASE_URL_INVALID',
+    })
+    await expect(checkDatabaseUrl('not a url')).rejects.toMatchObject({
+      code: 'ACME_CREATE_DATABASE_URL_INVALID',
+    })
+  })
+})
