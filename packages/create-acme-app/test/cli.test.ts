@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -10,9 +10,14 @@ const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const DATABASE = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 
 /** Without a terminal, as CI and scripts run it: nothing may be asked. */
-function run(args: string[]) {
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   const cwd = mkdtempSync(join(tmpdir(), 'create-acme-app-cli-'))
-  const result = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', input: '' })
+  const result = spawnSync(process.execPath, [cli, ...args], {
+    cwd,
+    encoding: 'utf8',
+    input: '',
+    env: { ...process.env, npm_config_user_agent: 'npm/10.8.2 node/v20.19.0 linux x64', ...env },
+  })
   return { ...result, cwd, output: `${result.stdout}${result.stderr}` }
 }
 
@@ -24,6 +29,23 @@ describe('create-acme-app without a terminal', () => {
     expect(result.output).toContain('pro, embedded PostgreSQL')
     expect(result.output).toContain('cd my-saas')
     expect(result.output).toContain('npm start')
+  })
+
+  it('under pnpm, adds the allowBuilds lines pnpm 12 needs, the same the docs give', () => {
+    const result = run(['with-pnpm', '--no-install'], {
+      npm_config_user_agent: 'pnpm/12.4.2 npm/? node/v20.19.0 linux x64',
+    })
+    expect(result.status).toBe(0)
+    const written = readFileSync(join(result.cwd, 'with-pnpm', 'pnpm-workspace.yaml'), 'utf8')
+    const docs = readFileSync(
+      fileURLToPath(new URL('../../../docs/prisma.md', import.meta.url)),
+      'utf8',
+    )
+    const documented = /```yaml\n( *allowBuilds:\n[\s\S]*?) *```/.exec(docs)?.[1]
+    expect(documented).toBeDefined()
+    expect(written).toBe((documented ?? '').replace(/^ {2}/gm, ''))
+    const npm = run(['with-npm', '--no-install'])
+    expect(existsSync(join(npm.cwd, 'with-npm', 'pnpm-workspace.yaml'))).toBe(false)
   })
 
   it('checks a PostgreSQL URL before writing anything', () => {
