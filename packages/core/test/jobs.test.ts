@@ -199,14 +199,15 @@ describe.each(runnerKinds)('$mode job runner', ({ mode, create }) => {
     await slow.enqueue({ n: 1 })
     await slow.enqueue({ n: 2 })
     await waitFor(() => events.includes('started 1'))
-    await later.enqueue({}, { delayMs: 40 })
+    // Due well after close() begins, with a margin a loaded machine cannot eat: it must never run.
+    await later.enqueue({}, { delayMs: 1_000 })
     const closed = runner.close().then(() => events.push('closed'))
     await sleep(50)
     expect(events).toEqual(['started 1'])
 
     release.resolve()
     await closed
-    await sleep(20)
+    await sleep(1_100)
     expect(events).toEqual(['started 1', 'finished 1', 'closed'])
     await runner.close()
     const lateDefinition = { name: 'test.late', schema: z.object({}), handler: async () => {} }
