@@ -27,3 +27,17 @@ export function getRequestContext(): RequestContext | undefined {
 export function runWithContext<T>(context: RequestContext, work: () => T): T {
   return storage.run(context, work)
 }
+
+/**
+ * @internal Continues a request's hooks inside its context (core's request hook): everything
+ * the request does after this point, awaited or scheduled, sees `context`. A refusal is passed
+ * on inside the context too, so the error path reads the same context as the handler would.
+ */
+export function enterRequestContext(
+  context: RequestContext,
+  done: (error?: Error) => void,
+  error: Error | null,
+): void {
+  if (error === null) storage.run(context, done)
+  else storage.run(context, done, error)
+}

@@ -4,7 +4,6 @@ import { validatorCompiler } from 'fastify-type-provider-zod'
 import type { Redis } from 'ioredis'
 import { Broadcast } from './broadcast.js'
 import { createAppCache } from './cache/app-cache.js'
-import { type RequestContext, runWithContext } from './context.js'
 import { createCounterStore } from './counters/index.js'
 import { checkMigrations } from './data/migrations-check.js'
 import { loadMigrationsTool } from './data/migrations-tool.js'
@@ -128,14 +127,6 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   installJsonBodyParser(app, options.limits.jsonDepth)
-
-  app.addHook('onRequest', (request, _reply, done) => {
-    const context: RequestContext = { requestId: request.id, user: null, tenant: null }
-    runWithContext(context, done)
-  })
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id)
-  })
 
   const problemTypeBase = `${brand.baseUrl}/problems/`
   app.setErrorHandler((error, request, reply) => {
@@ -333,4 +324,5 @@ export type {
   RouteApiKeyRule,
   RouteAuthMode,
   RoutePermissions,
+  RouteRateLimit,
 } from './types.js'

@@ -28,6 +28,12 @@ export type RouteAuthMode = 'public' | 'optional' | 'required'
 /** `allow`: an API key may call the route (within its scopes); `deny`: a key gets 403. */
 export type RouteApiKeyRule = 'allow' | 'deny'
 
+/** A route's own per-client limit: `max` requests per `timeWindow` ms (defaults: the global's). */
+export interface RouteRateLimit {
+  max?: number
+  timeWindow?: number
+}
+
 export interface RoutePermissions {
   all?: readonly string[]
   any?: readonly string[]
@@ -79,6 +85,11 @@ declare module 'fastify' {
      * declare a permission, which the key's scopes must then grant.
      */
     apiKeys?: RouteApiKeyRule
+    /**
+     * This route's own per-client limit, counted apart from the global one and in its place, or
+     * `false`: the route is not limited.
+     */
+    rateLimit?: false | RouteRateLimit
   }
 }
 
