@@ -6,7 +6,7 @@ import { buildTestApp, type TestApp } from './support/app.js'
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** What the stand-in plugins below enforce. */
-    demo?: { caller?: boolean; permission?: string; refuse?: boolean }
+    demo?: { caller?: boolean; permission?: string; refuse?: boolean; anonymous?: boolean }
   }
 }
 
@@ -29,8 +29,10 @@ const authorizer = fp(async (app) => {
 const authenticator = fp(async (app) => {
   app.routeChecks.add('authenticate', (route) => {
     if (!route.config.demo?.caller) return null
+    // Answers at once, as auth does for a warm token: no promise.
     return () => {
       ran.push('authenticate')
+      if (route.config.demo?.anonymous) throw new CoreErrors.Unauthorized()
     }
   })
 })
@@ -63,6 +65,14 @@ beforeAll(async () => {
       },
     )
     app.get('/open', async () => ({ ok: true }))
+    app.get(
+      '/anonymous',
+      { config: { demo: { caller: true, anonymous: true, permission: 'y' } } },
+      () => {
+        ran.push('handler')
+        return { ok: true }
+      },
+    )
     app.get(
       '/refused',
       { config: { demo: { caller: true, permission: 'x', refuse: true } } },
@@ -105,6 +115,14 @@ describe('route checks', () => {
     expect(response.statusCode).toBe(403)
     expect(response.json().code).toBe('ACME_CORE_FORBIDDEN')
     expect(ran).toEqual(['authenticate', 'authorize x'])
+  })
+
+  it('treat a check that throws at once as a refusal, like one that rejects', async () => {
+    ran.length = 0
+    const response = await t.app.inject({ url: '/anonymous' })
+    expect(response.statusCode).toBe(401)
+    expect(response.json().code).toBe('ACME_CORE_UNAUTHORIZED')
+    expect(ran).toEqual(['authenticate'])
   })
 
   it('cover the HEAD twin of a GET route', async () => {
