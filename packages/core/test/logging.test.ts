@@ -1,5 +1,8 @@
+import { PassThrough } from 'node:stream'
+import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, type TestApp } from './support/app.js'
+import { acmeCore, serverOptions } from '../src/index.js'
+import { buildTestApp, TEST_BRAND, type TestApp } from './support/app.js'
 
 const SECRETS = {
   bearer: 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJlLXNlY3JldA',
@@ -70,5 +73,36 @@ describe('log redaction', () => {
     expect(replacement).toMatch(/^[0-9a-f-]{36}$/)
     expect(t.logs.some((line) => line.reqId === replacement)).toBe(true)
     expect(t.rawLogs()).not.toContain('injected')
+  })
+})
+
+describe('request logging', () => {
+  it("writes Fastify's two lines per request by default, and none when turned off, keeping errors", async () => {
+    const lines = async (requestLogging?: boolean) => {
+      const stream = new PassThrough()
+      const written: Array<Record<string, unknown>> = []
+      stream.on('data', (chunk: Buffer) => {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) {
+          written.push(JSON.parse(line) as Record<string, unknown>)
+        }
+      })
+      const app = Fastify(serverOptions({ logger: { stream }, requestLogging }))
+      await app.register(acmeCore, { brand: TEST_BRAND, mail: { transport: 'memory' } })
+      app.get('/ok', async () => ({ ok: true }))
+      app.get('/broken', async () => {
+        throw new Error('handler exploded')
+      })
+      await app.inject({ url: '/ok' })
+      await app.inject({ url: '/broken' })
+      await app.close()
+      return written.map((line) => String(line.msg))
+    }
+    const byDefault = await lines()
+    expect(byDefault.filter((msg) => msg === 'incoming request')).toHaveLength(2)
+    expect(byDefault.filter((msg) => msg === 'request completed')).toHaveLength(2)
+    const off = await lines(false)
+    expect(off).not.toContain('incoming request')
+    expect(off).not.toContain('request completed')
+    expect(off).toContain('request failed')
   })
 })
