@@ -322,6 +322,35 @@ describe('verified-token cache', () => {
     expect(Object.isFrozen(first)).toBe(true)
   })
 
+  it('answers at once only for a token it has verified, and not once it expired', async () => {
+    now = START
+    const { token } = await tokens.signAccess({ sub: 'user-2', sid: 'session-2' })
+    expect(tokens.verifiedAccess(token)).toBeUndefined()
+    const claims = await tokens.verifyAccess(token)
+    expect(tokens.verifiedAccess(token)).toBe(claims)
+    expect(tokens.verifiedAccess(`${token.slice(0, -2)}xx`)).toBeUndefined()
+    now = new Date(START.getTime() + 2 * 3_600_000)
+    expect(tokens.verifiedAccess(token)).toBeUndefined()
+    now = START
+  })
+
+  it('keeps a recently used entry through half the cache of newer ones', () => {
+    now = START
+    const claims = { exp: nowSeconds() + 60 }
+    const cache = new VerifiedTokenCache<{ exp: number }>({
+      maxEntries: 4,
+      toleranceSeconds: 0,
+      clock,
+    })
+    for (const token of ['a', 'b', 'c', 'd']) cache.set(token, claims)
+    expect(cache.get('a')).toBe(claims)
+    cache.set('e', claims)
+    cache.set('f', claims)
+    expect(cache.get('a')).toBe(claims)
+    expect(cache.get('b')).toBeUndefined()
+    expect(cache.get('c')).toBeUndefined()
+  })
+
   it('refuses an entry once exp plus tolerance has passed by the clock', () => {
     now = START
     const cache = new VerifiedTokenCache<AccessClaims>({

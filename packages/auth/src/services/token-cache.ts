@@ -10,16 +10,28 @@ export interface VerifiedTokenCacheOptions {
 
 export const DEFAULT_TOKEN_CACHE_SIZE = 10_000
 
+/** A cached token's claims and when it was (re)inserted, in insertions made so far. */
+interface Entry<Claims> {
+  claims: Claims
+  insertedAt: number
+}
+
 /**
  * Remembers tokens whose signature and claims were already checked, so a token used on every
  * request is verified once. Keyed by the whole token string: any altered byte is a miss.
  * Revocation is not its concern; callers check it per request.
+ *
+ * Eviction is least-recently-used, to within half the cache: a hit moves its entry to the young
+ * end only when the entry has aged past half the cache. Moving on every hit (delete, then set)
+ * churned the Map's backing store on every request of a warm token, which cost more than the
+ * rest of the token check (docs/benchmarks.md).
  */
 export class VerifiedTokenCache<Claims extends { exp: number }> {
-  readonly #entries = new Map<string, Claims>()
+  readonly #entries = new Map<string, Entry<Claims>>()
   readonly #maxEntries: number
   readonly #toleranceSeconds: number
   readonly #clock: Clock
+  #insertions = 0
 
   constructor(options: VerifiedTokenCacheOptions) {
     this.#maxEntries = Math.max(0, Math.floor(options.maxEntries))
@@ -32,19 +44,24 @@ export class VerifiedTokenCache<Claims extends { exp: number }> {
   }
 
   get(token: string): Claims | undefined {
-    const claims = this.#entries.get(token)
-    if (claims === undefined) return undefined
-    this.#entries.delete(token)
-    if (!this.#isCurrent(claims)) return undefined
-    // Re-inserting moves it to the most recently used end of the Map's insertion order.
-    this.#entries.set(token, claims)
-    return claims
+    const entry = this.#entries.get(token)
+    if (entry === undefined) return undefined
+    if (!this.#isCurrent(entry.claims)) {
+      this.#entries.delete(token)
+      return undefined
+    }
+    if (this.#insertions - entry.insertedAt >= this.#maxEntries / 2) {
+      // Re-inserting moves it to the most recently used end of the Map's insertion order.
+      this.#entries.delete(token)
+      this.#insert(token, entry)
+    }
+    return entry.claims
   }
 
   set(token: string, claims: Claims): void {
     if (this.#maxEntries === 0 || !this.#isCurrent(claims)) return
     this.#entries.delete(token)
-    this.#entries.set(token, claims)
+    this.#insert(token, { claims, insertedAt: 0 })
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next()
       if (oldest.done) break
@@ -54,6 +71,11 @@ export class VerifiedTokenCache<Claims extends { exp: number }> {
 
   clear(): void {
     this.#entries.clear()
+  }
+
+  #insert(token: string, entry: Entry<Claims>): void {
+    entry.insertedAt = ++this.#insertions
+    this.#entries.set(token, entry)
   }
 
   #isCurrent(claims: Claims): boolean {

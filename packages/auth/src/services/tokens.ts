@@ -169,6 +169,14 @@ export class TokenService {
     return claims
   }
 
+  /**
+   * The claims of an access token already verified and still current, or undefined (verify it
+   * with verifyAccess). Synchronous, so a warm request's check needs no promise.
+   */
+  verifiedAccess(token: string): AccessClaims | undefined {
+    return this.#cache.get(token)
+  }
+
   /** Public keys only, for `/.well-known/jwks.json`. Empty for HS256. */
   jwks(): { keys: JWK[] } {
     return { keys: this.#keys.publicJwks.map((jwk) => ({ ...jwk })) }
