@@ -28,7 +28,12 @@ export function requirementOf(config: FastifyContextConfig): Requirement | null 
 
 export function principalOf(request: FastifyRequest): RbacPrincipal | null {
   const principal = request.principal
-  if (!principal) return null
+  return principal ? asRbacPrincipal(principal) : null
+}
+
+type Caller = NonNullable<FastifyRequest['principal']>
+
+function asRbacPrincipal(principal: Caller): RbacPrincipal {
   return principal.type === 'user'
     ? { type: 'user', userId: principal.userId }
     : { type: 'apiKey', keyId: principal.keyId, userId: principal.userId, scopes: principal.scopes }
@@ -36,10 +41,10 @@ export function principalOf(request: FastifyRequest): RbacPrincipal | null {
 
 /**
  * The permission check of each route, built once per route (its requirement read then). It
- * resolves the caller's permissions in the request's tenant (from memory when warm), for the
- * requirement and for `request.can`, and enforces the requirement. A failing lookup answers 503,
- * never lets the request through. A public route that requires nothing gets no check: it has no
- * caller.
+ * resolves the caller's permissions in the request's tenant (from memory when warm, and then
+ * synchronously: no promise), for the requirement and for `request.can`, and enforces the
+ * requirement. A failing lookup answers 503, never lets the request through. A public route that
+ * requires nothing gets no check: it has no caller.
  */
 export function permissionCheck(authorizer: Authorizer): RouteCheckFactory {
   return (route) => {
@@ -49,30 +54,65 @@ export function permissionCheck(authorizer: Authorizer): RouteCheckFactory {
   }
 }
 
-async function guard(
+function guard(
   authorizer: Authorizer,
   requirement: Requirement | null | false,
   request: FastifyRequest,
-): Promise<void> {
-  const principal = principalOf(request)
-  const tenantId = tenantIdOf(request)
-  let granted = PermissionSet.EMPTY
-  if (principal) {
-    try {
-      granted =
-        authorizer.peek(principal, tenantId) ??
-        (await authorizer.permissionsOf(principal, tenantId))
-    } catch (error) {
-      throw new RbacErrors.Unavailable({ cause: error })
-    }
+): Promise<void> | undefined {
+  const caller = request.principal
+  if (!caller) {
+    enforce(request, requirement, PermissionSet.EMPTY, false)
+    return undefined
   }
+  const tenantId = tenantIdOf(request)
+  const warm =
+    caller.type === 'user'
+      ? authorizer.peekUser(caller.userId, tenantId)
+      : authorizer.peek(asRbacPrincipal(caller), tenantId)
+  if (warm !== undefined) {
+    enforce(request, requirement, warm, true)
+    return undefined
+  }
+  return loadThenEnforce(authorizer, requirement, request, asRbacPrincipal(caller), tenantId)
+}
+
+async function loadThenEnforce(
+  authorizer: Authorizer,
+  requirement: Requirement | null | false,
+  request: FastifyRequest,
+  principal: RbacPrincipal,
+  tenantId: string | null,
+): Promise<void> {
+  let granted: PermissionSet
+  try {
+    granted = await authorizer.permissionsOf(principal, tenantId)
+  } catch (error) {
+    throw new RbacErrors.Unavailable({ cause: error })
+  }
+  enforce(request, requirement, granted, true)
+}
+
+/** Keeps the permissions for `request.can`, then refuses a caller the requirement excludes. */
+function enforce(
+  request: FastifyRequest,
+  requirement: Requirement | null | false,
+  granted: PermissionSet,
+  hasCaller: boolean,
+): void {
   ;(request as WithPermissions)[kPermissions] = granted
   if (!requirement) return
-  if (!principal) throw new AuthErrors.Unauthenticated()
+  if (!hasCaller) throw new AuthErrors.Unauthenticated()
+  // Loops rather than filter/some: the passing case allocates nothing.
+  let allHeld = true
+  for (const permission of requirement.all) {
+    if (!granted.can(permission)) allHeld = false
+  }
+  let anyHeld = requirement.any.length === 0
+  for (const permission of requirement.any) {
+    if (granted.can(permission)) anyHeld = true
+  }
+  if (allHeld && anyHeld) return
   const missing = requirement.all.filter((permission) => !granted.can(permission))
-  const anyHeld =
-    requirement.any.length === 0 || requirement.any.some((permission) => granted.can(permission))
-  if (missing.length === 0 && anyHeld) return
   const lacking = missing.length > 0 ? missing : [...requirement.any]
   throw new RbacErrors.Forbidden({
     detail:

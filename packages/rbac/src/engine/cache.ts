@@ -139,8 +139,13 @@ export class PermissionCache {
 
   /** Synchronous hit, or undefined: lets a hook skip a promise when warm. */
   peek(key: PermissionCacheKey): PermissionSet | undefined {
-    const bucket = key.tenantId === null ? this.#global : this.#tenants.get(key.tenantId)
-    const entry = bucket?.entries.get(key.principalId)
+    return this.peekPrincipal(key.tenantId, key.principalId)
+  }
+
+  /** peek without a key object, for the per-request guard. */
+  peekPrincipal(tenantId: string | null, principalId: string): PermissionSet | undefined {
+    const bucket = tenantId === null ? this.#global : this.#tenants.get(tenantId)
+    const entry = bucket?.entries.get(principalId)
     if (entry === undefined) return undefined
     if (entry.expiresAt > Date.now()) return entry.set
     this.#delete(entry)

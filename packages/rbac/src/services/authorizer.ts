@@ -40,6 +40,11 @@ export class Authorizer {
     return this.#options.cache.peek(this.#key(principal, tenantId))
   }
 
+  /** peek for a signed-in user, with nothing to allocate: the guard's warm path. */
+  peekUser(userId: string, tenantId: string | null): PermissionSet | undefined {
+    return this.#options.cache.peekPrincipal(tenantId, userId)
+  }
+
   permissionsOf(principal: RbacPrincipal, tenantId: string | null): Promise<PermissionSet> {
     const key = this.#key(principal, tenantId)
     if (principal.type === 'user') {
