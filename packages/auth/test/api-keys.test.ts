@@ -17,6 +17,8 @@ beforeAll(async () => {
     {
       label: 'auth_api_keys',
       clock,
+      // Every test here comes from one client address: room for all of them within a minute.
+      core: { rateLimit: { max: 1_000 } },
       routes: (app) => {
         // A route open to keys says so; auth's own account routes are not (api-key-rule.test.ts).
         app.get('/whoami', { config: { auth: 'required', apiKeys: 'allow' } }, async (request) => ({
@@ -143,6 +145,17 @@ describe('authenticating with a key', () => {
         session: null,
       })
     }
+  })
+
+  it('decides by the x-api-key header even beside a bearer token already verified', async () => {
+    const { token } = await signUp()
+    const { key, apiKey } = await newKey(token)
+    // The token is now warm: verified once and cached.
+    expect((await me(bearer(token))).json().principal.type).toBe('user')
+    const both = await me({ ...bearer(token), ...withKey(key) })
+    expect(both.json().principal).toMatchObject({ type: 'apiKey', keyId: apiKey.id })
+    const forged = await me({ ...bearer(token), ...withKey(`${apiKey.prefix}_forged`) })
+    expect(forged.statusCode).toBe(401)
   })
 
   it('refuses a wrong secret with a real prefix like a bad token', async () => {
