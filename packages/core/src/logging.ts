@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import type { FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyServerOptions } from 'fastify'
 import { clientErrorHandler, frameworkErrors } from './framework-errors.js'
 
 /** Paths pino blanks in every log line: credentials never reach a log. */
@@ -79,6 +79,22 @@ export interface ServerSettings extends LoggerSettings {
 }
 
 /**
+ * Fastify's option that drops its per-request lines: a LogController where Fastify has one
+ * (5.12+, which deprecates the top-level flag and warns on every server built with it), the
+ * flag on earlier 5.x releases.
+ */
+function withoutRequestLines(): Partial<FastifyServerOptions> {
+  const Controller = (Fastify as unknown as { LogController?: LogControllerClass }).LogController
+  return Controller
+    ? ({
+        logController: new Controller({ disableRequestLogging: true }),
+      } as Partial<FastifyServerOptions>)
+    : { disableRequestLogging: true }
+}
+
+type LogControllerClass = new (options: { disableRequestLogging: boolean }) => object
+
+/**
  * Fastify constructor options that belong with core: they cannot be set by a plugin after the
  * server exists (logger, body limit, poisoning, request ids, the router's and HTTP parser's own
  * errors). Spread them into `Fastify()`.
@@ -99,7 +115,7 @@ export function serverOptions(settings: ServerSettings = {}): FastifyServerOptio
     requestIdHeader: false,
     genReqId: generateRequestId,
     trustProxy: settings.trustProxy ?? false,
-    disableRequestLogging: settings.requestLogging === false,
+    ...(settings.requestLogging === false ? withoutRequestLines() : {}),
     routerOptions: { maxParamLength: 200 },
     // Errors Fastify and Node answer before any hook runs: problem+json from the catalogue too.
     frameworkErrors,
