@@ -75,7 +75,7 @@ describe("core's request hook", () => {
     }
   })
 
-  it('opens the request context before the limit, and the handler sees it after a Redis round trip', async () => {
+  it('gives each handler its own request context after the Redis round trip of the limit', async () => {
     const prefix = uniquePrefix('hook')
     prefixes.push(prefix)
     const server = await app(
