@@ -28,6 +28,8 @@ export interface ModelRule {
   tenantRelation: string | null
   /** Relation fields: name -> target model. */
   relations: ReadonlyMap<string, string>
+  /** Scalar and enum fields: what a compound unique key of the model is made of. */
+  scalars: ReadonlySet<string>
 }
 
 export type ScopeRules = ReadonlyMap<string, ModelRule>
@@ -54,7 +56,11 @@ export function buildScopeRules(
       tenantScalar !== undefined &&
       (options.tenantOwnedModels?.includes(model) ?? true)
     const relations = new Map<string, string>()
-    for (const field of fields) if (field.kind === 'object') relations.set(field.name, field.type)
+    const scalars = new Set<string>()
+    for (const field of fields) {
+      if (field.kind === 'object') relations.set(field.name, field.type)
+      else scalars.add(field.name)
+    }
     const tenantRelation =
       fields.find((field) => field.kind === 'object' && field.type === options.tenantModel)?.name ??
       null
@@ -68,6 +74,7 @@ export function buildScopeRules(
       tenantColumn: tenantScalar?.dbName ?? options.tenantField,
       tenantRelation,
       relations,
+      scalars,
     })
   }
   for (const model of options.tenantOwnedModels ?? []) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { buildScopeRules, type RuntimeDataModel, type RuntimeField } from '../src/data-model.js'
 import { scopeArgs } from '../src/scope-args.js'
+import { unbatched } from '../src/unique-lookups.js'
 
 const A = '00000000-0000-4000-8000-00000000000a'
 const B = '00000000-0000-4000-8000-00000000000b'
@@ -612,5 +613,43 @@ describe('scopeArgs: the tenant model and unowned models', () => {
     expect(() => scope('Note', 'findRaw', { filter: {} })).toThrow(/findRaw/)
     expect(() => scope('Tenant', 'aggregateRaw', {})).toThrow(/aggregateRaw/)
     expect(scope('Country', 'findRaw', { filter: {} })).toEqual({ filter: {} })
+  })
+})
+
+describe('unique lookups on the tenant client (never batched across requests)', () => {
+  const rule = (model: string) => {
+    const found = rules.get(model)
+    if (!found) throw new Error(model)
+    return found
+  }
+
+  it('sends findUnique as findFirst and findUniqueOrThrow as findFirstOrThrow, with the same where', () => {
+    const args = scope('Note', 'findUnique', { where: { id: 'n1' }, select: { id: true } })
+    expect(unbatched(rule('Note'), 'findUnique', args)).toEqual({
+      operation: 'findFirst',
+      args: { where: { id: 'n1', tenantId: A }, select: { id: true } },
+    })
+    expect(unbatched(rule('Note'), 'findUniqueOrThrow', args).operation).toBe('findFirstOrThrow')
+  })
+
+  it('spreads a compound unique key into field conditions, next to the tenant and any AND', () => {
+    const compound = { tenantId_userId: { tenantId: B, userId: 'u1' } }
+    const args = scope('Membership', 'findUnique', { where: { ...compound, AND: { roles: 'x' } } })
+    expect(unbatched(rule('Membership'), 'findUnique', args).args?.where).toEqual({
+      tenantId: A,
+      AND: [{ roles: 'x' }, { tenantId: B, userId: 'u1' }],
+    })
+  })
+
+  it('leaves relation filters and logical operators alone, even when they look like a key', () => {
+    const where = { id: 'n1', author: { id: 'u1' }, NOT: { title: 'x' } }
+    expect(unbatched(rule('Note'), 'findUnique', { where }).args).toEqual({ where })
+  })
+
+  it('leaves every other operation as it is', () => {
+    for (const operation of ['findFirst', 'findMany', 'update', 'delete', 'upsert', 'count']) {
+      const args = { where: { id: 'n1' } }
+      expect(unbatched(rule('Note'), operation, args)).toEqual({ operation, args })
+    }
   })
 })
