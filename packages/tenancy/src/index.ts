@@ -71,7 +71,13 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
   })
   const seatsOf = async (tenantId: string): Promise<number | null> =>
     services.plan((await tenants.get(tenantId)).plan).seats
-  const dbOptions: RequestDbOptions = { prisma, rules, rls: options.rls, limits }
+  const dbOptions: RequestDbOptions = {
+    prisma,
+    rules,
+    rls: options.rls,
+    limits,
+    scope: options.transaction.scope,
+  }
 
   const roleRules = new RoleRules(options.roles)
   app.permissions.declare('@acme/tenancy', TENANCY_PERMISSIONS)
@@ -130,7 +136,7 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
   app.decorateRequest('tenant', null)
   const activeTenants = new ActiveTenants(app.prisma as unknown as SessionTenantDb)
   app.auth.extend(tenancyAuthExtension(activeTenants))
-  installRequestDb(app, dbOptions)
+  await installRequestDb(app, dbOptions)
 
   const resolverContext = {
     resolvers: options.resolvers,
@@ -300,6 +306,7 @@ export {
   type TenancyOptions,
 } from './options.js'
 export { TENANCY_PERMISSIONS } from './permissions.js'
+export type { TransactionScope } from './request-db.js'
 export type { TenantScopedClient } from './scoped-client.js'
 export type { MemberRoles } from './services/member-roles.js'
 export type { MembershipInfo, TenantSummary } from './services/memberships.js'

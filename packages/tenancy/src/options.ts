@@ -96,6 +96,13 @@ export const tenancyOptionsSchema = z
     policyTables: z.array(z.string()).default([]),
     transaction: z
       .object({
+        /**
+         * With RLS: `statement` (default), each statement of `request.db` is a transaction of its
+         * own, sent with the tenant in one round trip, and `request.db.$transaction` groups
+         * statements; `request`, each request is one transaction, committed before a successful
+         * response. A route chooses with `config.tenantTransaction`.
+         */
+        scope: z.enum(['statement', 'request']).default('statement'),
         maxWaitMs: z.number().int().positive().default(2_000),
         timeoutMs: z.number().int().positive().default(10_000),
       })

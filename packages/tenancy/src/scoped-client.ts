@@ -3,6 +3,7 @@ import type { ScopeRules } from './data-model.js'
 import { TenancyErrors } from './errors.js'
 import { scopeArgs } from './scope-args.js'
 import type { RawCapable } from './tenant-transaction.js'
+import { unbatched } from './unique-lookups.js'
 
 /**
  * The request's client: the app's Prisma client with every tenant-owned model scoped to the
@@ -25,7 +26,16 @@ export interface ScopedClientOptions {
   transaction: <R>(work: (db: TenantScopedClient) => Promise<R>) => Promise<R>
   /** Raw SQL is scoped only by the database's policies: refused when they are off. */
   rawAllowed: boolean
+  /**
+   * Starts one Prisma call (the tenant client binds the tenant to it here); by default the call
+   * as is.
+   */
+  invoke?: <R>(call: () => PromiseLike<R>) => Promise<R>
+  /** Send unique lookups as `findFirst`, off Prisma's cross-caller batching (the tenant client). */
+  unbatched?: boolean
 }
+
+const direct = <R>(call: () => PromiseLike<R>): Promise<R> => Promise.resolve(call())
 
 const REFUSED = new Set(['$connect', '$disconnect', '$on', '$extends', '$use'])
 const RAW = new Set(['$queryRaw', '$executeRaw', '$queryRawUnsafe', '$executeRawUnsafe'])
@@ -67,6 +77,7 @@ class LazyOperation<T> implements PromiseLike<T> {
 
 export function createScopedClient(options: ScopedClientOptions): TenantScopedClient {
   const { rules, tenantId } = options
+  const invoke = options.invoke ?? direct
   const modelByDelegate = new Map([...rules.values()].map((rule) => [rule.delegate, rule.model]))
 
   const delegateProxy = (name: string, model: string): Delegate =>
@@ -77,12 +88,21 @@ export function createScopedClient(options: ScopedClientOptions): TenantScopedCl
           new LazyOperation(async () => {
             const client = (await options.client()) as AnyClient
             const target = client[name] as Delegate | undefined
-            const method = target?.[operation]
-            if (typeof method !== 'function') {
+            if (typeof target?.[operation] !== 'function') {
               throw new TypeError(`${model}.${operation} is not a Prisma operation`)
             }
+            const scoped = scopeArgs(rules, model, operation, args, tenantId)
+            const rule = rules.get(model)
+            const call =
+              options.unbatched && rule
+                ? unbatched(rule, operation, scoped)
+                : { operation, args: scoped }
+            const method = target[call.operation]
+            if (typeof method !== 'function') {
+              throw new TypeError(`${model}.${call.operation} is not a Prisma operation`)
+            }
             try {
-              return await method.call(target, scopeArgs(rules, model, operation, args, tenantId))
+              return await invoke(() => method.call(target, call.args))
             } catch (error) {
               throw asTenancyError(error)
             }
@@ -130,7 +150,7 @@ export function createScopedClient(options: ScopedClientOptions): TenantScopedCl
         const client = (await options.client()) as AnyClient
         const fn = client[method] as ((...values: unknown[]) => PromiseLike<unknown>) | undefined
         if (typeof fn !== 'function') throw new TypeError(`${method} is not available`)
-        return fn.apply(client, args)
+        return invoke(() => fn.apply(client, args))
       })
   }
 

@@ -3,6 +3,7 @@ import type { z } from 'zod'
 import type { TenancyTx } from './db.js'
 import type { TenantJobDefinition, TenantJobHandle } from './jobs.js'
 import type { Plan } from './options.js'
+import type { TransactionScope } from './request-db.js'
 import type { TenantScopedClient } from './scoped-client.js'
 import type { MemberRoles } from './services/member-roles.js'
 import type { MembershipInfo } from './services/memberships.js'
@@ -82,8 +83,10 @@ declare module 'fastify' {
     /** The request's tenant, or null when it names none. */
     tenant: RequestTenant | null
     /**
-     * The app's Prisma client scoped to the request's tenant, in one transaction per request.
-     * Reading it without a tenant throws (400), never falls back to an unscoped client.
+     * The app's Prisma client scoped to the request's tenant. With row-level security each
+     * statement carries the tenant to PostgreSQL (or, with the `request` transaction scope, the
+     * request is one transaction). Reading it without a tenant throws (400), never falls back to
+     * an unscoped client.
      */
     readonly db: TenantScopedClient
   }
@@ -93,6 +96,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Whether the route needs a tenant; default 'optional' (resolved when the request names one). */
     tenant?: RouteTenantMode
+    /**
+     * How much of this route's `request.db` work one transaction covers (row-level security on):
+     * `statement` or `request` (one transaction, committed before a successful response). Default:
+     * the plugin's `transaction.scope`.
+     */
+    tenantTransaction?: TransactionScope
   }
 }
 

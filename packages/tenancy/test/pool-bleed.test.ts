@@ -11,7 +11,11 @@ import { notesRoutes } from './support/notes-routes.js'
 let t: TenancyTestApp
 const tenants: Array<{ id: string; token: string }> = []
 
-/** The setting as the pool's only connection sees it between requests. */
+/**
+ * The setting as the pool's only connection sees it between requests: app.prisma and request.db
+ * share that one connection (PrismaPg on a pg.Pool of one), so this reads the very connection
+ * every request's statements ran on.
+ */
 async function settingBetweenRequests(): Promise<string | null> {
   const rows = await t.app.prisma.$queryRaw<Array<{ setting: string | null }>>`
     SELECT current_setting('app.tenant_id', true) AS setting`
@@ -21,7 +25,7 @@ async function settingBetweenRequests(): Promise<string | null> {
 beforeAll(async () => {
   t = await createTenancyApp(
     { rateLimit: { enabled: false } },
-    { label: 'poolbleed', routes: notesRoutes, poolSize: 1, core: { rateLimit: false } },
+    { label: 'poolbleed', routes: notesRoutes, sharedPool: 1, core: { rateLimit: false } },
   )
   for (const name of ['a', 'b']) {
     const user = await signUp(t, `${name}@pool.test`)
