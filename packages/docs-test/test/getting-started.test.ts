@@ -53,7 +53,7 @@ afterAll(async () => {
   await database?.drop()
   if (!failed && workdir) rmSync(workdir, { recursive: true, force: true })
   timings.push(`clean-up: ${since(started)}`)
-  console.log(`${PAGE}, step by step:\n  ${timings.join('\n  ')}`)
+  console.log(`${PAGE} on Node ${process.version}, step by step:\n  ${timings.join('\n  ')}`)
   if (failed) console.log(`the app is kept for a look: ${appDir}`)
 })
 
