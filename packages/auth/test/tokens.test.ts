@@ -334,6 +334,20 @@ describe('verified-token cache', () => {
     now = START
   })
 
+  it('never takes a token for another that ends with the same characters', () => {
+    now = START
+    const claims = { exp: nowSeconds() + 60 }
+    const cache = new VerifiedTokenCache<{ exp: number }>({
+      maxEntries: 10,
+      toleranceSeconds: 0,
+      clock,
+    })
+    const tail = 's'.repeat(64)
+    cache.set(`header.payload-a.${tail}`, claims)
+    expect(cache.get(`header.payload-b.${tail}`)).toBeUndefined()
+    expect(cache.get(`header.payload-a.${tail}`)).toBe(claims)
+  })
+
   it('keeps a recently used entry through half the cache of newer ones', () => {
     now = START
     const claims = { exp: nowSeconds() + 60 }

@@ -10,15 +10,28 @@ export interface VerifiedTokenCacheOptions {
 
 export const DEFAULT_TOKEN_CACHE_SIZE = 10_000
 
-/** A cached token's claims and when it was (re)inserted, in insertions made so far. */
+/** A cached token, its claims and when it was (re)inserted, in insertions made so far. */
 interface Entry<Claims> {
+  token: string
   claims: Claims
   insertedAt: number
 }
 
 /**
+ * Entries are found by the token's last characters, the tail of its signature (effectively
+ * random), and then compared whole. V8 hashes a string character by character, so keying by
+ * the whole token (hundreds of characters, a new string on every request) cost about 2 µs per
+ * lookup on the development machine; 32 characters cost a tenth of it, the comparison less.
+ */
+const KEY_LENGTH = 32
+
+function keyOf(token: string): string {
+  return token.length <= KEY_LENGTH ? token : token.slice(-KEY_LENGTH)
+}
+
+/**
  * Remembers tokens whose signature and claims were already checked, so a token used on every
- * request is verified once. Keyed by the whole token string: any altered byte is a miss.
+ * request is verified once. A hit needs the whole token string: any altered byte is a miss.
  * Revocation is not its concern; callers check it per request.
  *
  * Eviction is least-recently-used, to within half the cache: a hit moves its entry to the young
@@ -44,24 +57,26 @@ export class VerifiedTokenCache<Claims extends { exp: number }> {
   }
 
   get(token: string): Claims | undefined {
-    const entry = this.#entries.get(token)
-    if (entry === undefined) return undefined
+    const key = keyOf(token)
+    const entry = this.#entries.get(key)
+    if (entry === undefined || entry.token !== token) return undefined
     if (!this.#isCurrent(entry.claims)) {
-      this.#entries.delete(token)
+      this.#entries.delete(key)
       return undefined
     }
     if (this.#insertions - entry.insertedAt >= this.#maxEntries / 2) {
       // Re-inserting moves it to the most recently used end of the Map's insertion order.
-      this.#entries.delete(token)
-      this.#insert(token, entry)
+      this.#entries.delete(key)
+      this.#insert(key, entry)
     }
     return entry.claims
   }
 
   set(token: string, claims: Claims): void {
     if (this.#maxEntries === 0 || !this.#isCurrent(claims)) return
-    this.#entries.delete(token)
-    this.#insert(token, { claims, insertedAt: 0 })
+    const key = keyOf(token)
+    this.#entries.delete(key)
+    this.#insert(key, { token, claims, insertedAt: 0 })
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next()
       if (oldest.done) break
@@ -73,9 +88,9 @@ export class VerifiedTokenCache<Claims extends { exp: number }> {
     this.#entries.clear()
   }
 
-  #insert(token: string, entry: Entry<Claims>): void {
+  #insert(key: string, entry: Entry<Claims>): void {
     entry.insertedAt = ++this.#insertions
-    this.#entries.set(token, entry)
+    this.#entries.set(key, entry)
   }
 
   #isCurrent(claims: Claims): boolean {
