@@ -58,7 +58,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const stream = new PassThrough()
   const lines: string[] = []
   stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)))
-  const app = Fastify(serverOptions({ logger: { stream }, level: 'debug' }))
+  const app = Fastify({
+    ...serverOptions({ logger: { stream }, level: 'debug' }),
+    // Fastify gives plugins and onReady hooks 10 s; a loaded 2-core CI machine can need more to
+    // start an app, and these tests check behaviour, not startup time.
+    pluginTimeout: 60_000,
+  })
 
   await app.register(acmeCore, {
     brand: TEST_BRAND,
