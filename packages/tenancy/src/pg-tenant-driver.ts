@@ -9,10 +9,11 @@ import type { TenantSettings } from './tenant-transaction.js'
  * in one round trip ended by one Sync. PostgreSQL runs the messages before a Sync as one implicit
  * transaction, so the transaction-local settings (`set_config(..., true)`) apply to that statement
  * and end with it: nothing survives on the pooled connection, and a pooler in transaction mode
- * (PgBouncer) keeps the two on one server connection. An error aborts the pair; the connection
- * goes back to the pool only if the server reported it idle, outside any transaction.
+ * (PgBouncer) keeps the two on one server connection. The settings statement is prepared once per
+ * connection, so PostgreSQL only binds and runs it. An error aborts the pair; the connection goes
+ * back to the pool only if the server reported it idle, outside any transaction.
  *
- * The tenant reaches the driver bound to each operation: the scoped client enters `bind` around
+ * The tenant reaches the driver bound to each operation: the scoped client enters `run` around
  * the one Prisma call it makes, and the driver reads the binding once, synchronously, when Prisma
  * hands it the statement. Prisma dispatches an operation's statements from that call, except for
  * the requests it batches (`findUnique` in one tick, across callers; transactions), which it runs
@@ -128,6 +129,8 @@ export interface PgPool {
   query(config: PgQueryConfig): Promise<PgResult>
   end(): Promise<void>
   Client?: { Query?: PgQueryClass }
+  readonly idleCount?: number
+  readonly waitingCount?: number
 }
 
 interface Prefixed {
@@ -296,21 +299,48 @@ const DUPLICATE = '42P05' // duplicate_prepared_statement: Parse named one it ha
  * it refuses (already there, prepared by another client) aborts the pipeline before anything ran,
  * so it is sent again with the other choice, and the last try uses an unnamed statement.
  */
-async function withPreparedSettings(
+function withPreparedSettings(
   client: Tracked,
   settings: TenantSettings,
-  send: (prefix: Prefixed) => Promise<PgResult>,
+  send: (prefix: Prefixed[]) => Promise<PgResult>,
+): Promise<PgResult> {
+  // The common case, prepared on this connection already: no retry machinery.
+  if (prepared.has(client.connection)) {
+    const values = settingsValues(settings)
+    return send([{ text: SETTINGS_SQL, values, name: SETTINGS_STATEMENT, parse: false }]).catch(
+      (error: unknown) => {
+        const code = (error as { code?: unknown }).code
+        if (code !== MISSING || !idle(client)) throw error
+        prepared.delete(client.connection)
+        return retryPreparedSettings(client, settings, send, 1)
+      },
+    )
+  }
+  return retryPreparedSettings(client, settings, send, 0)
+}
+
+/**
+ * Tries from `first`: 0 and 1 with the named statement (parsed unless this connection is known to
+ * have it), 2 with an unnamed one, which always works.
+ */
+async function retryPreparedSettings(
+  client: Tracked,
+  settings: TenantSettings,
+  send: (prefix: Prefixed[]) => Promise<PgResult>,
+  first: number,
 ): Promise<PgResult> {
   const connection = client.connection
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = first; ; attempt++) {
     const named = attempt < 2
     const parse = named && !prepared.has(connection)
     try {
-      const result = await send({
-        text: SETTINGS_SQL,
-        values: settingsValues(settings),
-        ...(named ? { name: SETTINGS_STATEMENT, parse } : {}),
-      })
+      const result = await send([
+        {
+          text: SETTINGS_SQL,
+          values: settingsValues(settings),
+          ...(named ? { name: SETTINGS_STATEMENT, parse } : {}),
+        },
+      ])
       if (named) prepared.add(connection)
       return result
     } catch (error) {
@@ -343,7 +373,16 @@ export function tenantPool(pool: PgPool, binding: TenantBinding, maxWaitMs: numb
 
   /** A connection within `maxWaitMs`; one that comes later goes straight back. */
   function borrow(): Promise<Tracked> {
+    // More idle connections than callers already waiting: one is handed over on the next tick
+    // (node-postgres serves waiters in order), so there is no deadline to arm.
+    const immediate = (pool.idleCount ?? 0) > (pool.waitingCount ?? 0)
     const borrowing = pool.connect() as Promise<Tracked>
+    if (immediate) {
+      return borrowing.then((client) => {
+        track(client)
+        return client
+      })
+    }
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -376,7 +415,7 @@ export function tenantPool(pool: PgPool, binding: TenantBinding, maxWaitMs: numb
     let result: PgResult
     try {
       result = await withPreparedSettings(client, settings, (prefix) =>
-        submit(client, Query as PgQueryClass, config, [prefix]),
+        submit(client, Query as PgQueryClass, config, prefix),
       )
     } catch (error) {
       // A refused statement (constraint, policy, syntax) leaves the connection idle and reusable;
@@ -532,6 +571,9 @@ export async function createTenantClient(
   const client = new PrismaClient({
     adapter,
     transactionOptions: { maxWait: limits.maxWaitMs, timeout: limits.timeoutMs },
+    // Prisma otherwise captures a stack trace (new Error) per operation, to point its error
+    // messages at the caller: here that is always the scoped client, inside this package.
+    errorFormat: 'minimal',
     ...(internals._globalOmit ? { omit: internals._globalOmit } : {}),
   })
   return {

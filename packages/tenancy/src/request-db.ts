@@ -101,6 +101,8 @@ export function scopedClientFor(
   })
 }
 
+const same = <T>(value: T): T => value
+
 /**
  * A scoped client for `settings.tenantId` on the tenant client: each operation is one Prisma call
  * bound to the settings, its statements sent each with the tenant, in one round trip. `$transaction`
@@ -113,11 +115,9 @@ export function statementScopedClient(
   settings: TenantSettings,
 ): TenantScopedClient {
   const db = tenant.prisma as TransactionCapable
+  // Prisma's operations start when `then` is called: here, inside the binding.
   const invoke = <R>(call: () => PromiseLike<R>): Promise<R> =>
-    tenant.binding.run(
-      settings,
-      () => new Promise<R>((resolve, reject) => call().then(resolve, reject)),
-    )
+    tenant.binding.run(settings, () => Promise.resolve(call().then(same)))
   return createScopedClient({
     rules: options.rules,
     tenantId: settings.tenantId,

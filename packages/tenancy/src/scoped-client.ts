@@ -37,6 +37,18 @@ export interface ScopedClientOptions {
 
 const direct = <R>(call: () => PromiseLike<R>): Promise<R> => Promise.resolve(call())
 
+const delegates = new WeakMap<ScopeRules, ReadonlyMap<string, string>>()
+
+/** Model by delegate name (`note` -> `Note`): built once per set of rules, not per request. */
+function delegatesOf(rules: ScopeRules): ReadonlyMap<string, string> {
+  let map = delegates.get(rules)
+  if (!map) {
+    map = new Map([...rules.values()].map((rule) => [rule.delegate, rule.model]))
+    delegates.set(rules, map)
+  }
+  return map
+}
+
 const REFUSED = new Set(['$connect', '$disconnect', '$on', '$extends', '$use'])
 const RAW = new Set(['$queryRaw', '$executeRaw', '$queryRawUnsafe', '$executeRawUnsafe'])
 
@@ -78,7 +90,7 @@ class LazyOperation<T> implements PromiseLike<T> {
 export function createScopedClient(options: ScopedClientOptions): TenantScopedClient {
   const { rules, tenantId } = options
   const invoke = options.invoke ?? direct
-  const modelByDelegate = new Map([...rules.values()].map((rule) => [rule.delegate, rule.model]))
+  const modelByDelegate = delegatesOf(rules)
 
   const delegateProxy = (name: string, model: string): Delegate =>
     new Proxy({} as Delegate, {
