@@ -57,8 +57,9 @@ export async function inSavepoint<R>(tx: RawCapable, work: () => Promise<R>): Pr
 }
 
 /**
- * A scoped client for `tenantId`. With RLS, every operation runs in `transaction` (opened on first
- * use) after the tenant setting; without, operations run on the plain client, filtered.
+ * A scoped client for `tenantId`. With a request transaction (RLS in the `request` scope, jobs,
+ * `withTenant`), every operation runs in `transaction` (opened on first use) after the tenant
+ * setting; without (RLS off), operations run on the plain client, filtered.
  */
 export function scopedClientFor(
   options: RequestDbOptions,
