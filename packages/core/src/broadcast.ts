@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import type { z } from 'zod'
+import { duplicateRedis, type RedisClient } from './data/redis.js'
 import { throttledLog } from './log-throttle.js'
 import type { Logger } from './logger.js'
 
@@ -33,7 +33,7 @@ export interface BroadcastChannel<M> {
 
 export interface BroadcastOptions {
   /** The app's Redis client, or null: one instance, nothing to broadcast. */
-  redis: Redis | null
+  redis: RedisClient | null
   /** Prefix of every channel name (core's `redisKeyPrefix`). */
   prefix: string
   logger: Pick<Logger, 'warn'>
@@ -60,7 +60,7 @@ export class Broadcast {
   readonly #options: BroadcastOptions
   readonly #origin = randomUUID()
   readonly #channels = new Map<string, Subscription>()
-  #subscriber: Redis | null = null
+  #subscriber: RedisClient | null = null
   #listening: boolean
   #closed = false
 
@@ -100,7 +100,7 @@ export class Broadcast {
     const { redis } = this.#options
     if (!redis || this.#subscriber || this.#closed) return
     // A connection in subscriber mode can run no other command, so publishing keeps `redis`.
-    const subscriber = redis.duplicate()
+    const subscriber = duplicateRedis(redis)
     this.#subscriber = subscriber
     subscriber.on('message', (channel: string, raw: string) => this.#receive(channel, raw))
     let lastError: Error | undefined
@@ -139,7 +139,7 @@ export class Broadcast {
   }
 
   /** Subscribes every channel (again: SUBSCRIBE is idempotent) and proves it with a PING. */
-  async #subscribe(subscriber: Redis): Promise<void> {
+  async #subscribe(subscriber: RedisClient): Promise<void> {
     const names = [...this.#channels.keys()]
     if (names.length > 0) await subscriber.subscribe(...names)
     // Redis answers in order: a PONG after the SUBSCRIBE means the subscription is in place.

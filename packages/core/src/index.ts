@@ -1,14 +1,19 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { validatorCompiler } from 'fastify-type-provider-zod'
-import type { Redis } from 'ioredis'
 import { Broadcast } from './broadcast.js'
 import { createAppCache } from './cache/app-cache.js'
 import { createCounterStore } from './counters/index.js'
 import { checkMigrations } from './data/migrations-check.js'
 import { loadMigrationsTool } from './data/migrations-tool.js'
 import { createPrismaClient, type PrismaClientLike, pingDatabase } from './data/prisma.js'
-import { closeRedis, createRedisClient, pingRedis } from './data/redis.js'
+import {
+  closeRedis,
+  createRedisClient,
+  pingRedis,
+  type RedisClient,
+  type RedisTarget,
+} from './data/redis.js'
 import { AcmeConfigError, CoreErrors } from './errors.js'
 import { EventBus } from './events.js'
 import { HealthRegistry } from './health.js'
@@ -55,7 +60,7 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
       }),
     )
   }
-  const ownsRedis = typeof options.redis === 'string'
+  const ownsRedis = options.redis !== undefined && !isRedisInstance(options.redis)
   const redis = resolveRedis(app, options.redis)
 
   app.decorate('prisma', {
@@ -69,7 +74,7 @@ async function registerCore(app: FastifyInstance, rawOptions: CoreOptions): Prom
       return prisma as AcmePrisma
     },
   })
-  app.decorate('redis', redis)
+  app.decorate<RedisClient | null, 'redis'>('redis', redis)
   app.decorate('redisKeyPrefix', options.redisKeyPrefix)
   app.decorate('brand', brand)
 
@@ -180,9 +185,16 @@ function resolvePrisma(options: ResolvedCoreOptions): PrismaClientLike | null {
   return null
 }
 
-function resolveRedis(app: FastifyInstance, redis: Redis | string | undefined): Redis | null {
+function isRedisInstance(redis: RedisClient | RedisTarget): redis is RedisClient {
+  return typeof redis !== 'string' && !('cluster' in redis && Array.isArray(redis.cluster))
+}
+
+function resolveRedis(
+  app: FastifyInstance,
+  redis: RedisClient | RedisTarget | undefined,
+): RedisClient | null {
   if (redis === undefined) return null
-  if (typeof redis !== 'string') return redis
+  if (isRedisInstance(redis)) return redis
   const client = createRedisClient(redis)
   let reported = false
   // Without a listener ioredis prints every reconnect failure; log the first of each outage.
@@ -243,6 +255,7 @@ export {
 } from './counters/index.js'
 export { AcmeMigrationsError, type MigrationsErrorCode } from './data/migrations-error.js'
 export type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'
+export type { RedisClient, RedisTarget } from './data/redis.js'
 export {
   AcmeConfigError,
   AcmeError,

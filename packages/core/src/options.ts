@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis'
 import { z } from 'zod'
 import { defaultBaseUrl } from './base-url.js'
 import type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'
+import type { RedisClient } from './data/redis.js'
 import { AcmeConfigError } from './errors.js'
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -17,9 +17,9 @@ const prismaConstructor = z.custom<PrismaClientConstructor>(
   'must be your generated PrismaClient class',
 )
 
-const redisInstance = z.custom<Redis>(
+const redisInstance = z.custom<RedisClient>(
   (value) => isObject(value) && typeof value.duplicate === 'function',
-  'must be an ioredis instance',
+  'must be an ioredis Redis or Cluster instance',
 )
 
 const brandSchema = z
@@ -78,7 +78,13 @@ export const coreOptionsSchema = z
     migrations: z
       .union([z.literal(false), z.object({ dir: z.string().min(1).optional() }).strict()])
       .prefault({}),
-    redis: z.union([redisInstance, z.url({ protocol: /^rediss?$/ })]).optional(),
+    redis: z
+      .union([
+        redisInstance,
+        z.url({ protocol: /^rediss?$/ }),
+        z.object({ cluster: z.array(z.url({ protocol: /^rediss?$/ })).min(1) }).strict(),
+      ])
+      .optional(),
     redisKeyPrefix: z
       .string()
       .regex(/^[A-Za-z0-9:_-]{1,64}$/)

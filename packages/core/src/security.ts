@@ -1,6 +1,6 @@
 import cors from '@fastify/cors'
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './data/redis.js'
 import type { ResolvedCoreOptions } from './options.js'
 import { installRateLimits } from './rate-limit/route-limits.js'
 import { installLimitHook, installRequestHook } from './request-hook.js'
@@ -15,7 +15,7 @@ import { computeSecurityHeaders } from './security-headers.js'
 export async function registerSecurityDefaults(
   app: FastifyInstance,
   options: ResolvedCoreOptions,
-  redis: Redis | null,
+  redis: RedisClient | null,
 ): Promise<void> {
   const headers =
     options.helmet === false

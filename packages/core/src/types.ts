@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis'
 import type { Broadcast } from './broadcast.js'
 import type { AppCache } from './cache/app-cache.js'
 import type { AcmeContextTenant, AcmeContextUser } from './context.js'
 import type { CounterStore } from './counters/types.js'
 import type { PrismaClientLike } from './data/prisma.js'
+import type { RedisClient } from './data/redis.js'
 import type { EventBus } from './events.js'
 import type { HealthRegistry } from './health.js'
 import type { JobRunner } from './jobs/types.js'
@@ -44,7 +44,7 @@ declare module 'fastify' {
     /** The host's PrismaClient; throws ACME_CORE_INVALID_OPTION when none was configured. */
     readonly prisma: AcmePrisma
     /** Shared ioredis client, or null in embedded mode (no Redis configured). */
-    readonly redis: Redis | null
+    readonly redis: RedisClient | null
     /** Prefix for every Redis key and pub/sub channel a plugin creates (option `redisKeyPrefix`). */
     readonly redisKeyPrefix: string
     readonly brand: Brand

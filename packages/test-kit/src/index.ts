@@ -1,5 +1,10 @@
 export { type ManualClock, manualClock } from './clock.js'
 export { freePort } from './port.js'
+export {
+  type RedisCluster,
+  type RedisClusterOptions,
+  startRedisCluster,
+} from './redis-cluster.js'
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js'
 export {
   createDeferred,

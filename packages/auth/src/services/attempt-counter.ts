@@ -1,11 +1,10 @@
-import { type CounterStore, createCounterStore } from '@acme/core'
-import type { Redis } from 'ioredis'
+import { type CounterStore, createCounterStore, type RedisClient } from '@acme/core'
 import type { Clock } from '../clock.js'
 import { AuthErrors } from '../errors.js'
 
 export interface AttemptCounterOptions {
   /** Shared by every instance when present; otherwise this process counts alone. */
-  redis: Redis | null
+  redis: RedisClient | null
   /** E.g. `${app.redisKeyPrefix}auth:mfa-attempts:`; the caller's key is appended. */
   keyPrefix: string
   /** Drives the in-memory expiry; Redis expiry runs on Redis's own time. */

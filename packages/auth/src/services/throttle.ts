@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '@acme/core'
 import { type Clock, systemClock } from '../clock.js'
 import { AuthErrors } from '../errors.js'
 import { normalizeEmail } from './accounts.js'
@@ -61,7 +61,7 @@ export type Admission =
 
 export interface LoginThrottleOptions {
   /** Shared across instances; `null` counts in this process only (single instance). */
-  redis: Redis | null
+  redis: RedisClient | null
   /** E.g. `${app.redisKeyPrefix}auth:{throttle}:`. */
   keyPrefix: string
   clock?: Clock
@@ -293,10 +293,10 @@ return {}
 `
 
 class RedisStore implements ThrottleStore {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #timeoutMs: number
 
-  constructor(redis: Redis, timeoutMs: number) {
+  constructor(redis: RedisClient, timeoutMs: number) {
     this.#redis = redis
     this.#timeoutMs = timeoutMs
   }

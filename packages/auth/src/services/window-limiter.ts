@@ -1,11 +1,10 @@
-import { type CounterStore, createCounterStore } from '@acme/core'
-import type { Redis } from 'ioredis'
+import { type CounterStore, createCounterStore, type RedisClient } from '@acme/core'
 import type { Clock } from '../clock.js'
 import { AuthErrors } from '../errors.js'
 
 export interface WindowLimiterOptions {
   /** Shared by every instance when present; otherwise this process counts alone. */
-  redis: Redis | null
+  redis: RedisClient | null
   /** e.g. `${app.redisKeyPrefix}auth:reset-guess:`; the subject (an IP, a user id) is appended. */
   keyPrefix: string
   /** Slots per subject and window. */

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis'
 import type { Broadcast } from '../broadcast.js'
 import type { Clock } from '../clock.js'
+import type { RedisClient } from '../data/redis.js'
 import { BroadcastCache } from './broadcast-cache.js'
 import { RedisCacheStore } from './redis-cache.js'
 
@@ -35,7 +35,7 @@ export interface AppCacheSettings {
 
 export function createAppCache(options: {
   settings: AppCacheSettings
-  redis: Redis | null
+  redis: RedisClient | null
   prefix: string
   broadcast: Broadcast
   clock?: Clock

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../data/redis.js'
 
 /**
  * Every key of the cache shares one hash tag (`{cache}` in the prefix), so the scripts below,
@@ -25,10 +25,10 @@ return dropped
 
 /** JSON strings in Redis under `<prefix>v:<key>`, tag sets under `<prefix>t:<tag>`. */
 export class RedisCacheStore {
-  readonly #redis: Redis
+  readonly #redis: RedisClient
   readonly #prefix: string
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.#redis = redis
     this.#prefix = prefix
   }

@@ -1,8 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq'
-import type { Redis } from 'ioredis'
 import type { z } from 'zod'
-import { closeRedis, pingRedis } from '../data/redis.js'
+import {
+  closeRedis,
+  duplicateRedis,
+  isCluster,
+  pingRedis,
+  type RedisClient,
+} from '../data/redis.js'
 import { CoreErrors } from '../errors.js'
 import { throttledLog } from '../log-throttle.js'
 import type { Logger } from '../logger.js'
@@ -22,7 +27,7 @@ import type {
 } from './types.js'
 
 export interface BullmqRunnerOptions {
-  redis: Redis
+  redis: RedisClient
   /** Key prefix for every queue, e.g. `acme:jobs:`. */
   prefix: string
   settings: JobRunnerSettings
@@ -96,7 +101,7 @@ interface DefinedJob {
   job: ResolvedJob
   queue: Queue<unknown, void, string>
   worker: Worker<unknown, void, string>
-  workerConnection: Redis
+  workerConnection: RedisClient
   started: boolean
 }
 
@@ -110,7 +115,10 @@ type PolicyVerdict = 'fit' | 'unknown' | 'evicting' | 'closed'
 export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
   const { redis, settings, logger } = options
   // BullMQ joins its prefix and key parts with ':' itself.
-  const prefix = options.prefix.replace(/:+$/, '')
+  const trimmed = options.prefix.replace(/:+$/, '')
+  // BullMQ's scripts touch several keys of a queue at once, which Redis Cluster allows only
+  // within one slot: a hash tag over the whole prefix puts every queue's keys in one.
+  const prefix = isCluster(redis) && !trimmed.includes('{') ? `{${trimmed}}` : trimmed
   const queueConnection = duplicateForBullmq(redis, logger)
   const defined = new Map<string, DefinedJob>()
   let closing: Promise<void> | undefined
@@ -395,7 +403,7 @@ async function closeWorker({ worker, workerConnection, job }: DefinedJob, logger
  * quit() lets a live connection finish; a reconnecting one has no socket to quit, and ioredis
  * never emits 'end' for it, so closeRedis would wait forever: disconnect() stops its retries.
  */
-async function closeConnection(redis: Redis): Promise<void> {
+async function closeConnection(redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') await closeRedis(redis)
   else redis.disconnect()
 }
@@ -467,9 +475,9 @@ function toFailedJob(job: Job<unknown, void, string>): FailedJob {
   }
 }
 
-function duplicateForBullmq(redis: Redis, logger: Logger): Redis {
+function duplicateForBullmq(redis: RedisClient, logger: Logger): RedisClient {
   // Workers block on Redis, so a command must never give up; BullMQ rejects ioredis keyPrefix.
-  const connection = redis.duplicate({ maxRetriesPerRequest: null, keyPrefix: '' })
+  const connection = duplicateRedis(redis, { maxRetriesPerRequest: null, keyPrefix: '' })
   // BullMQ reports these through its own 'error' events; this only keeps ioredis from printing.
   connection.on('error', (err) => logger.debug({ err }, 'job connection error'))
   return connection

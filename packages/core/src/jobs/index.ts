@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../data/redis.js'
 import type { Logger } from '../logger.js'
 import { createBullmqRunner } from './bullmq-runner.js'
 import { createInProcessRunner } from './in-process-runner.js'
@@ -6,7 +6,7 @@ import type { JobRunner, JobRunnerSettings } from './types.js'
 
 export interface JobRunnerOptions {
   /** With Redis, jobs survive restarts and spread over instances; without, they run in memory. */
-  redis: Redis | null
+  redis: RedisClient | null
   prefix: string
   settings: JobRunnerSettings
   logger: Logger

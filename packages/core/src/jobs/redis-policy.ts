@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { isCluster, type RedisClient } from '../data/redis.js'
 
 /**
  * What Redis says about its eviction policy. BullMQ keeps queued jobs, schedules and the locks of
@@ -7,18 +8,44 @@ import type { Redis } from 'ioredis'
  * pressure (https://docs.bullmq.io/guide/going-to-production).
  */
 export type EvictionPolicyReading =
-  | { policy: string; source: 'CONFIG GET' | 'INFO memory' }
+  | { policy: string; source: string }
   /** Neither command answered (a managed Redis may disable CONFIG and trim INFO). */
   | { policy: null; refusals: string[] }
 
 export const REQUIRED_POLICY = 'noeviction'
 
 /**
+ * On a Cluster every master holds some queues' keys, so each must say `noeviction`: the first
+ * that does not is the answer, naming the node.
+ */
+export async function readEvictionPolicy(redis: RedisClient): Promise<EvictionPolicyReading> {
+  if (!isCluster(redis)) return readNodePolicy(redis)
+  // Connects and learns the slot map (nodes() is empty before); rejects while the Cluster is down.
+  await redis.ping()
+  const readings = await Promise.all(
+    redis.nodes('master').map(async (node) => ({
+      node: `${node.options.host}:${node.options.port}`,
+      reading: await readNodePolicy(node),
+    })),
+  )
+  const refusals: string[] = []
+  for (const { node, reading } of readings) {
+    if (reading.policy === null)
+      refusals.push(...reading.refusals.map((line) => `${node}: ${line}`))
+    else if (reading.policy !== REQUIRED_POLICY) {
+      return { policy: reading.policy, source: `${reading.source} on ${node}` }
+    }
+  }
+  if (refusals.length > 0) return { policy: null, refusals }
+  return { policy: REQUIRED_POLICY, source: 'CONFIG GET' }
+}
+
+/**
  * Asks `CONFIG GET maxmemory-policy`, then `INFO memory` where CONFIG is disabled or refused (as
  * on several managed offerings). A refused command moves on to the next; a connection error is
  * thrown, since the answer is still to come.
  */
-export async function readEvictionPolicy(redis: Redis): Promise<EvictionPolicyReading> {
+async function readNodePolicy(redis: Redis): Promise<EvictionPolicyReading> {
   const refusals: string[] = []
   try {
     const reply: unknown = await redis.config('GET', 'maxmemory-policy')

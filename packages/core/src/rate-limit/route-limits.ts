@@ -1,6 +1,6 @@
 import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify'
-import type { Redis } from 'ioredis'
 import { z } from 'zod'
+import type { RedisClient } from '../data/redis.js'
 import { parseOptions } from '../options.js'
 import { routeConfigOf } from '../route-config.js'
 import { type ClientLimit, type LimitSettings, MemoryLimit, RedisLimit } from './client-limit.js'
@@ -32,7 +32,7 @@ type LimitedConfig = FastifyContextConfig & { [kRouteLimit]?: ClientLimit | null
 export function installRateLimits(
   app: FastifyInstance,
   settings: RateLimitSettings,
-  redis: Redis | null,
+  redis: RedisClient | null,
   prefix: string,
 ): (request: FastifyRequest) => ClientLimit | null {
   const allowList = new Set(settings.allowList)

@@ -1,5 +1,4 @@
-import { type CounterStore, createCounterStore } from '@acme/core'
-import type { Redis } from 'ioredis'
+import { type CounterStore, createCounterStore, type RedisClient } from '@acme/core'
 
 export interface RateLimit {
   /** sustained requests per period */
@@ -22,7 +21,7 @@ export interface RateLimitDecision {
 }
 
 export interface RateLimiterOptions {
-  redis: Redis
+  redis: RedisClient
   /** E.g. `${app.redisKeyPrefix}tenancy:rate:`; the limited subject is appended. */
   keyPrefix: string
   /** ms since epoch; default Date.now */
