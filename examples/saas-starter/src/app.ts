@@ -31,14 +31,20 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
   )
   // The mode first, before migrations or plugins say anything: it decides what the rest means.
   const embedded = !env.DATABASE_URL
+  const clustered = env.REDIS_CLUSTER_URLS.length > 0
+  const withRedis = clustered || Boolean(env.REDIS_URL)
   app.log.info(
     {
       database: embedded
         ? `embedded PostgreSQL in ${env.PGLITE_DATA_DIR}`
         : 'PostgreSQL (DATABASE_URL)',
-      redis: env.REDIS_URL ? 'Redis (REDIS_URL)' : 'none: in-memory rate limit and in-process jobs',
+      redis: clustered
+        ? `Redis Cluster (REDIS_CLUSTER_URLS, ${env.REDIS_CLUSTER_URLS.length} seed nodes)`
+        : env.REDIS_URL
+          ? 'Redis (REDIS_URL)'
+          : 'none: in-memory rate limit and in-process jobs',
     },
-    embedded || !env.REDIS_URL
+    embedded || !withRedis
       ? 'running in embedded mode: fine for development, not for production'
       : 'running with PostgreSQL and Redis',
   )
@@ -54,7 +60,11 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
     prisma: database.prisma,
     // Applied by openDatabase already; core refuses to start if that ever left one out.
     migrations: { dir: migrationsDir },
-    ...(env.REDIS_URL ? { redis: env.REDIS_URL } : {}),
+    ...(clustered
+      ? { redis: { cluster: env.REDIS_CLUSTER_URLS } }
+      : env.REDIS_URL
+        ? { redis: env.REDIS_URL }
+        : {}),
     mail: env.SMTP_URL
       ? { transport: 'smtp', url: env.SMTP_URL }
       : { transport: 'file', dir: env.MAIL_DIR },

@@ -40,6 +40,17 @@ const envSchema = z.object({
     .default('acme_app'),
   PGLITE_DATA_DIR: z.string().default('.data/pglite'),
   REDIS_URL: optionalUrl,
+  /** Seed nodes of a Redis Cluster, comma-separated; takes precedence over REDIS_URL. */
+  REDIS_CLUSTER_URLS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((url) => url.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.url({ protocol: /^rediss?$/ }))),
   SMTP_URL: optionalUrl,
   MAIL_DIR: z.string().default('.data/mail'),
 

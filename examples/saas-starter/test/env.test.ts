@@ -33,6 +33,20 @@ describe('PUBLIC_BASE_URL', () => {
   })
 })
 
+describe('REDIS_CLUSTER_URLS', () => {
+  it('reads comma-separated seed nodes, and refuses anything but redis URLs, naming the variable', () => {
+    const env = loadEnv(
+      { REDIS_CLUSTER_URLS: 'redis://10.0.0.5:6379, redis://10.0.0.6:6379,' },
+      noEnvFile,
+    )
+    expect(env.REDIS_CLUSTER_URLS).toEqual(['redis://10.0.0.5:6379', 'redis://10.0.0.6:6379'])
+    expect(loadEnv({}, noEnvFile).REDIS_CLUSTER_URLS).toEqual([])
+    expect(() => loadEnv({ REDIS_CLUSTER_URLS: 'http://10.0.0.5:6379' }, noEnvFile)).toThrow(
+      /REDIS_CLUSTER_URLS/,
+    )
+  })
+})
+
 describe('the starter started with PORT, no PUBLIC_BASE_URL and generated JWT_PRIVATE_KEYS', () => {
   let app: FastifyInstance
   let dataDir: string
