@@ -66,6 +66,7 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
     prisma,
     limits,
     defaultPlan: options.defaultPlan,
+    plans: Object.keys(options.plans),
     onChange: (tenantId, userId) => directory.invalidate(tenantId, userId),
     ...(options.clock ? { now: options.clock } : {}),
   })

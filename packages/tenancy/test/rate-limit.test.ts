@@ -176,6 +176,13 @@ describe('per-tenant limit by plan (GCRA in Redis)', () => {
     expect(responses[0]?.headers['ratelimit-limit']).toBeUndefined()
   })
 
+  it('refuses a plan that is not configured, naming the ones that are, and keeps the old one', async () => {
+    await expect(t.app.tenancy.tenants.setPlan(unlimited.id, 'platinum')).rejects.toThrow(
+      'unknown plan "platinum": one of',
+    )
+    expect((await t.app.tenancy.tenants.get(unlimited.id)).plan).toBe('unlimited')
+  })
+
   it('applies a plan change on the next request', async () => {
     clock.advance(60_000)
     await t.app.tenancy.tenants.setPlan(unlimited.id, 'starter')

@@ -28,6 +28,8 @@ export interface TenantServiceOptions {
   prisma: TransactionCapable
   limits: TransactionLimits
   defaultPlan: string
+  /** The configured plans' names: a tenant is only ever put on one of them. */
+  plans: readonly string[]
   /** Called after any change of a tenant or its members, to drop cached memberships. */
   onChange: (tenantId: string, userId?: string) => Promise<void>
   /** The time source invitations expire by, so member adds count pending seats alike. */
@@ -86,6 +88,7 @@ export class TenantService {
     input: { name: string; slug: string; plan?: string },
     ownerId: string,
   ): Promise<TenantRecord> {
+    if (input.plan !== undefined) this.#assertPlan(input.plan)
     const id = crypto.randomUUID()
     try {
       return await this.run({ tenantId: id, userId: ownerId }, async (tx) => {
@@ -163,8 +166,16 @@ export class TenantService {
     }
   }
 
+  /** A billing integration's typo must fail loudly, not leave the tenant on the default plan. */
+  #assertPlan(plan: string): void {
+    if (!this.#options.plans.includes(plan)) {
+      throw new TypeError(`unknown plan "${plan}": one of ${this.#options.plans.join(', ')}`)
+    }
+  }
+
   /** Sets the plan: for billing integrations and the admin plugin, not for tenant members. */
   async setPlan(tenantId: string, plan: string): Promise<void> {
+    this.#assertPlan(plan)
     const { count } = await this.run({ tenantId }, (tx) =>
       tx.tenant.updateMany({ where: { id: tenantId }, data: { plan } }),
     )
