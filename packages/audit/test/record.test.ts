@@ -1,0 +1,246 @@
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { REDACTED } from '../src/index.js'
+import {
+  type AuditTestApp,
+  allEntries,
+  bearer,
+  createAuditApp,
+  createTenant,
+  signUp,
+  sql,
+} from './support/app.js'
+import { projectRoutes } from './support/project-routes.js'
+
+let t: AuditTestApp
+let alice: { userId: string; token: string }
+let tenant: { id: string }
+
+const as = (token: string, extra: Record<string, string> = {}) => ({
+  ...bearer(token),
+  'x-tenant-id': tenant.id,
+  ...extra,
+})
+
+beforeAll(async () => {
+  t = await createAuditApp({}, { label: 'audit_record', routes: projectRoutes })
+  alice = await signUp(t, 'alice@record.test')
+  tenant = await createTenant(t, alice.token, 'Alpha')
+})
+
+afterAll(async () => {
+  await t?.close()
+})
+
+const projectEntries = async () =>
+  (await allEntries(t)).filter((entry) => entry.action.startsWith('project.'))
+
+describe('app.audit.record in the caller’s transaction', () => {
+  it('stores who, what, when, from where, in the tenant’s chain', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: as(alice.token, { 'user-agent': 'audit-test/1.0', 'x-request-id': 'req-record-1' }),
+      payload: { name: 'Apollo' },
+    })
+    expect(response.statusCode).toBe(201)
+    const projectId = response.json<{ id: string }>().id
+    const [entry] = await projectEntries()
+    expect(entry).toMatchObject({
+      tenant_id: tenant.id,
+      action: 'project.created',
+      actor: { type: 'user', id: alice.userId },
+      targets: [{ type: 'project', id: projectId }],
+      metadata: { name: 'Apollo' },
+      ip: '127.0.0.1',
+      user_agent: 'audit-test/1.0',
+      request_id: 'req-record-1',
+    })
+    expect(entry?.actor.sessionId).toEqual(expect.any(String))
+    expect(Math.abs(Date.now() - (entry?.occurred_at.getTime() ?? 0))).toBeLessThan(60_000)
+    expect(entry?.hash).toMatch(/^[0-9a-f]{64}$/)
+  })
+
+  it('rolls back with the caller’s transaction: no entry, no project, no gap in the chain', async () => {
+    const before = await projectEntries()
+    const failed = await t.app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: as(alice.token),
+      payload: { name: 'Doomed', fail: true },
+    })
+    expect(failed.statusCode).toBe(500)
+    const projects = await sql(t.db.owner.url, 'SELECT name FROM projects WHERE name = $1', [
+      'Doomed',
+    ])
+    expect(projects).toEqual([])
+    expect(await projectEntries()).toEqual(before)
+
+    const next = await t.app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: as(alice.token),
+      payload: { name: 'Survivor' },
+    })
+    expect(next.statusCode).toBe(201)
+    const seqs = (await allEntries(t))
+      .filter((entry) => entry.tenant_id === tenant.id)
+      .map((entry) => entry.seq)
+    expect(seqs).toEqual(seqs.map((_, index) => index + 1))
+    expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
+  })
+
+  it('orders concurrent writers of one tenant into one chain without gaps or forks', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/projects',
+          headers: as(alice.token),
+          payload: { name: `parallel-${index}` },
+        }),
+      ),
+    )
+    expect(responses.map((response) => response.statusCode)).toEqual(responses.map(() => 201))
+    const chain = (await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)
+    expect(chain.map((entry) => entry.seq)).toEqual(chain.map((_, index) => index + 1))
+    for (let index = 1; index < chain.length; index++) {
+      expect(chain[index]?.prev_hash).toBe(chain[index - 1]?.hash)
+    }
+    const report = await t.app.audit.verify(tenant.id)
+    expect(report).toMatchObject({ valid: true, problem: null, checked: chain.length })
+  })
+
+  it('records an API key as the actor, with the user who created it', async () => {
+    const created = await t.app.inject({
+      method: 'POST',
+      url: `/tenants/${tenant.id}/api-keys`,
+      headers: bearer(alice.token),
+      payload: { name: 'ci', scopes: ['projects:write'] },
+    })
+    expect(created.statusCode).toBe(201)
+    const { key, id: keyId } = created.json<{ key: string; id: string }>()
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: { 'x-api-key': key, 'x-tenant-id': tenant.id },
+      payload: { name: 'From CI' },
+    })
+    expect(response.statusCode).toBe(201)
+    const entry = (await projectEntries()).find((row) => row.metadata.name === 'From CI')
+    expect(entry?.actor).toEqual({ type: 'api_key', id: keyId, creatorId: alice.userId })
+  })
+
+  it('stores a configuration change with its field diff, secrets redacted by the schema', async () => {
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: as(alice.token),
+      payload: { name: 'Configured' },
+    })
+    const id = created.json<{ id: string }>().id
+    const put = (body: Record<string, unknown>) =>
+      t.app.inject({
+        method: 'PUT',
+        url: `/projects/${id}/settings`,
+        headers: as(alice.token),
+        payload: body,
+      })
+    expect(
+      (await put({ color: 'red', webhook: { url: 'https://a.test', secret: 'whsec_first' } }))
+        .statusCode,
+    ).toBe(204)
+    expect(
+      (await put({ color: 'red', webhook: { url: 'https://a.test', secret: 'whsec_second' } }))
+        .statusCode,
+    ).toBe(204)
+    const changes = (await projectEntries()).filter((row) => row.action === 'project.configured')
+    expect(changes).toHaveLength(2)
+    expect(changes[0]).toMatchObject({
+      before: { color: 'grey' },
+      after: { color: 'red', webhook: { url: 'https://a.test', secret: REDACTED } },
+      changes: [
+        { path: '/color', before: 'grey', after: 'red' },
+        { path: '/webhook', before: null, after: { url: 'https://a.test', secret: REDACTED } },
+      ],
+    })
+    // Only the secret changed: recorded as a change, its values never stored.
+    expect(changes[1]?.changes).toEqual([
+      { path: '/webhook/secret', before: REDACTED, after: REDACTED },
+    ])
+    const stored = JSON.stringify(await allEntries(t))
+    expect(stored).not.toContain('whsec_first')
+    expect(stored).not.toContain('whsec_second')
+    expect(t.rawLogs()).not.toContain('whsec_')
+  })
+
+  it('refuses an action never defined: a 500 that stores nothing', async () => {
+    const before = (await allEntries(t)).length
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/projects/undefined-action',
+      headers: as(alice.token),
+    })
+    expect(response.statusCode).toBe(500)
+    expect(response.json()).toMatchObject({ code: 'ACME_AUDIT_INVALID_ENTRY' })
+    expect(response.body).not.toContain('project.vanished')
+    expect((await allEntries(t)).length).toBe(before)
+  })
+})
+
+describe('the database keeps entries append-only and per tenant (LOG-02)', () => {
+  it('refuses UPDATE and DELETE to the app’s role, even in its own tenant', async () => {
+    const client = new pg.Client(t.db.app.url)
+    await client.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenant.id])
+      const visible = await client.query('SELECT count(*)::int AS n FROM audit_events')
+      expect(visible.rows[0].n).toBeGreaterThan(0)
+      await expect(client.query("UPDATE audit_events SET action = 'forged'")).rejects.toMatchObject(
+        { code: '42501' },
+      )
+      await client.query('ROLLBACK')
+      await client.query('BEGIN')
+      await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenant.id])
+      await expect(client.query('DELETE FROM audit_events')).rejects.toMatchObject({
+        code: '42501',
+      })
+      await client.query('ROLLBACK')
+      await expect(client.query('TRUNCATE audit_events')).rejects.toMatchObject({
+        code: '42501',
+      })
+    } finally {
+      await client.end()
+    }
+    expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
+  })
+
+  it('shows a tenant none of another tenant’s entries, and refuses writing into its chain', async () => {
+    const bob = await signUp(t, 'bob@record.test')
+    const other = await createTenant(t, bob.token, 'Beta')
+    const client = new pg.Client(t.db.app.url)
+    await client.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query("SELECT set_config('app.tenant_id', $1, true)", [other.id])
+      const seen = await client.query(
+        'SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1',
+        [tenant.id],
+      )
+      expect(seen.rows[0].n).toBe(0)
+      await expect(
+        client.query(
+          `INSERT INTO audit_events (id, tenant_id, seq, action, action_version, occurred_at,
+             actor_type, actor, targets, target_ids, metadata, prev_hash, hash)
+           VALUES (gen_random_uuid(), $1, 999, 'forged.entry', 1, now(), 'user', '{}', '[]', '{}',
+             '{}', repeat('0', 64), repeat('0', 64))`,
+          [tenant.id],
+        ),
+      ).rejects.toMatchObject({ code: '42501' })
+      await client.query('ROLLBACK')
+    } finally {
+      await client.end()
+    }
+  })
+})

@@ -1,0 +1,94 @@
+import { generateKeyPairSync } from 'node:crypto'
+import acmeAuth, { type AuthOptions } from '@acme/auth'
+import type { CoreOptions } from '@acme/core'
+import acmeRbac from '@acme/rbac'
+import acmeTenancy from '@acme/tenancy'
+import { type AppRoleTestApp, createAppRoleTestApp, schemaMigrationsDir } from '@acme/test-support'
+import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
+import { PrismaClient } from '../../src/generated/prisma/client.js'
+import acmeAudit, { type AuditOptions } from '../../src/index.js'
+
+/** Built for this run from the merged schema of the fragments (vitest.config.ts's globalSetup). */
+export const migrationsDir = schemaMigrationsDir()
+export { bearer, createTenant, signUp, TEST_PASSWORD as PASSWORD } from '@acme/test-support'
+
+/** A fresh Ed25519 key in PEM, as `checkpointKey` takes it. */
+export function checkpointKeyPem(): string {
+  return generateKeyPairSync('ed25519')
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString()
+}
+
+export interface AuditHarness {
+  label?: string
+  /** Real Redis (default), or none: core's in-process jobs, driven by `core.jobs.clock`. */
+  redis?: boolean
+  core?: Partial<CoreOptions>
+  auth?: Partial<AuthOptions>
+  /** Test routes and action definitions, registered after the plugins. */
+  routes?: (app: FastifyInstance) => void | Promise<void>
+}
+
+export type AuditTestApp = AppRoleTestApp
+
+/** Core, auth, tenancy, rbac and audit on a fresh database, connected as the app role. */
+export async function createAuditApp(
+  options: Partial<AuditOptions> = {},
+  harness: AuditHarness = {},
+): Promise<AuditTestApp> {
+  return createAppRoleTestApp({
+    label: harness.label ?? 'audit',
+    migrationsDir,
+    PrismaClient,
+    ...(harness.redis === false ? { redis: false } : {}),
+    ...(harness.core ? { core: harness.core } : {}),
+    setup: async (instance) => {
+      await instance.register(acmeAuth, {
+        jwt: { issuer: 'https://api.initech.test' },
+        ...harness.auth,
+      })
+      await instance.register(acmeTenancy, {})
+      await instance.register(acmeRbac, {})
+      await instance.register(acmeAudit, { checkpointKey: checkpointKeyPem(), ...options })
+      await harness.routes?.(instance)
+    },
+  })
+}
+
+/** Runs SQL on a connection of its own (the owner's, the app role's), closed afterwards. */
+export async function sql<Row extends Record<string, unknown>>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<Row[]> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query<Row>(text, values)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+/** Every audit row, read by the migration owner (no policy applies to it), oldest first. */
+export function allEntries(t: AuditTestApp) {
+  return sql<{
+    id: string
+    tenant_id: string | null
+    seq: number
+    action: string
+    actor: Record<string, unknown>
+    targets: Array<{ type: string; id: string }>
+    metadata: Record<string, unknown>
+    before: unknown
+    after: unknown
+    changes: unknown
+    ip: string | null
+    user_agent: string | null
+    request_id: string | null
+    occurred_at: Date
+    hash: string
+    prev_hash: string
+  }>(t.db.owner.url, 'SELECT * FROM audit_events ORDER BY tenant_id NULLS FIRST, seq')
+}
