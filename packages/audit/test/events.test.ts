@@ -1,0 +1,227 @@
+import { waitFor } from '@acme/test-kit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type AuditTestApp,
+  allEntries,
+  bearer,
+  createAuditApp,
+  createTenant,
+  PASSWORD,
+  signUp,
+} from './support/app.js'
+
+let t: AuditTestApp
+let owner: { userId: string; token: string; refreshToken: string }
+let member: { userId: string; token: string; refreshToken: string }
+let tenant: { id: string }
+/** Every token the suite saw: none may reach a log line. */
+const secrets: string[] = []
+
+type Entry = Awaited<ReturnType<typeof allEntries>>[number]
+
+/** Waits for exactly one new entry of `action` (events not awaited by their emitter land later). */
+async function oneEntry(
+  action: string,
+  seen: number,
+  where: (entry: Entry) => boolean = () => true,
+) {
+  let matching: Entry[] = []
+  await waitFor(
+    async () => {
+      matching = (await allEntries(t)).filter((entry) => entry.action === action && where(entry))
+      return matching.length > seen
+    },
+    { timeoutMs: 15_000, intervalMs: 50 },
+  )
+  expect(matching).toHaveLength(seen + 1)
+  return matching.at(-1) as Entry
+}
+
+const count = async (action: string) =>
+  (await allEntries(t)).filter((entry) => entry.action === action).length
+
+/** LOG-01: who, tenant, what, on what, when (UTC), from where, which request. */
+function expectComplete(entry: Entry, expected: Partial<Entry>) {
+  expect(entry).toMatchObject(expected)
+  expect(entry.ip).toBe('127.0.0.1')
+  expect(entry.request_id).toEqual(expect.any(String))
+  expect(Math.abs(Date.now() - entry.occurred_at.getTime())).toBeLessThan(120_000)
+}
+
+beforeAll(async () => {
+  t = await createAuditApp(
+    {},
+    // No grace for a refresh token presented twice: the second use is reuse at once.
+    { label: 'audit_events', auth: { sessions: { reuseGraceSeconds: 0 } } },
+  )
+  owner = await signUp(t, 'owner@events.test')
+  member = await signUp(t, 'member@events.test')
+  secrets.push(owner.token, owner.refreshToken, member.token, member.refreshToken)
+  tenant = await createTenant(t, owner.token, 'Events Inc')
+  await t.app.tenancy.tenants.addMember(tenant.id, member.userId, ['member'])
+})
+
+afterAll(async () => {
+  await t?.close()
+})
+
+describe('every plugin event becomes one audit entry (LOG-01)', () => {
+  it('a login, in the app’s chain, with the user as actor and target', async () => {
+    const seen = await count('user.logged_in')
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: 'owner@events.test', password: PASSWORD },
+    })
+    expect(login.statusCode).toBe(200)
+    secrets.push(login.json<{ accessToken: string }>().accessToken)
+    secrets.push(login.json<{ refreshToken: string }>().refreshToken)
+    const entry = await oneEntry('user.logged_in', seen)
+    expectComplete(entry, {
+      tenant_id: null,
+      actor: { type: 'user', id: owner.userId },
+    })
+    expect(entry.targets).toContainEqual({ type: 'user', id: owner.userId })
+  })
+
+  it('a failed login, anonymous, without the email or the password tried', async () => {
+    const seen = await count('user.login_failed')
+    const failed = await t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: 'owner@events.test', password: 'wrong horse battery' },
+    })
+    expect(failed.statusCode).toBe(401)
+    const entry = await oneEntry('user.login_failed', seen)
+    expectComplete(entry, { tenant_id: null, actor: { type: 'anonymous', id: null } })
+    expect(JSON.stringify(entry)).not.toContain('wrong horse battery')
+  })
+
+  it('a refresh token reused, for the user it belongs to', async () => {
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/auth/login',
+      payload: { email: 'member@events.test', password: PASSWORD },
+    })
+    const { refreshToken } = login.json<{ refreshToken: string }>()
+    secrets.push(refreshToken, login.json<{ accessToken: string }>().accessToken)
+    const first = await t.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refreshToken },
+    })
+    expect(first.statusCode).toBe(200)
+    secrets.push(first.json<{ refreshToken: string }>().refreshToken)
+    const seen = await count('auth.refresh_reuse_detected')
+    const reused = await t.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refreshToken },
+    })
+    expect(reused.statusCode).toBe(401)
+    const entry = await oneEntry('auth.refresh_reuse_detected', seen)
+    expectComplete(entry, { tenant_id: null })
+    expect(entry.targets).toContainEqual({ type: 'user', id: member.userId })
+  })
+
+  it('a password change, by the signed-in user', async () => {
+    const seen = await count('user.password_changed')
+    const changed = await t.app.inject({
+      method: 'POST',
+      url: '/auth/password/change',
+      headers: bearer(owner.token),
+      payload: { currentPassword: PASSWORD, newPassword: 'a new correct horse' },
+    })
+    expect(changed.statusCode).toBe(200)
+    const entry = await oneEntry('user.password_changed', seen)
+    expectComplete(entry, { tenant_id: null, actor: { type: 'user', id: owner.userId } })
+    expect(entry.metadata).toEqual({ userId: owner.userId, via: 'change' })
+  })
+
+  it('a tenant created, in the new tenant’s chain', async () => {
+    const seen = await count('tenant.created')
+    const created = await createTenant(t, member.token, 'Fresh Co')
+    const entry = await oneEntry('tenant.created', seen)
+    expectComplete(entry, {
+      tenant_id: created.id,
+      actor: { type: 'user', id: member.userId },
+    })
+    expect(entry.targets).toContainEqual({ type: 'tenant', id: created.id })
+  })
+
+  it('a role created and changed, and a member’s roles changed, in the tenant’s chain', async () => {
+    const headers = { ...bearer(owner.token), 'x-tenant-id': tenant.id }
+    const createdSeen = await count('role.created')
+    const role = await t.app.inject({
+      method: 'POST',
+      url: '/rbac/roles',
+      headers,
+      payload: { name: 'auditor', permissions: ['audit:read'] },
+    })
+    expect(role.statusCode).toBe(201)
+    const roleId = role.json<{ id: string }>().id
+    const created = await oneEntry('role.created', createdSeen)
+    expectComplete(created, { tenant_id: tenant.id, actor: { type: 'user', id: owner.userId } })
+    expect(created.targets).toContainEqual({ type: 'role', id: roleId })
+
+    const updatedSeen = await count('role.updated')
+    const patch = await t.app.inject({
+      method: 'PATCH',
+      url: `/rbac/roles/${roleId}`,
+      headers,
+      payload: { permissions: ['audit:read', 'audit:export'] },
+    })
+    expect(patch.statusCode).toBe(200)
+    expectComplete(await oneEntry('role.updated', updatedSeen), { tenant_id: tenant.id })
+
+    const rolesSeen = await count('member.roles_changed')
+    const assign = await t.app.inject({
+      method: 'PUT',
+      url: `/rbac/members/${member.userId}/roles`,
+      headers,
+      payload: { roles: ['auditor'] },
+    })
+    expect(assign.statusCode).toBe(200)
+    const changed = await oneEntry('member.roles_changed', rolesSeen)
+    expectComplete(changed, { tenant_id: tenant.id, actor: { type: 'user', id: owner.userId } })
+    expect(changed.targets).toContainEqual({ type: 'user', id: member.userId })
+    expect(changed.metadata).toMatchObject({ roles: ['auditor'] })
+  })
+
+  it('a member removed, in the tenant’s chain', async () => {
+    const seen = await count('member.removed')
+    const removed = await t.app.inject({
+      method: 'DELETE',
+      url: `/tenants/${tenant.id}/members/${member.userId}`,
+      headers: bearer(owner.token),
+    })
+    expect(removed.statusCode).toBe(204)
+    const entry = await oneEntry('member.removed', seen)
+    expectComplete(entry, { tenant_id: tenant.id, actor: { type: 'user', id: owner.userId } })
+    expect(entry.targets).toContainEqual({ type: 'user', id: member.userId })
+  })
+
+  it('a user suspended by the app: a system actor, the user as target', async () => {
+    const seen = await count('user.suspended')
+    expect(await t.app.auth.accounts.suspend(member.userId)).toBe(true)
+    const entry = await oneEntry('user.suspended', seen)
+    expect(entry).toMatchObject({ tenant_id: null, actor: { type: 'system', id: 'app' } })
+    expect(entry.targets).toContainEqual({ type: 'user', id: member.userId })
+  })
+
+  it('keeps every chain intact', async () => {
+    for (const chain of new Set((await allEntries(t)).map((entry) => entry.tenant_id))) {
+      expect(await t.app.audit.verify(chain)).toMatchObject({ valid: true, problem: null })
+    }
+  })
+
+  it('never writes a password, a token or a JWT to the logs', () => {
+    const logs = t.rawLogs()
+    expect(logs.length).toBeGreaterThan(0)
+    for (const secret of [PASSWORD, 'a new correct horse', 'wrong horse battery', ...secrets]) {
+      expect(logs).not.toContain(secret)
+    }
+    // No JWT at all: three base64url parts starting with an encoded JSON header.
+    expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/)
+  })
+})
