@@ -1,0 +1,198 @@
+import { verify } from 'node:crypto'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { checkpointMessage } from '../src/index.js'
+import {
+  type AuditTestApp,
+  allEntries,
+  bearer,
+  createAuditApp,
+  createTenant,
+  signUp,
+  sql,
+} from './support/app.js'
+import { projectRoutes } from './support/project-routes.js'
+
+const DAY_MS = 86_400_000
+let now = Date.parse('2031-01-01T00:00:00Z')
+const clock = () => new Date(now)
+
+let t: AuditTestApp
+let alice: { userId: string; token: string }
+let tenant: { id: string }
+
+const as = (token: string) => ({ ...bearer(token), 'x-tenant-id': tenant.id })
+
+async function addProjects(count: number) {
+  for (let index = 0; index < count; index++) {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: as(alice.token),
+      payload: { name: `p-${now}-${index}` },
+    })
+    expect(response.statusCode).toBe(201)
+  }
+}
+
+/** As a superuser would: triggers off for the session (`replica`), then any change. */
+async function tamper(text: string, values: unknown[]): Promise<void> {
+  const client = new pg.Client({ connectionString: t.db.owner.url })
+  await client.connect()
+  try {
+    await client.query('SET session_replication_role = replica')
+    await client.query(text, values)
+  } finally {
+    await client.end()
+  }
+}
+
+const verifyOverHttp = async () => {
+  const response = await t.app.inject({ url: '/audit/verify', headers: as(alice.token) })
+  expect(response.statusCode).toBe(200)
+  return response.json<{
+    valid: boolean
+    problem: { kind: string; seq: number; entryId: string | null; message: string } | null
+    checkpoint: { seq: number } | null
+  }>()
+}
+
+beforeAll(async () => {
+  // No Redis: core's in-process job runner, driven by the same clock as the entries.
+  t = await createAuditApp(
+    { clock, retention: { everySeconds: 86_400, retentionDays: 30 } },
+    { label: 'audit_integrity', redis: false, core: { jobs: { clock } }, routes: projectRoutes },
+  )
+  alice = await signUp(t, 'alice@integrity.test')
+  tenant = await createTenant(t, alice.token, 'Alpha')
+  await addProjects(6)
+})
+
+afterAll(async () => {
+  await t?.close()
+})
+
+describe('tampering is detected by verify', () => {
+  it('names the entry a superuser changed', async () => {
+    expect(await verifyOverHttp()).toMatchObject({ valid: true, problem: null })
+    const victim = (await allEntries(t)).find(
+      (entry) => entry.tenant_id === tenant.id && entry.action === 'project.created',
+    )
+    if (!victim) throw new Error('no entry to change')
+    const original = victim.metadata
+    await tamper(`UPDATE audit_events SET metadata = '{"name":"innocent"}' WHERE id = $1`, [
+      victim.id,
+    ])
+    expect(await verifyOverHttp()).toMatchObject({
+      valid: false,
+      problem: { kind: 'altered', seq: victim.seq, entryId: victim.id },
+    })
+    // Recomputing the entry's own hash does not help: the next entry still links to the old one.
+    await tamper(`UPDATE audit_events SET metadata = $2::jsonb WHERE id = $1`, [
+      victim.id,
+      JSON.stringify(original),
+    ])
+    expect(await verifyOverHttp()).toMatchObject({ valid: true })
+  })
+
+  it('names the gap a deleted entry leaves, and a removed tail', async () => {
+    const chain = (await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)
+    const middle = chain[3]
+    if (!middle) throw new Error('chain too short')
+    await tamper('DELETE FROM audit_events WHERE id = $1', [middle.id])
+    const report = await verifyOverHttp()
+    expect(report).toMatchObject({ valid: false, problem: { kind: 'missing', seq: middle.seq } })
+    expect(report.problem?.message).toContain(`entry ${middle.seq} is missing`)
+
+    // Put it back (as it was), then drop the newest entry: the head still counts it.
+    await tamper(
+      `INSERT INTO audit_events SELECT * FROM json_populate_record(NULL::audit_events, $1::json)`,
+      [JSON.stringify({ ...middle, occurred_at: middle.occurred_at.toISOString() })],
+    )
+    expect(await verifyOverHttp()).toMatchObject({ valid: true })
+    const last = chain.at(-1)
+    if (!last) throw new Error('chain too short')
+    await tamper('DELETE FROM audit_events WHERE id = $1', [last.id])
+    expect(await verifyOverHttp()).toMatchObject({
+      valid: false,
+      problem: { kind: 'truncated', seq: last.seq },
+    })
+    await tamper(
+      `INSERT INTO audit_events SELECT * FROM json_populate_record(NULL::audit_events, $1::json)`,
+      [JSON.stringify({ ...last, occurred_at: last.occurred_at.toISOString() })],
+    )
+    expect(await verifyOverHttp()).toMatchObject({ valid: true })
+  })
+})
+
+describe('retention', () => {
+  it('deletes what outlived the plan, leaves a signed checkpoint, and the rest still verifies', async () => {
+    const before = (await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)
+    now += 31 * DAY_MS
+    await addProjects(2)
+    const runs = await t.app.jobs.runDue()
+    expect(runs).toContainEqual(
+      expect.objectContaining({ name: 'audit.retention', status: 'completed' }),
+    )
+
+    const after = (await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)
+    expect(after).toHaveLength(2)
+    const lastGone = before.at(-1)
+    expect(after[0]?.seq).toBe((lastGone?.seq ?? 0) + 1)
+    expect(after[0]?.prev_hash).toBe(lastGone?.hash)
+
+    const report = await verifyOverHttp()
+    expect(report).toMatchObject({ valid: true, checkpoint: { seq: lastGone?.seq } })
+
+    // The checkpoint's signature checks out with the published key alone.
+    const key = await t.app.inject({ url: '/audit/checkpoint-key', headers: as(alice.token) })
+    expect(key.statusCode).toBe(200)
+    const [checkpoint] = await sql<{
+      seq: number
+      hash: string
+      pruned_at: Date
+      signature: string
+      tenant_id: string
+    }>(t.db.owner.url, 'SELECT * FROM audit_checkpoints WHERE tenant_id = $1', [tenant.id])
+    if (!checkpoint) throw new Error('no checkpoint')
+    const message = checkpointMessage({
+      tenantId: checkpoint.tenant_id,
+      seq: checkpoint.seq,
+      hash: checkpoint.hash,
+      prunedAt: checkpoint.pruned_at.toISOString(),
+    })
+    expect(
+      verify(
+        null,
+        Buffer.from(message),
+        key.json<{ publicKeyPem: string }>().publicKeyPem,
+        Buffer.from(checkpoint.signature, 'base64url'),
+      ),
+    ).toBe(true)
+  })
+
+  it('refuses the app’s role a purge past the last checkpoint, and any checkpoint change', async () => {
+    const entries = (await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)
+    const purged = await sql<{ deleted: number }>(
+      t.db.app.url,
+      'SELECT acme_audit_purge($1::uuid, 1000) AS deleted',
+      [tenant.id],
+    )
+    expect(purged[0]?.deleted).toBe(0)
+    expect((await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)).toEqual(entries)
+    await expect(
+      sql(t.db.app.url, 'UPDATE audit_checkpoints SET seq = seq + 100'),
+    ).rejects.toMatchObject({ code: '42501' })
+  })
+
+  it('reports a checkpoint whose signature does not hold', async () => {
+    await tamper(`UPDATE audit_checkpoints SET signature = $2 WHERE tenant_id = $1`, [
+      tenant.id,
+      Buffer.alloc(64, 7).toString('base64url'),
+    ])
+    expect(await verifyOverHttp()).toMatchObject({
+      valid: false,
+      problem: { kind: 'checkpoint_invalid' },
+    })
+  })
+})
