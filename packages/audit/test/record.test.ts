@@ -61,6 +61,19 @@ describe('app.audit.record in the caller’s transaction', () => {
     expect(entry?.hash).toMatch(/^[0-9a-f]{64}$/)
   })
 
+  it('records an admin acting as the user as part of the actor', async () => {
+    const admin = '7d1f5a3e-1111-4c4c-8888-000000000001'
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: as(alice.token, { 'x-test-impersonator': admin }),
+      payload: { name: 'Impersonated' },
+    })
+    expect(response.statusCode).toBe(201)
+    const entry = (await projectEntries()).find((row) => row.metadata.name === 'Impersonated')
+    expect(entry?.actor).toMatchObject({ type: 'user', id: alice.userId, impersonatorId: admin })
+  })
+
   it('rolls back with the caller’s transaction: no entry, no project, no gap in the chain', async () => {
     const before = await projectEntries()
     const failed = await t.app.inject({
@@ -156,6 +169,7 @@ describe('app.audit.record in the caller’s transaction', () => {
     ).toBe(204)
     const changes = (await projectEntries()).filter((row) => row.action === 'project.configured')
     expect(changes).toHaveLength(2)
+    expect(changes.map((row) => row.action_version)).toEqual([2, 2])
     expect(changes[0]).toMatchObject({
       before: { color: 'grey' },
       after: { color: 'red', webhook: { url: 'https://a.test', secret: REDACTED } },

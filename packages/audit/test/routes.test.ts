@@ -171,6 +171,34 @@ describe('GET /audit/events', () => {
     })
   })
 
+  it('records each successful read of a route that asks for it, and only those', async () => {
+    const reads = async () =>
+      (await allEntries(t)).filter((entry) => entry.action === 'data.read').length
+    const before = await reads()
+    const listed = await t.app.inject({ url: '/projects', headers: inA(alice.token) })
+    expect(listed.statusCode).toBe(200)
+    await waitFor(async () => (await reads()) > before)
+    const entry = (await allEntries(t)).filter((row) => row.action === 'data.read').at(-1)
+    expect(entry).toMatchObject({
+      tenant_id: tenantA.id,
+      actor: { type: 'user', id: alice.userId },
+      metadata: { method: 'GET', route: '/projects', status: 200 },
+    })
+    // The audit log's own reads are not data reads.
+    await t.app.inject({ url: '/audit/events', headers: inA(alice.token) })
+    const refused = await t.app.inject({ url: '/projects', headers: inA(viewer.token) })
+    expect(refused.statusCode).toBe(403)
+    await waitFor(async () =>
+      (await allEntries(t)).some(
+        (row) =>
+          row.action === 'access.denied' &&
+          row.actor.id === viewer.userId &&
+          row.metadata.route === '/projects',
+      ),
+    )
+    expect(await reads()).toBe(before + 1)
+  })
+
   it('lets an API key read with the audit:read scope, and refuses one without it', async () => {
     const keyWith = async (scopes: string[]) => {
       const created = await t.app.inject({

@@ -78,6 +78,7 @@ export function allEntries(t: AuditTestApp) {
     tenant_id: string | null
     seq: number
     action: string
+    action_version: number
     actor: Record<string, unknown>
     targets: Array<{ type: string; id: string }>
     metadata: Record<string, unknown>

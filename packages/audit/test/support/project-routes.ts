@@ -51,6 +51,17 @@ export async function projectRoutes(app: FastifyInstance) {
     metadata: z.object({}).strict(),
     state: projectSettings,
   })
+  // Stands in for an admin plugin's impersonation: the principal names the admin acting.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const impersonator = request.headers['x-test-impersonator']
+    if (typeof impersonator === 'string' && request.principal?.type === 'user') {
+      request.principal = {
+        ...request.principal,
+        impersonatorId: impersonator,
+      } as typeof request.principal
+    }
+    done()
+  })
   const routes = app.withTypeProvider<ZodTypeProvider>()
   const config = { auth: 'required', tenant: 'required', permission: 'projects:write' } as const
 
@@ -80,6 +91,18 @@ export async function projectRoutes(app: FastifyInstance) {
       })
       return reply.code(201).send({ id: created.id, name: created.name })
     },
+  )
+
+  routes.get(
+    '/projects',
+    {
+      schema: { tags: ['projects'], response: { 200: z.object({ items: z.array(project) }) } },
+      // Reads of this route are audited: who looked at the project list, and when.
+      config: { auth: 'required', tenant: 'required', permission: 'projects:write', audit: 'read' },
+    },
+    async (request) => ({
+      items: await request.db.project.findMany({ select: { id: true, name: true } }),
+    }),
   )
 
   routes.put(
