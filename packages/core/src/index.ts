@@ -253,6 +253,7 @@ export {
   RedisCounterStore,
   type WindowHit,
 } from './counters/index.js'
+export { SecretBox } from './crypto/secret-box.js'
 export { AcmeMigrationsError, type MigrationsErrorCode } from './data/migrations-error.js'
 export type { PrismaClientConstructor, PrismaClientLike } from './data/prisma.js'
 export type { RedisClient, RedisTarget } from './data/redis.js'

@@ -11,7 +11,7 @@ import { AttemptCounter } from '../services/attempt-counter.js'
 import { MfaTokens } from '../services/mfa-tokens.js'
 import { RecoveryCodes } from '../services/recovery-codes.js'
 import { hashToken } from '../services/refresh-tokens.js'
-import { SecretBox } from '../services/secret-box.js'
+import { mfaSecretBox } from '../services/secret-box.js'
 import type { LoginThrottle } from '../services/throttle.js'
 import { otpauthUrl, TotpFactor } from '../services/totp.js'
 import type { AuthServices } from '../types.js'
@@ -37,7 +37,7 @@ export function createMfa(
   input: { db: AuthDb; clock: Clock; options: ResolvedAuthOptions['mfa'] },
 ): Mfa {
   const { db, clock, options } = input
-  const box = SecretBox.fromOption(options.encryptionKey, { warn: (m) => app.log.warn(m) })
+  const box = mfaSecretBox(options.encryptionKey, { warn: (m) => app.log.warn(m) })
   const totp = new TotpFactor({ db, box, clock })
   const recoveryCodes = new RecoveryCodes({ db, clock })
   return {

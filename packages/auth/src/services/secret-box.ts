@@ -1,59 +1,17 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { SecretBox } from '@acme/core'
 
-const KEY_BYTES = 32
-// 96-bit nonces are GCM's native size; random ones are safe far beyond the number of secrets.
-const IV_BYTES = 12
-const TAG_BYTES = 16
-const VERSION = 'v1'
+export { SecretBox }
 
-/**
- * AES-256-GCM for small secrets at rest (TOTP seeds). `context` is bound as additional data, so a
- * ciphertext copied to another row (another user) fails to decrypt instead of being accepted.
- * Stored as `v1.<base64url iv|tag|ciphertext>`; the version leaves room for key rotation.
- */
-export class SecretBox {
-  readonly #key: Buffer
-
-  constructor(key: Buffer) {
-    if (key.length !== KEY_BYTES) throw new Error('the MFA encryption key must be 32 bytes')
-    this.#key = Buffer.from(key)
-  }
-
-  /** From the `mfa.encryptionKey` option, or a random key when none is configured. */
-  static fromOption(
-    encryptionKey: string | undefined,
-    logger: { warn(message: string): void },
-  ): SecretBox {
-    if (encryptionKey !== undefined) return new SecretBox(Buffer.from(encryptionKey, 'base64'))
-    logger.warn(
-      '@acme/auth: no mfa.encryptionKey configured; generated one for this process. TOTP ' +
-        'secrets enrolled now stop working after a restart or on other instances.',
-    )
-    return new SecretBox(randomBytes(KEY_BYTES))
-  }
-
-  encrypt(plaintext: string, context: string): string {
-    const iv = randomBytes(IV_BYTES)
-    const cipher = createCipheriv('aes-256-gcm', this.#key, iv)
-    cipher.setAAD(Buffer.from(context, 'utf8'))
-    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
-    const sealed = Buffer.concat([iv, cipher.getAuthTag(), ciphertext])
-    return `${VERSION}.${sealed.toString('base64url')}`
-  }
-
-  /** Throws on a wrong key, a wrong context or any tampering. */
-  decrypt(sealed: string, context: string): string {
-    const [version, body] = sealed.split('.')
-    if (version !== VERSION || body === undefined) throw new Error('unknown secret format')
-    const bytes = Buffer.from(body, 'base64url')
-    if (bytes.length < IV_BYTES + TAG_BYTES) throw new Error('truncated secret')
-    const decipher = createDecipheriv('aes-256-gcm', this.#key, bytes.subarray(0, IV_BYTES))
-    decipher.setAAD(Buffer.from(context, 'utf8'))
-    decipher.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES))
-    const plaintext = Buffer.concat([
-      decipher.update(bytes.subarray(IV_BYTES + TAG_BYTES)),
-      decipher.final(),
-    ])
-    return plaintext.toString('utf8')
-  }
+/** From the `mfa.encryptionKey` option, or a random key when none is configured. */
+export function mfaSecretBox(
+  encryptionKey: string | undefined,
+  logger: { warn(message: string): void },
+): SecretBox {
+  if (encryptionKey !== undefined) return new SecretBox(Buffer.from(encryptionKey, 'base64'))
+  logger.warn(
+    '@acme/auth: no mfa.encryptionKey configured; generated one for this process. TOTP ' +
+      'secrets enrolled now stop working after a restart or on other instances.',
+  )
+  return new SecretBox(randomBytes(SecretBox.KEY_BYTES))
 }
