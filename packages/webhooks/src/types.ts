@@ -1,0 +1,58 @@
+import type {} from '@acme/auth'
+import type {} from '@acme/tenancy'
+import type { z } from 'zod'
+import type { EventTypeInfo } from './event-types.js'
+import type { SqlClient } from './sql.js'
+
+/**
+ * Event types the app sends, each with the type of its payload:
+ * `declare module '@acme/webhooks' { interface WebhookEventTypes { 'project.created': { id: string } } }`
+ * and `app.webhooks.defineEventType({ name: 'project.created', description, schema })`.
+ */
+export interface WebhookEventTypes {}
+
+export type WebhookEventName = keyof WebhookEventTypes & string
+
+/** `manual` (by the tenant), `gone` (the receiver answered 410), `failing` (for too long). */
+export type WebhookDisabledReason = 'manual' | 'gone' | 'failing'
+
+/** An endpoint as the API shows it: never its secret. */
+export interface WebhookEndpointView {
+  id: string
+  url: string
+  description: string
+  eventTypes: string[]
+  enabled: boolean
+  /** Why deliveries stopped; null while enabled. */
+  disabledReason: WebhookDisabledReason | null
+  headers: Record<string, string>
+  rateLimitPerSecond: number | null
+  failingSince: Date | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** What `defineEventType` takes. */
+export interface WebhookEventTypeDefinition<S extends z.ZodType> {
+  name: string
+  description: string
+  schema: S
+}
+
+/** `app.webhooks`. */
+export interface WebhooksServices {
+  /** Adds an event type to the catalog endpoints filter on (`GET /webhooks/event-types`). */
+  defineEventType<S extends z.ZodType>(definition: WebhookEventTypeDefinition<S>): void
+  /** The catalog: names, descriptions and payload JSON Schemas. */
+  eventTypes(): EventTypeInfo[]
+  /** The SSRF check of the registration routes, for hosts that add endpoints their own way. */
+  checkUrl(url: string): Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    readonly webhooks: WebhooksServices
+  }
+}
+
+export type { SqlClient }
