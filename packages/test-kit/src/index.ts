@@ -1,5 +1,7 @@
 export { type ManualClock, manualClock } from './clock.js'
 export { freePort } from './port.js'
+export { acceptsConnections, isRunning, processTree } from './processes.js'
+export { checkPublishedTypes, type PublishedTypesOptions } from './published-types.js'
 export {
   type RedisCluster,
   type RedisClusterOptions,

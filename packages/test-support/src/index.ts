@@ -1,4 +1,11 @@
-export { startTcpProxy, type TcpProxy } from '@acme/test-kit'
+export {
+  acceptsConnections,
+  freePort,
+  isRunning,
+  processTree,
+  startTcpProxy,
+  type TcpProxy,
+} from '@acme/test-kit'
 export { createTestApp, TEST_BRAND, type TestApp, type TestAppOptions } from './app.js'
 export {
   type AppRoleDatabase,
