@@ -28,7 +28,7 @@ import { RateLimiter } from './services/rate-limiter.js'
 import { TenantApiKeys } from './services/tenant-api-keys.js'
 import { isUniqueViolation, TenantService } from './services/tenants.js'
 import { RequestTransaction, type TransactionCapable } from './tenant-transaction.js'
-import type { RequestTenant, TenancyServices } from './types.js'
+import type { RequestTenant, TenancyServices, TenantTransactionClient } from './types.js'
 
 const TENANT_MODEL = 'Tenant'
 
@@ -118,7 +118,9 @@ async function registerTenancy(app: FastifyInstance, rawOptions: TenancyOptions)
       setPlan: (tenantId, plan) => tenants.setPlan(tenantId, plan),
       addMember: async (tenantId, userId, roles) =>
         tenants.addMember(tenantId, userId, roles, await seatsOf(tenantId)),
-      run: (settings, work) => tenants.run(settings, work),
+      // The same transaction client the services use, typed as the app registered its client.
+      run: (settings, work) =>
+        tenants.run(settings, (tx) => work(tx as unknown as TenantTransactionClient)),
       setRoles: async (tenantId, userId, roles) => {
         await tenants.setRoles(tenantId, userId, roles)
       },
@@ -312,4 +314,10 @@ export type { TenantScopedClient } from './scoped-client.js'
 export type { MemberRoles } from './services/member-roles.js'
 export type { MembershipInfo, TenantSummary } from './services/memberships.js'
 export type { MemberRecord, TenantRecord } from './services/tenants.js'
-export type { RequestTenant, RoleAuthority, RouteTenantMode, TenancyServices } from './types.js'
+export type {
+  RequestTenant,
+  RoleAuthority,
+  RouteTenantMode,
+  TenancyServices,
+  TenantTransactionClient,
+} from './types.js'

@@ -1,6 +1,6 @@
+import type { AcmePrisma } from '@acme/core'
 import type { FastifyRequest } from 'fastify'
 import type { z } from 'zod'
-import type { TenancyTx } from './db.js'
 import type { TenantJobDefinition, TenantJobHandle } from './jobs.js'
 import type { Plan } from './options.js'
 import type { TransactionScope } from './request-db.js'
@@ -32,6 +32,17 @@ export interface RoleAuthority {
   ): Promise<void>
 }
 
+/**
+ * What `app.tenancy.tenants.run` hands its work: the app's Prisma client, as the app registered
+ * it with core (`AcmeRegister`), inside one transaction that carries the tenant settings. Typed
+ * from the app's client, not from this package's own generated one, so the published types stay
+ * small and name no model but the app's (whose schema holds this plugin's fragment).
+ */
+export type TenantTransactionClient = Omit<
+  AcmePrisma,
+  '$connect' | '$disconnect' | '$on' | '$extends' | '$use' | '$transaction'
+>
+
 /** `app.tenancy`: for hosts and other plugins. */
 export interface TenancyServices {
   readonly mode: 'multi' | 'single'
@@ -59,7 +70,8 @@ export interface TenancyServices {
     addMember(tenantId: string, userId: string, roles: string[]): Promise<void>
     /** Replaces a member's roles (404 when not a member, 409 when it would remove the last owner). */
     setRoles(tenantId: string, userId: string, roles: string[]): Promise<void>
-    run<R>(settings: TenantSettings, work: (tx: TenancyTx) => Promise<R>): Promise<R>
+    /** Runs `work` in one transaction as `settings.tenantId` (and `userId`, when given). */
+    run<R>(settings: TenantSettings, work: (tx: TenantTransactionClient) => Promise<R>): Promise<R>
   }
 }
 
