@@ -112,6 +112,7 @@ export const segmentDefinitionSchema = z
   })
   .strict()
 export type SegmentDefinition = z.output<typeof segmentDefinitionSchema>
+export type SegmentDefinitionInput = z.input<typeof segmentDefinitionSchema>
 
 const ruleId = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/)
 /** Any JSON value (the flag's type narrows it when checked). */
