@@ -41,10 +41,10 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
   let signer: CheckpointSigner | null = null
   if (options.checkpointKey) {
     try {
-      signer = new CheckpointSigner(options.checkpointKey)
+      signer = new CheckpointSigner(options.checkpointKey, options.retiredCheckpointKeys)
     } catch (error) {
       throw new AcmeConfigError('@acme/audit', [
-        `"checkpointKey" is not an Ed25519 private key in PEM (${(error as Error).message})`,
+        `"checkpointKey" or "retiredCheckpointKeys" is not an Ed25519 key in PEM (${(error as Error).message})`,
       ])
     }
   }

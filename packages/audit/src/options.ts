@@ -23,9 +23,14 @@ export const auditOptionsSchema = z
       .default(''),
     /**
      * Ed25519 private key (PKCS#8 PEM) that signs the retention job's "pruned up to" checkpoints;
-     * its public key is served at `GET /audit/checkpoint-key`. Required while retention is on.
+     * its public key is served at `GET /audit/checkpoint-keys`. Required while retention is on.
      */
     checkpointKey: z.string().min(1).optional(),
+    /**
+     * After a key rotation: the Ed25519 public keys (PEM) of earlier `checkpointKey`s, which
+     * still check the checkpoints they signed.
+     */
+    retiredCheckpointKeys: z.array(z.string().min(1)).default([]),
     /** Record every domain event of the app's event bus (auth, tenancy, rbac, ...). */
     events: z
       .object({

@@ -1,13 +1,17 @@
-import { verify } from 'node:crypto'
+import { createPublicKey, verify } from 'node:crypto'
+import { waitFor } from '@acme/test-kit'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { checkpointMessage } from '../src/index.js'
+import { type AuditOptions, checkpointMessage } from '../src/index.js'
 import {
   type AuditTestApp,
   allEntries,
   bearer,
+  checkpointKeyPem,
   createAuditApp,
+  createAuditDatabase,
   createTenant,
+  PASSWORD,
   signUp,
   sql,
 } from './support/app.js'
@@ -145,16 +149,20 @@ describe('retention', () => {
     expect(report).toMatchObject({ valid: true, checkpoint: { seq: lastGone?.seq } })
 
     // The checkpoint's signature checks out with the published key alone.
-    const key = await t.app.inject({ url: '/audit/checkpoint-key', headers: as(alice.token) })
-    expect(key.statusCode).toBe(200)
+    const keys = await t.app.inject({ url: '/audit/checkpoint-keys', headers: as(alice.token) })
+    expect(keys.statusCode).toBe(200)
+    const published = keys.json<{ keys: Array<{ keyId: string; publicKeyPem: string }> }>().keys
+    expect(published).toHaveLength(1)
     const [checkpoint] = await sql<{
       seq: number
       hash: string
       pruned_at: Date
       signature: string
       tenant_id: string
+      key_id: string
     }>(t.db.owner.url, 'SELECT * FROM audit_checkpoints WHERE tenant_id = $1', [tenant.id])
     if (!checkpoint) throw new Error('no checkpoint')
+    expect(checkpoint.key_id).toBe(published[0]?.keyId)
     const message = checkpointMessage({
       tenantId: checkpoint.tenant_id,
       seq: checkpoint.seq,
@@ -165,7 +173,7 @@ describe('retention', () => {
       verify(
         null,
         Buffer.from(message),
-        key.json<{ publicKeyPem: string }>().publicKeyPem,
+        published[0]?.publicKeyPem ?? '',
         Buffer.from(checkpoint.signature, 'base64url'),
       ),
     ).toBe(true)
@@ -196,3 +204,69 @@ describe('retention', () => {
     })
   })
 })
+
+describe('checkpoint key rotation', () => {
+  it('still verifies checkpoints of a retired key listed in retiredCheckpointKeys', async () => {
+    const database = await createAuditDatabase('audit_rotation')
+    const oldKey = checkpointKeyPem()
+    const start = Date.parse('2032-01-01T00:00:00Z')
+    let time = start
+    const at = () => new Date(time)
+    const boot = (options: Partial<AuditOptions>) =>
+      createAuditApp(
+        { clock: at, ...options },
+        { label: 'audit_rotation', redis: false, database, core: { jobs: { clock: at } } },
+      )
+    try {
+      const first = await boot({ checkpointKey: oldKey })
+      const carol = await signUp(first, 'carol@rotation.test')
+      const tenantC = await createTenant(first, carol.token, 'Gamma')
+      await waitForEntries(first, tenantC.id, 1)
+      time += 31 * DAY_MS
+      await first.app.audit.purge()
+      await first.close()
+
+      // The key is rotated: the old checkpoint names a key the new one cannot check.
+      const newKey = checkpointKeyPem()
+      const rotated = await boot({ checkpointKey: newKey })
+      expect(await rotated.app.audit.verify(tenantC.id)).toMatchObject({
+        valid: false,
+        problem: { kind: 'checkpoint_invalid' },
+      })
+      await rotated.close()
+
+      const retiredPublic = createPublicKey(oldKey)
+        .export({ type: 'spki', format: 'pem' })
+        .toString()
+      const both = await boot({ checkpointKey: newKey, retiredCheckpointKeys: [retiredPublic] })
+      expect(await both.app.audit.verify(tenantC.id)).toMatchObject({ valid: true, problem: null })
+      // This instance signs tokens with keys of its own: sign in again.
+      const login = await both.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: 'carol@rotation.test', password: PASSWORD },
+      })
+      const listed = await both.app.inject({
+        url: '/audit/checkpoint-keys',
+        headers: {
+          ...bearer(login.json<{ accessToken: string }>().accessToken),
+          'x-tenant-id': tenantC.id,
+        },
+      })
+      expect(listed.statusCode).toBe(200)
+      expect(
+        listed.json<{ keys: Array<{ current: boolean }> }>().keys.map((k) => k.current),
+      ).toEqual([true, false])
+      await both.close()
+    } finally {
+      await database.drop()
+    }
+  })
+})
+
+async function waitForEntries(app: AuditTestApp, tenantId: string, count: number) {
+  await waitFor(
+    async () =>
+      (await allEntries(app)).filter((entry) => entry.tenant_id === tenantId).length >= count,
+  )
+}

@@ -213,19 +213,21 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
   )
 
   routes.get(
-    '/audit/checkpoint-key',
+    '/audit/checkpoint-keys',
     {
       schema: {
         tags: ['audit'],
-        summary: 'The retention checkpoints’ public key',
+        summary: 'The retention checkpoints’ public keys',
         description:
-          'The Ed25519 public key that verifies the signed "pruned up to" checkpoints retention ' +
-          'leaves (404 when this deployment runs no retention).',
+          'The Ed25519 public keys that verify the signed "pruned up to" checkpoints retention ' +
+          'leaves: the current one, and those retired by a rotation (404 when this deployment ' +
+          'runs no retention). A checkpoint names its key by `keyId`.',
         response: {
           200: z.object({
-            keyId: z.string(),
             algorithm: z.literal('Ed25519'),
-            publicKeyPem: z.string(),
+            keys: z.array(
+              z.object({ keyId: z.string(), publicKeyPem: z.string(), current: z.boolean() }),
+            ),
           }),
         },
       },
@@ -233,11 +235,7 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
     },
     async () => {
       if (!options.signer) throw new AuditErrors.RetentionUnavailable()
-      return {
-        keyId: options.signer.keyId,
-        algorithm: 'Ed25519' as const,
-        publicKeyPem: options.signer.publicKeyPem(),
-      }
+      return { algorithm: 'Ed25519' as const, keys: options.signer.publicKeys() }
     },
   )
 }

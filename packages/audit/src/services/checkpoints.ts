@@ -32,21 +32,44 @@ export function checkpointMessage(
   })
 }
 
-/** Signs checkpoints with the app's Ed25519 key; anyone with the public key checks them. */
+/** A key that checks checkpoints: the current one, or one retired by a key rotation. */
+interface CheckingKey {
+  keyId: string
+  publicKey: KeyObject
+}
+
+/** The first 16 hex digits of the SHA-256 of the public key (SPKI DER). */
+function keyIdOf(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' })
+  return createHash('sha256').update(der).digest('hex').slice(0, 16)
+}
+
+/**
+ * Signs checkpoints with the app's Ed25519 key; anyone with the public key checks them. Keys
+ * retired by a rotation still check the checkpoints they signed.
+ */
 export class CheckpointSigner {
   readonly #privateKey: KeyObject
   readonly publicKey: KeyObject
-  /** The first 16 hex digits of the SHA-256 of the public key (SPKI DER). */
   readonly keyId: string
+  readonly #keys = new Map<string, CheckingKey>()
 
-  constructor(privateKeyPem: string) {
+  constructor(privateKeyPem: string, retiredPublicKeyPems: readonly string[] = []) {
     this.#privateKey = createPrivateKey(privateKeyPem)
     if (this.#privateKey.asymmetricKeyType !== 'ed25519') {
       throw new TypeError('checkpointKey must be an Ed25519 private key')
     }
     this.publicKey = createPublicKey(this.#privateKey)
-    const der = this.publicKey.export({ type: 'spki', format: 'der' })
-    this.keyId = createHash('sha256').update(der).digest('hex').slice(0, 16)
+    this.keyId = keyIdOf(this.publicKey)
+    this.#keys.set(this.keyId, { keyId: this.keyId, publicKey: this.publicKey })
+    for (const pem of retiredPublicKeyPems) {
+      const publicKey = createPublicKey(pem)
+      if (publicKey.asymmetricKeyType !== 'ed25519') {
+        throw new TypeError('retired checkpoint keys must be Ed25519 public keys')
+      }
+      const keyId = keyIdOf(publicKey)
+      this.#keys.set(keyId, { keyId, publicKey })
+    }
   }
 
   sign(checkpoint: Pick<Checkpoint, 'tenantId' | 'seq' | 'hash' | 'prunedAt'>): Checkpoint {
@@ -54,13 +77,15 @@ export class CheckpointSigner {
     return { ...checkpoint, keyId: this.keyId, signature: signature.toString('base64url') }
   }
 
+  /** Whether a known key (current or retired) signed the checkpoint. */
   verify(checkpoint: Checkpoint): boolean {
-    if (checkpoint.keyId !== this.keyId) return false
+    const key = this.#keys.get(checkpoint.keyId)
+    if (!key) return false
     try {
       return verify(
         null,
         Buffer.from(checkpointMessage(checkpoint)),
-        this.publicKey,
+        key.publicKey,
         Buffer.from(checkpoint.signature, 'base64url'),
       )
     } catch {
@@ -68,8 +93,13 @@ export class CheckpointSigner {
     }
   }
 
-  publicKeyPem(): string {
-    return this.publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  /** Every key that checks checkpoints, the current one first, as PEM. */
+  publicKeys(): Array<{ keyId: string; publicKeyPem: string; current: boolean }> {
+    return [...this.#keys.values()].map((key) => ({
+      keyId: key.keyId,
+      publicKeyPem: key.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      current: key.keyId === this.keyId,
+    }))
   }
 }
 

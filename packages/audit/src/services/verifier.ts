@@ -83,7 +83,7 @@ export async function verifyChain(
       kind: 'checkpoint_invalid',
       seq: checkpoint.seq,
       entryId: null,
-      message: `the checkpoint "pruned up to ${checkpoint.seq}" does not carry a valid signature of key ${signer.keyId}`,
+      message: `the checkpoint "pruned up to ${checkpoint.seq}" does not carry a valid signature of a known key (it names key ${checkpoint.keyId})`,
     })
   }
   const start = checkpoint ? checkpoint.seq + 1 : 1

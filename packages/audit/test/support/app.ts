@@ -3,7 +3,13 @@ import acmeAuth, { type AuthOptions } from '@acme/auth'
 import type { CoreOptions } from '@acme/core'
 import acmeRbac from '@acme/rbac'
 import acmeTenancy from '@acme/tenancy'
-import { type AppRoleTestApp, createAppRoleTestApp, schemaMigrationsDir } from '@acme/test-support'
+import {
+  type AppRoleDatabase,
+  type AppRoleTestApp,
+  createAppRoleDatabase,
+  createAppRoleTestApp,
+  schemaMigrationsDir,
+} from '@acme/test-support'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
@@ -26,6 +32,8 @@ export interface AuditHarness {
   redis?: boolean
   core?: Partial<CoreOptions>
   auth?: Partial<AuthOptions>
+  /** Share a database (another instance, a restart); then not dropped with the app. */
+  database?: AppRoleDatabase
   /** Test routes and action definitions, registered after the plugins. */
   routes?: (app: FastifyInstance) => void | Promise<void>
 }
@@ -43,6 +51,7 @@ export async function createAuditApp(
     PrismaClient,
     ...(harness.redis === false ? { redis: false } : {}),
     ...(harness.core ? { core: harness.core } : {}),
+    ...(harness.database ? { database: harness.database } : {}),
     setup: async (instance) => {
       await instance.register(acmeAuth, {
         jwt: { issuer: 'https://api.initech.test' },
@@ -55,6 +64,10 @@ export async function createAuditApp(
     },
   })
 }
+
+/** A database built by the migration owner, and the unprivileged role the apps connect as. */
+export const createAuditDatabase = (label: string): Promise<AppRoleDatabase> =>
+  createAppRoleDatabase({ migrationsDir, label })
 
 /** Runs SQL on a connection of its own (the owner's, the app role's), closed afterwards. */
 export async function sql<Row extends Record<string, unknown>>(
