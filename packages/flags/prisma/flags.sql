@@ -14,3 +14,17 @@ CREATE POLICY "acme_tenant_isolation" ON "flag_tenant_overrides"
     "tenant_id" = NULLIF(current_setting('app.tenant_id', true), '')::uuid
     OR NULLIF(current_setting('app.tenant_id', true), '') IS NULL
   );
+
+-- The history of changes: a tenant's transaction sees (and writes) the changes of its own
+-- overrides only; the app's scope sees the whole history.
+ALTER TABLE "flag_changes" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "flag_changes" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "acme_tenant_isolation" ON "flag_changes"
+  USING (
+    "tenant_id" = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+    OR NULLIF(current_setting('app.tenant_id', true), '') IS NULL
+  )
+  WITH CHECK (
+    "tenant_id" = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+    OR NULLIF(current_setting('app.tenant_id', true), '') IS NULL
+  );
