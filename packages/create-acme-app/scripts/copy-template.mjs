@@ -1,6 +1,7 @@
 // Builds template/ from examples/saas-starter: the files a new project starts from, with the
 // workspace's `workspace:*` ranges turned into the published versions and the starter's own
 // test tooling left out. Run by `build`, so the template can never drift from the starter.
+// project/ adds what only a created project has: its first-run `setup` script.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,6 +21,8 @@ for (const entry of ['.env.example', 'README.md', 'prisma', 'src']) {
   })
 }
 
+cpSync(join(here, '..', 'project'), template, { recursive: true })
+
 const versionOf = (name) =>
   readJson(join(root, 'packages', name.replace('@acme/', ''), 'package.json')).version
 const TEST_ONLY = [
@@ -38,7 +41,12 @@ const ranges = (deps) =>
         range.startsWith('workspace:') ? `^${versionOf(name)}` : range,
       ]),
   )
-const { test: _test, ...scripts } = pkg.scripts
+const { test: _test, ...starterScripts } = pkg.scripts
+const scripts = {
+  ...starterScripts,
+  // Applies the migrations and creates the first operator account (project/src/setup.ts).
+  setup: 'acme prisma generate && tsx src/setup.ts',
+}
 writeFileSync(
   join(template, 'package.json'),
   `${JSON.stringify(

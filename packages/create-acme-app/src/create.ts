@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateSigningKey } from '@acme/cli'
 import { CreateAppError } from './errors.js'
+import { localTarballs } from './local-packages.js'
 import { TIERS, type Tier } from './tiers.js'
 
 export interface CreateOptions {
@@ -17,6 +18,11 @@ export interface CreateOptions {
   databaseUrl: string | null
   /** The template folder; the one shipped in this package by default. */
   templateDir?: string
+  /**
+   * A folder of packed `@acme/*` tarballs to install from instead of the registry (air-gapped
+   * installs, unreleased packages): the project's package.json points at them by `file:` path.
+   */
+  packagesDir?: string
 }
 
 export interface CreatedProject {
@@ -63,11 +69,19 @@ export function createProject(options: CreateOptions): CreatedProject {
     )
   }
 
+  const pkg = JSON.parse(readFileSync(join(template, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>
+  }
+  const dependencies = options.packagesDir
+    ? { ...pkg.dependencies, ...localTarballs(pkg.dependencies, options.packagesDir) }
+    : pkg.dependencies
+
   cpSync(template, directory, { recursive: true })
   renameSync(join(directory, '_gitignore'), join(directory, '.gitignore'))
-  const pkgPath = join(directory, 'package.json')
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as Record<string, unknown>
-  writeFileSync(pkgPath, `${JSON.stringify({ ...pkg, name: options.name }, null, 2)}\n`)
+  writeFileSync(
+    join(directory, 'package.json'),
+    `${JSON.stringify({ ...pkg, name: options.name, dependencies }, null, 2)}\n`,
+  )
   if (TIERS[options.tier].tenancy === 'single') {
     writeFileSync(
       join(directory, 'src', 'app.ts'),

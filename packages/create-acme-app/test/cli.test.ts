@@ -63,6 +63,24 @@ describe('create-acme-app without a terminal', () => {
     expect(existsSync(join(refused.cwd, 'no-db'))).toBe(false)
   })
 
+  it('takes the operator password only from ACME_OPERATOR_PASSWORD, refusing before writing', () => {
+    const noPassword = run(['ops', '--operator', 'ops@initech.test'], {
+      ACME_OPERATOR_PASSWORD: '',
+    })
+    expect(noPassword.status).toBe(1)
+    expect(noPassword.output).toContain('ACME_OPERATOR_PASSWORD')
+    expect(existsSync(join(noPassword.cwd, 'ops'))).toBe(false)
+    const noInstall = run(['ops', '--operator', 'ops@initech.test', '--no-install'], {
+      ACME_OPERATOR_PASSWORD: 'operator horse battery staple',
+    })
+    expect(noInstall.status).toBe(1)
+    expect(noInstall.output).toContain('--operator needs the install')
+    expect(existsSync(join(noInstall.cwd, 'ops'))).toBe(false)
+    const notEmail = run(['ops', '--operator', 'ops'], { ACME_OPERATOR_PASSWORD: 'x' })
+    expect(notEmail.status).toBe(1)
+    expect(notEmail.output).toContain('--operator must be an email address')
+  })
+
   it('refuses an unknown tier or flag with the usage, writing nothing', () => {
     const tier = run(['x', '--tier', 'gold', '--no-install'])
     expect(tier.status).toBe(1)

@@ -6,6 +6,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -142,5 +143,43 @@ describe('createProject', () => {
       }),
     ).toThrow(expect.objectContaining({ code: 'ACME_CREATE_BRAND_INVALID' }))
     expect(existsSync(fresh)).toBe(false)
+  })
+
+  it('points the acme dependencies at packed tarballs, and refuses a folder missing one', () => {
+    const packages = mkdtempSync(join(tmpdir(), 'create-acme-app-packages-'))
+    const names = ['acme-auth', 'acme-cli', 'acme-core', 'acme-rbac', 'acme-tenancy']
+    // A package whose name starts like core's, which must not pass for it.
+    for (const stem of [...names, 'acme-core-extra']) {
+      writeFileSync(join(packages, `${stem}-0.1.0.tgz`), '')
+    }
+    const directory = newDir()
+    createProject({
+      directory,
+      name: 'air-gapped',
+      brand: 'X',
+      tier: 'pro',
+      databaseUrl: null,
+      packagesDir: packages,
+    })
+    const { dependencies } = JSON.parse(read(directory, 'package.json')) as {
+      dependencies: Record<string, string>
+    }
+    expect(dependencies['@acme/core']).toBe(`file:${join(packages, 'acme-core-0.1.0.tgz')}`)
+    expect(dependencies['@acme/tenancy']).toBe(`file:${join(packages, 'acme-tenancy-0.1.0.tgz')}`)
+    expect(dependencies.fastify).toMatch(/^\d/)
+
+    rmSync(join(packages, 'acme-rbac-0.1.0.tgz'))
+    const refused = newDir()
+    expect(() =>
+      createProject({
+        directory: refused,
+        name: 'x',
+        brand: 'X',
+        tier: 'pro',
+        databaseUrl: null,
+        packagesDir: packages,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'ACME_CREATE_PACKAGES_MISSING' }))
+    expect(existsSync(refused)).toBe(false)
   })
 })

@@ -4,6 +4,8 @@ import { once } from 'node:events'
 export interface RunningApp {
   /** The origin the app answered on. */
   baseUrl: string
+  /** The start command's process (bash `exec`s the command, so it is the command itself). */
+  pid: number
   /** Everything the app has printed so far, stdout and stderr interleaved. */
   output(): string
   /** Sends SIGTERM to the command's process, as an orchestrator does, and waits for the exit. */
@@ -39,6 +41,7 @@ export async function startApp(options: {
   const exited = once(child, 'exit')
   const app: RunningApp = {
     baseUrl: new URL(options.readyUrl).origin,
+    pid: child.pid ?? 0,
     output: () => output,
     stop: (timeoutMs) => stop(child, exited, timeoutMs),
     kill: () => killGroup(child),

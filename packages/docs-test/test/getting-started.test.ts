@@ -4,13 +4,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '@acme/test-kit'
 import { createTestDatabase, type TestDatabase } from '@acme/test-support'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { errorLines, type RunningApp, startApp } from '../src/app-process.js'
 import { userEnvironment } from '../src/environment.js'
 import { HttpSession } from '../src/http-session.js'
-import { packPackages, publishedPackages } from '../src/pack.js'
 import { appRoleOf, planOf } from '../src/plan.js'
 import { notFromTarballs, runSetup } from '../src/run-setup.js'
+import { sharedTarballs } from '../src/shared-pack.js'
 import { extractSteps } from '../src/steps.js'
 import { walkThrough } from '../src/walk-through.js'
 
@@ -60,8 +60,8 @@ afterAll(async () => {
 describe(`${PAGE}, followed as written in an empty folder`, () => {
   it('sets up the app from the published packages: every file and command of the page', async () => {
     const started = performance.now()
-    const tarballs = await packPackages(publishedPackages(root), join(workdir, 'tarballs'))
-    timings.push(`pnpm pack of ${tarballs.size} packages: ${since(started)}`)
+    const tarballs = await sharedTarballs(root, inject('packDir'))
+    timings.push(`pnpm pack of ${tarballs.size} packages (or waiting for it): ${since(started)}`)
     captured = await runSetup(plan.setup, {
       appDir,
       env: { ...userEnvironment(root), DATABASE_URL: database?.url ?? '', APP_DB_PASSWORD },
