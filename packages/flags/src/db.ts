@@ -7,7 +7,13 @@ import type { PrismaClient } from './generated/prisma/client.js'
  */
 export type FlagsDb = Pick<
   PrismaClient,
-  'flag' | 'flagEnvironment' | 'flagTenantOverride' | 'flagSegment' | 'flagChange' | '$transaction'
+  | 'flag'
+  | 'flagEnvironment'
+  | 'flagTenantOverride'
+  | 'flagSegment'
+  | 'flagChange'
+  | 'flagSchedule'
+  | '$transaction'
 >
 
 /** The same delegates inside a transaction. */

@@ -9,6 +9,12 @@ export const FlagsErrors = {
     'Not Found',
     'No such segment.',
   ),
+  ScheduleNotFound: defineError(
+    'ACME_FLAGS_SCHEDULE_NOT_FOUND',
+    404,
+    'Not Found',
+    'No pending schedule with this id.',
+  ),
   FlagExists: defineError(
     'ACME_FLAGS_FLAG_EXISTS',
     409,

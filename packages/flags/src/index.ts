@@ -1,5 +1,5 @@
 import type {} from '@acme/auth'
-import { AcmeConfigError, parseOptions, systemClock } from '@acme/core'
+import { AcmeConfigError, parseOptions, scheduleOnReady, systemClock } from '@acme/core'
 import type {} from '@acme/rbac'
 import type {} from '@acme/tenancy'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -20,6 +20,7 @@ import { contextOf, flagCheck, RequestFlagsView } from './request-flags.js'
 import { flagsRoutes } from './routes/flags.js'
 import { FlagAdmin } from './services/flag-admin.js'
 import { FlagHistory } from './services/history.js'
+import { FlagSchedules } from './services/schedules.js'
 import { FlagStore } from './store/flag-store.js'
 import { LiveFlags } from './store/live-flags.js'
 import type { FlagsServices, RequestFlags } from './types.js'
@@ -114,6 +115,35 @@ async function registerFlags(app: FastifyInstance, rawOptions: FlagsOptions): Pr
     },
   })
 
+  const schedules = new FlagSchedules({
+    db,
+    environment: options.environment,
+    admin,
+    clock,
+    flagExists: (key) => live.snapshot?.has(key) ?? false,
+    hasRollout: (key) => Boolean(live.snapshot?.definition(key)?.rollout),
+  })
+  const schedulesJob = app.jobs.define({
+    name: 'flags.schedules',
+    schema: z.object({}).strict(),
+    concurrency: 1,
+    handler: async (_payload, context) => {
+      const report = await schedules.runDue()
+      if (report.applied + report.failed > 0) {
+        app.log.info(
+          { job: 'flags.schedules', jobId: context.id, ...report },
+          'flags: schedules applied',
+        )
+      }
+    },
+  })
+  scheduleOnReady(
+    app,
+    schedulesJob,
+    options.schedules.enabled ? { every: options.schedules.everySeconds * 1_000 } : null,
+    '@acme/flags',
+  )
+
   const services: FlagsServices = {
     environment: options.environment,
     evaluate: (key, context) => evaluator.evaluate(key, context) as never,
@@ -132,6 +162,7 @@ async function registerFlags(app: FastifyInstance, rawOptions: FlagsOptions): Pr
     overrides: (key) => live.snapshot?.overrides(key) ?? [],
     refresh: () => live.reload(),
     admin,
+    schedules,
   }
   app.decorate('flags', services)
   app.decorateRequest('flags', {
@@ -181,6 +212,7 @@ async function registerFlags(app: FastifyInstance, rawOptions: FlagsOptions): Pr
     live,
     evaluator,
     history: new FlagHistory(db, options.environment),
+    schedules,
     operatorTenantId: options.operatorTenantId ?? null,
   })
 }
@@ -234,6 +266,12 @@ export {
 export { FlagsErrors } from './errors.js'
 export type { FlagDeclaration, FlagsOptions, ResolvedFlagsOptions } from './options.js'
 export { FLAGS_PERMISSIONS } from './permissions.js'
+export type {
+  FlagScheduleRecord,
+  ScheduledChange,
+  ScheduleRunReport,
+  ScheduleStatus,
+} from './services/schedules.js'
 export type { FlagsState, FlagsStatus } from './store/live-flags.js'
 export type {
   AcmeFlags,

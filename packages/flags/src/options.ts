@@ -55,6 +55,17 @@ export const flagsOptionsSchema = z
       .strict()
       .prefault({}),
     /**
+     * Scheduled changes (enable at a time, ramps): the `flags.schedules` job applies those due,
+     * every `everySeconds`, on one instance per tick. `enabled: false` unschedules the job.
+     */
+    schedules: z
+      .object({
+        enabled: z.boolean().default(true),
+        everySeconds: z.number().int().min(1).max(3_600).default(30),
+      })
+      .strict()
+      .prefault({}),
+    /**
      * The tenant whose members manage every flag (operators): with `flags:manage` there they use
      * the operator routes. Its id (uuid). Without it, flags change only through `app.flags.admin`
      * and tenant admins' overrides of tenant-editable flags.

@@ -7,6 +7,12 @@ import type {
   SegmentDefinitionInput,
 } from './engine/definition.js'
 import type { Evaluation, ExplainStep, TenantOverride } from './engine/snapshot.js'
+import type {
+  FlagScheduleRecord,
+  ScheduledChange,
+  ScheduleRunReport,
+  ScheduleStatus,
+} from './services/schedules.js'
 import type { FlagsState, FlagsStatus } from './store/live-flags.js'
 
 /**
@@ -70,6 +76,33 @@ export interface FlagsServices {
   refresh(): Promise<void>
   /** Changes in code (seed scripts, jobs), with the same checks, history and propagation as the routes. */
   readonly admin: FlagsAdmin
+  /** Changes planned for a time, applied by the `flags.schedules` job. */
+  readonly schedules: FlagsSchedules
+}
+
+/** `app.flags.schedules`. */
+export interface FlagsSchedules {
+  /** Plans one change at `runAt` (in the future). */
+  plan(
+    actor: ChangeActor,
+    key: string,
+    runAt: Date,
+    change: ScheduledChange,
+  ): Promise<FlagScheduleRecord>
+  /** Plans a ramp of the flag's rollout, one percentage per step (going up only). */
+  ramp(
+    actor: ChangeActor,
+    key: string,
+    steps: readonly { at: Date; percentage: number }[],
+  ): Promise<FlagScheduleRecord[]>
+  list(filter: {
+    key?: string
+    status?: ScheduleStatus
+    limit: number
+  }): Promise<FlagScheduleRecord[]>
+  cancel(id: string): Promise<void>
+  /** Applies what is due now (what the job runs). */
+  runDue(): Promise<ScheduleRunReport>
 }
 
 /** Who made a change: a user id, or null for code (seeds, jobs). */
@@ -89,6 +122,8 @@ export type SegmentUpdate = Partial<Omit<SegmentDefinitionInput, 'key'>>
 export interface FlagsAdmin {
   createFlag(actor: ChangeActor, input: FlagDefinitionInput): Promise<FlagDefinition>
   updateFlag(actor: ChangeActor, key: string, update: FlagUpdate): Promise<FlagDefinition>
+  /** The rollout's percentage alone (a ramp step), its value, stickiness and seed as they are. */
+  setRolloutPercentage(actor: ChangeActor, key: string, percentage: number): Promise<FlagDefinition>
   deleteFlag(actor: ChangeActor, key: string): Promise<void>
   setOverride(actor: ChangeActor, key: string, tenantId: string, value: FlagValue): Promise<void>
   deleteOverride(actor: ChangeActor, key: string, tenantId: string): Promise<void>
@@ -124,6 +159,10 @@ export interface FlagChangeEvent {
 }
 
 declare module '@acme/core' {
+  interface AcmeJobs {
+    /** Applies the scheduled flag changes that are due; `{}` runs it now. */
+    'flags.schedules': Record<string, never>
+  }
   interface AcmeEvents {
     /** Every change to a flag, a tenant's override or a segment, with its before and after. */
     'flag.changed': FlagChangeEvent

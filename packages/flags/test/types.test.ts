@@ -14,6 +14,8 @@ declare module '../src/types.js' {
     checkout: string
     'new-checkout': string
     'white-glove': boolean
+    launch: boolean
+    ramped: boolean
   }
 }
 
@@ -28,9 +30,11 @@ describe('flags typed by augmentation', () => {
       | 'checkout'
       | 'new-checkout'
       | 'white-glove'
+      | 'launch'
+      | 'ramped'
     >()
     expectTypeOf<BooleanFlagKey>().toEqualTypeOf<
-      'new-billing' | 'uploads' | 'beta-reports' | 'white-glove'
+      'new-billing' | 'uploads' | 'beta-reports' | 'white-glove' | 'launch' | 'ramped'
     >()
     expectTypeOf<FlagValueOf<'theme'>>().toEqualTypeOf<'light' | 'dark'>()
   })

@@ -183,3 +183,30 @@ export const flagDefinitionSchema = z
   .strict()
 export type FlagDefinition = z.output<typeof flagDefinitionSchema>
 export type FlagDefinitionInput = z.input<typeof flagDefinitionSchema>
+
+/** A change to a flag: the fields given replace the stored ones (key and type excepted). */
+export const flagPatchSchema = z
+  .object({
+    description: safeString().max(500),
+    enabled: z.boolean(),
+    defaultValue: flagValueSchema,
+    offValue: flagValueSchema,
+    schema: z.record(z.string(), z.unknown()),
+    entitlement: z.string().min(1).max(100).nullable(),
+    plans: z.record(z.string().regex(/^[a-z0-9-]{1,40}$/), flagValueSchema),
+    prerequisites: z.array(prerequisiteSchema).max(20),
+    rules: z.array(ruleSchema).max(200),
+    rollout: rolloutSchema.nullable(),
+    clientVisible: z.boolean(),
+    tenantEditable: z.boolean(),
+  })
+  .partial()
+  .strict()
+
+export const segmentPatchSchema = z
+  .object({
+    description: safeString().max(500),
+    conditions: z.array(conditionSchema).max(50),
+  })
+  .partial()
+  .strict()

@@ -4,21 +4,27 @@ import type {} from '@acme/tenancy'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { flagDefinitionSchema, flagKey, segmentDefinitionSchema } from '../engine/definition.js'
+import {
+  flagDefinitionSchema,
+  flagKey,
+  flagPatchSchema as flagUpdate,
+  segmentDefinitionSchema,
+} from '../engine/definition.js'
 import { FlagsErrors } from '../errors.js'
 import type { Evaluator } from '../evaluator.js'
 import type { FlagAdmin } from '../services/flag-admin.js'
 import type { FlagHistory } from '../services/history.js'
+import type { FlagSchedules } from '../services/schedules.js'
 import type { LiveFlags } from '../store/live-flags.js'
 import type { ChangeActor } from '../types.js'
 import {
   changeView,
   evaluationView,
-  flagPatchSchema,
   flagView,
   keyParams,
   overrideParams,
   overrideView,
+  scheduleView,
   segmentPatchSchema,
   segmentView,
   statusView,
@@ -30,6 +36,7 @@ export interface FlagsRoutesOptions {
   live: LiveFlags
   evaluator: Evaluator
   history: FlagHistory
+  schedules: FlagSchedules
   /** Members of this tenant with the permission manage every flag; null: nobody through HTTP. */
   operatorTenantId: string | null
 }
@@ -50,7 +57,7 @@ const tenantIdOf = (request: FastifyRequest): string => {
  * tenant admins' routes act on their own tenant and on tenant-editable flags only.
  */
 export async function flagsRoutes(app: FastifyInstance, options: FlagsRoutesOptions) {
-  const { admin, live, evaluator, history } = options
+  const { admin, live, evaluator, history, schedules } = options
   const routes = app.withTypeProvider<ZodTypeProvider>()
   const snapshot = () => {
     const current = live.snapshot
@@ -192,7 +199,7 @@ export async function flagsRoutes(app: FastifyInstance, options: FlagsRoutesOpti
           'The fields given replace the stored ones; the result is checked as a whole. ' +
           `\`enabled: false\` is the kill switch.${operatorsOnly}`,
         params: keyParams,
-        body: flagPatchSchema,
+        body: flagUpdate,
         response: { 200: flagView },
       },
       config: operatorManage,
@@ -319,6 +326,130 @@ export async function flagsRoutes(app: FastifyInstance, options: FlagsRoutesOpti
         context: { tenantId: context.tenantId, plan, userId: context.userId },
         steps,
       }
+    },
+  )
+
+  const instant = z.iso.datetime({ offset: true }).transform((text) => new Date(text))
+
+  routes.post(
+    '/flags/definitions/:key/schedules',
+    {
+      schema: {
+        tags: ['flags'],
+        summary: 'Plan a change',
+        description:
+          'At `runAt` (in the future), the `flags.schedules` job applies either `update` (fields of ' +
+          'the flag, as PATCH takes them) or `rolloutPercentage`, as a change of the caller, with ' +
+          `the same checks: one that no longer holds together then fails, with its problems.${operatorsOnly}`,
+        params: keyParams,
+        body: z
+          .object({
+            runAt: instant,
+            update: flagUpdate.optional(),
+            rolloutPercentage: z.number().min(0).max(100).multipleOf(0.01).optional(),
+          })
+          .strict()
+          .refine(
+            (body) => (body.update === undefined) !== (body.rolloutPercentage === undefined),
+            'give either update or rolloutPercentage',
+          ),
+        response: { 201: scheduleView },
+      },
+      config: operatorManage,
+    },
+    async (request, reply) => {
+      asOperator(request)
+      const { runAt, update, rolloutPercentage } = request.body
+      const change =
+        update !== undefined ? { update } : { rolloutPercentage: rolloutPercentage ?? 0 }
+      const planned = await schedules.plan(actorOf(request), request.params.key, runAt, change)
+      return reply.code(201).send(planned)
+    },
+  )
+
+  routes.post(
+    '/flags/definitions/:key/ramp',
+    {
+      schema: {
+        tags: ['flags'],
+        summary: 'Plan a ramp of the rollout',
+        description:
+          'One rollout percentage per step, each at its time, going up only (e.g. 10 → 50 → 100 %). ' +
+          `The flag needs a rollout.${operatorsOnly}`,
+        params: keyParams,
+        body: z
+          .object({
+            steps: z
+              .array(
+                z
+                  .object({
+                    at: instant,
+                    percentage: z.number().min(0).max(100).multipleOf(0.01),
+                  })
+                  .strict(),
+              )
+              .min(1)
+              .max(20),
+          })
+          .strict(),
+        response: { 201: z.object({ items: z.array(scheduleView) }) },
+      },
+      config: operatorManage,
+    },
+    async (request, reply) => {
+      asOperator(request)
+      const items = await schedules.ramp(actorOf(request), request.params.key, request.body.steps)
+      return reply.code(201).send({ items })
+    },
+  )
+
+  routes.get(
+    '/flags/schedules',
+    {
+      schema: {
+        tags: ['flags'],
+        summary: 'Planned changes',
+        description: `Schedules, soonest first, with their status and, when one failed, why.${operatorsOnly}`,
+        querystring: z
+          .object({
+            key: flagKey.optional(),
+            status: z.enum(['pending', 'running', 'applied', 'failed', 'cancelled']).optional(),
+            limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(20),
+          })
+          .strict(),
+        response: { 200: z.object({ items: z.array(scheduleView) }) },
+      },
+      config: operatorRead,
+    },
+    async (request) => {
+      asOperator(request)
+      const { key, status, limit } = request.query
+      return {
+        items: await schedules.list({
+          limit,
+          ...(key === undefined ? {} : { key }),
+          ...(status === undefined ? {} : { status }),
+        }),
+      }
+    },
+  )
+
+  routes.delete(
+    '/flags/schedules/:scheduleId',
+    {
+      schema: {
+        tags: ['flags'],
+        summary: 'Cancel a planned change',
+        description: `Only a pending one (404 otherwise).${operatorsOnly}`,
+        params: z.object({ scheduleId: z.uuid() }).strict(),
+        response: { 204: z.null() },
+      },
+      config: operatorManage,
+    },
+    async (request, reply) => {
+      asOperator(request)
+      await schedules.cancel(request.params.scheduleId)
+      return reply.code(204).send(null)
     },
   )
 

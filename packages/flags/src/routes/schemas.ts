@@ -1,40 +1,7 @@
-import { safeString } from '@acme/core'
 import { z } from 'zod'
-import {
-  conditionSchema,
-  flagKey,
-  flagValueSchema,
-  prerequisiteSchema,
-  rolloutSchema,
-  ruleSchema,
-} from '../engine/definition.js'
+import { flagKey, flagValueSchema } from '../engine/definition.js'
 
-/** A change to a flag: the fields given replace the stored ones (key and type excepted). */
-export const flagPatchSchema = z
-  .object({
-    description: safeString().max(500),
-    enabled: z.boolean(),
-    defaultValue: flagValueSchema,
-    offValue: flagValueSchema,
-    schema: z.record(z.string(), z.unknown()),
-    entitlement: z.string().min(1).max(100).nullable(),
-    plans: z.record(z.string().regex(/^[a-z0-9-]{1,40}$/), flagValueSchema),
-    prerequisites: z.array(prerequisiteSchema).max(20),
-    rules: z.array(ruleSchema).max(200),
-    rollout: rolloutSchema.nullable(),
-    clientVisible: z.boolean(),
-    tenantEditable: z.boolean(),
-  })
-  .partial()
-  .strict()
-
-export const segmentPatchSchema = z
-  .object({
-    description: safeString().max(500),
-    conditions: z.array(conditionSchema).max(50),
-  })
-  .partial()
-  .strict()
+export { flagPatchSchema, segmentPatchSchema } from '../engine/definition.js'
 
 // Responses: values are any JSON; the shapes around them are declared, so nothing else leaves.
 const jsonValue = z.unknown()
@@ -125,3 +92,15 @@ export const keyParams = z.object({ key: flagKey }).strict()
  */
 export const overrideParams = z.object({ key: flagKey, customerTenantId: z.uuid() }).strict()
 export const valueBody = z.object({ value: flagValueSchema }).strict()
+
+export const scheduleView = z.object({
+  id: z.string(),
+  key: z.string(),
+  runAt: z.date(),
+  change: z.unknown().describe('`{ update }` (fields of the flag) or `{ rolloutPercentage }`.'),
+  status: z.enum(['pending', 'running', 'applied', 'failed', 'cancelled']),
+  error: z.string().nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: z.date(),
+  appliedAt: z.date().nullable(),
+})

@@ -76,6 +76,33 @@ export class FlagAdmin implements FlagsAdmin {
     return result as FlagDefinition
   }
 
+  async setRolloutPercentage(
+    actor: ChangeActor,
+    key: string,
+    percentage: number,
+  ): Promise<FlagDefinition> {
+    let result: FlagDefinition | undefined
+    await this.#change(actor, async (tx) => {
+      const current = await readSet(tx, this.#options.store.environment)
+      const before = current.flags.get(key)
+      if (!before) throw new FlagsErrors.FlagNotFound()
+      if (!before.rollout) {
+        throw new FlagsErrors.InvalidDefinition({
+          extensions: { problems: ['rollout: the flag has no rollout to set a percentage of'] },
+        })
+      }
+      const definition = parseDefinition({ ...before, rollout: { ...before.rollout, percentage } })
+      this.#assertSound(definition, current, (flags) => flags.set(key, definition))
+      await tx.flag.updateMany({
+        where: { environment: this.#options.store.environment, key },
+        data: { definition: asJson(definition) },
+      })
+      result = definition
+      return [{ entity: 'flag', key, action: 'updated', before, after: definition }]
+    })
+    return result as FlagDefinition
+  }
+
   async deleteFlag(actor: ChangeActor, key: string): Promise<void> {
     await this.#change(actor, async (tx) => {
       const current = await readSet(tx, this.#options.store.environment)
