@@ -132,7 +132,13 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
         querystring: verifyQuery,
         response: { 200: verifyReportSchema },
       },
-      config: { auth: 'required', tenant: 'required', permission: 'audit:read' },
+      config: {
+        auth: 'required',
+        tenant: 'required',
+        permission: 'audit:read',
+        // Each call reads up to 100,000 entries.
+        rateLimit: { max: 30, timeWindow: 60_000 },
+      },
     },
     async (request) => {
       const tenantId = tenantOf(request)
