@@ -104,7 +104,7 @@ async function registerFlags(app: FastifyInstance, rawOptions: FlagsOptions): Pr
           environment: options.environment,
           version,
           entity: record.entity,
-          key: record.key,
+          flagKey: record.key,
           tenantId: record.tenantId ?? null,
           action: record.action,
           before: record.before,

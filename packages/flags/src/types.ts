@@ -145,12 +145,16 @@ declare module 'fastify' {
   }
 }
 
-/** A before/after pair of a change, as `flag.changed` carries it. */
+/**
+ * A before/after pair of a change, as `flag.changed` carries it. `flagKey` rather than `key`: an
+ * audit subscriber drops payload fields named like credentials, `key` among them.
+ */
 export interface FlagChangeEvent {
   environment: string
   version: number
   entity: 'flag' | 'override' | 'segment'
-  key: string
+  /** The flag's key, or the segment's. */
+  flagKey: string
   tenantId: string | null
   action: 'created' | 'updated' | 'deleted'
   before: unknown

@@ -151,7 +151,7 @@ describe('request.flags', () => {
     ])
     expect(events.at(-1)).toMatchObject({
       entity: 'override',
-      key: 'theme',
+      flagKey: 'theme',
       tenantId,
       action: 'created',
       before: null,
