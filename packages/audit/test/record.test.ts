@@ -1,3 +1,4 @@
+import { waitFor } from '@acme/test-kit'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { REDACTED } from '../src/index.js'
@@ -7,6 +8,7 @@ import {
   bearer,
   createAuditApp,
   createTenant,
+  PASSWORD,
   signUp,
   sql,
 } from './support/app.js'
@@ -199,6 +201,39 @@ describe('app.audit.record in the caller’s transaction', () => {
     expect(response.json()).toMatchObject({ code: 'ACME_AUDIT_INVALID_ENTRY' })
     expect(response.body).not.toContain('project.vanished')
     expect((await allEntries(t)).length).toBe(before)
+  })
+})
+
+describe('when entries cannot be written', () => {
+  it('fails the audited change with them, and never the request behind an event', async () => {
+    // The database refuses the app's role any new entry (as a broken grant would).
+    await sql(t.db.owner.url, `REVOKE INSERT ON audit_events FROM "${t.db.role}"`)
+    try {
+      const audited = await t.app.inject({
+        method: 'POST',
+        url: '/projects',
+        headers: as(alice.token),
+        payload: { name: 'Unaudited' },
+      })
+      expect(audited.statusCode).toBe(500)
+      expect(
+        await sql(t.db.owner.url, 'SELECT id FROM projects WHERE name = $1', ['Unaudited']),
+      ).toEqual([])
+
+      const login = await t.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: 'alice@record.test', password: PASSWORD },
+      })
+      expect(login.statusCode).toBe(200)
+      const failures = () => t.logs.filter((line) => line.msg === 'audit: entry not recorded')
+      await waitFor(() => failures().some((line) => line.action === 'user.logged_in'))
+      expect(t.rawLogs()).not.toContain(PASSWORD)
+      expect(t.rawLogs()).not.toContain(login.json<{ refreshToken: string }>().refreshToken)
+    } finally {
+      await sql(t.db.owner.url, `GRANT INSERT ON audit_events TO "${t.db.role}"`)
+    }
+    expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
   })
 })
 
