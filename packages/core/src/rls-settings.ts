@@ -13,6 +13,11 @@ export const RLS_SETTINGS = {
   apiKeyPrefix: 'app.api_key_prefix',
   /** The SHA-256 of an invitation token: its invitee reaches that one invitation. */
   invitationTokenHash: 'app.invitation_token_hash',
+  /**
+   * `on` in the webhook relay's own transactions only: it lists which tenants have outbox rows
+   * and due deliveries (ids and times, no content) before working on each in its tenant.
+   */
+  webhooksRelay: 'app.webhooks_relay',
 } as const
 
 export type RlsSetting = (typeof RLS_SETTINGS)[keyof typeof RLS_SETTINGS]
