@@ -1,8 +1,16 @@
 import type {} from '@acme/auth'
-import { AcmeConfigError, parseOptions, systemClock } from '@acme/core'
+import {
+  AcmeConfigError,
+  getRequestContext,
+  parseOptions,
+  scheduleOnReady,
+  systemClock,
+} from '@acme/core'
 import type {} from '@acme/tenancy'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { z } from 'zod'
+import { DeliveryEngine } from './delivery/engine.js'
 import { WebhooksErrors } from './errors.js'
 import { EventTypeCatalog } from './event-types.js'
 import { type WebhooksOptions, webhooksOptionsSchema } from './options.js'
@@ -10,7 +18,9 @@ import { WEBHOOKS_PERMISSIONS } from './permissions.js'
 import { endpointRoutes } from './routes/endpoints.js'
 import { eventTypeRoutes } from './routes/event-types.js'
 import { EndpointService } from './services/endpoints.js'
+import { writeOutbox } from './services/outbox.js'
 import { SecretVault } from './services/secrets.js'
+import type { TransactionalClient } from './sql.js'
 import { checkEndpointUrl, type GuardSettings, SsrfRefusal, systemResolver } from './ssrf/guard.js'
 import type { WebhooksServices } from './types.js'
 
@@ -48,12 +58,118 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     }
   }
 
+  const relayJob = app.jobs.define({
+    name: 'webhooks.relay',
+    schema: z
+      .object({ tenantId: z.uuid(), messageIds: z.array(z.string().max(40)).min(1) })
+      .strict(),
+    concurrency: 4,
+    handler: async ({ tenantId, messageIds }) => {
+      await engine.relay(tenantId, messageIds)
+    },
+  })
+  const deliverJob = app.jobs.define({
+    name: 'webhooks.deliver',
+    schema: z.object({ tenantId: z.uuid(), deliveryId: z.uuid() }).strict(),
+    concurrency: options.delivery.concurrency,
+    // Attempts are counted in the delivery's row; a job is retried only when the database or
+    // the queue failed around the attempt.
+    attempts: 3,
+    handler: async ({ tenantId, deliveryId }) => {
+      await engine.attempt(tenantId, deliveryId)
+    },
+  })
+  const sweepJob = app.jobs.define({
+    name: 'webhooks.sweep',
+    schema: z.object({}).strict(),
+    concurrency: 1,
+    handler: async () => {
+      await engine.sweep()
+    },
+  })
+  const engine = new DeliveryEngine({
+    prisma: app.prisma as unknown as TransactionalClient,
+    clock,
+    vault,
+    guard,
+    settings: {
+      retryScheduleSeconds: options.retryScheduleSeconds,
+      timeoutMs: options.timeoutMs,
+      disableAfterFailingSeconds: options.disableAfterFailingSeconds,
+      sweepBatch: options.delivery.sweepBatch,
+    },
+    enqueueAttempt: async (job, jobOptions) => {
+      await deliverJob.enqueue(job, jobOptions)
+    },
+    enqueueRelay: async (job) => {
+      await relayJob.enqueue(job)
+    },
+    onDisabled: (event) => app.events.emit('webhook.endpoint.disabled', event),
+  })
+
+  // Messages sent during a request, relayed once the request's transaction has committed
+  // (request.db commits before the response): by request id.
+  const sentInRequest = new Map<string, Array<{ tenantId: string; id: string }>>()
+  const relayAfterResponse = (requestId: string, log: FastifyInstance['log']) => {
+    const sent = sentInRequest.get(requestId)
+    if (!sent) return
+    sentInRequest.delete(requestId)
+    const byTenant = new Map<string, string[]>()
+    for (const message of sent)
+      byTenant.set(message.tenantId, [...(byTenant.get(message.tenantId) ?? []), message.id])
+    for (const [tenantId, messageIds] of byTenant) {
+      // Not awaited by the response; a failure here is what the sweeper is for.
+      relayJob.enqueue({ tenantId, messageIds }).catch((error: unknown) => {
+        log.warn({ err: error }, 'webhooks: relay not queued; the sweeper will relay')
+      })
+    }
+  }
+  app.addHook('onResponse', (request, _reply, done) => {
+    relayAfterResponse(request.id, request.log)
+    done()
+  })
+  app.addHook('onRequestAbort', (request, done) => {
+    relayAfterResponse(request.id, request.log)
+    done()
+  })
+
   const services: WebhooksServices = {
     defineEventType: (definition) => catalog.define(definition),
     eventTypes: () => catalog.list(),
     checkUrl,
+    async send(db, tenantId, type, payload) {
+      const sent = await writeOutbox(
+        db,
+        { catalog, clock, maxPayloadBytes: options.maxPayloadBytes },
+        tenantId,
+        type,
+        payload,
+      )
+      const requestId = getRequestContext()?.requestId
+      if (requestId) {
+        const list = sentInRequest.get(requestId) ?? []
+        list.push({ tenantId, id: sent.id })
+        sentInRequest.set(requestId, list)
+      }
+      return sent
+    },
+    sweep: () => engine.sweep(),
   }
   app.decorate('webhooks', services)
+  scheduleOnReady(
+    app,
+    sweepJob,
+    options.delivery.worker ? { every: options.delivery.sweepEverySeconds * 1000 } : null,
+    '@acme/webhooks',
+  )
+  if (options.delivery.worker) {
+    // After a restart, rows a crash left behind go out now rather than one interval later.
+    app.addHook('onReady', async () => {
+      sweepJob.enqueue({}).catch((error: unknown) => {
+        app.log.warn({ err: error }, 'webhooks: first sweep not queued')
+      })
+    })
+  }
 
   app.openapi.addTag({
     name: 'webhooks',

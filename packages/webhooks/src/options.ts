@@ -71,6 +71,19 @@ export const webhooksOptionsSchema = z
       .int()
       .min(60)
       .default(5 * 86_400),
+    delivery: z
+      .object({
+        /** Attempts one process makes at once. */
+        concurrency: z.number().int().min(1).max(1_000).default(50),
+        /** The sweeper's interval: crash leftovers and due retries are queued this often. */
+        sweepEverySeconds: z.number().int().min(1).max(3_600).default(5),
+        /** Outbox rows and due deliveries one sweep queues. */
+        sweepBatch: z.number().int().min(1).max(100_000).default(1_000),
+        /** Run the worker and the sweeper in this process (off: an API-only instance). */
+        worker: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     ssrf: z
       .object({
         /** Test only: addresses allowed although private or loopback (the local receiver). */

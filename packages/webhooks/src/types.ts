@@ -47,6 +47,39 @@ export interface WebhooksServices {
   eventTypes(): EventTypeInfo[]
   /** The SSRF check of the registration routes, for hosts that add endpoints their own way. */
   checkUrl(url: string): Promise<void>
+  /**
+   * Writes the event to the outbox in `db`'s transaction (`request.db`, or the client of your own
+   * `$transaction`): it is delivered once that transaction commits, never if it rolls back.
+   * Sent during a request, it is relayed as soon as the request's transaction has committed;
+   * otherwise the sweeper relays it within `delivery.sweepEverySeconds`.
+   */
+  send<K extends WebhookEventName>(
+    db: SqlClient,
+    tenantId: string,
+    type: K,
+    payload: WebhookEventTypes[K],
+  ): Promise<{ id: string }>
+  /** Queues what the sweeper would (tests and operations): unrelayed rows and due retries. */
+  sweep(): Promise<{ messages: number; deliveries: number }>
+}
+
+declare module '@acme/core' {
+  interface AcmeJobs {
+    /** Fans committed outbox rows out into deliveries. */
+    'webhooks.relay': { tenantId: string; messageIds: string[] }
+    /** One attempt of one delivery. */
+    'webhooks.deliver': { tenantId: string; deliveryId: string }
+    /** Queues unrelayed outbox rows and due deliveries. */
+    'webhooks.sweep': Record<string, never>
+  }
+  interface AcmeEvents {
+    /** An endpoint was disabled: its receiver answered 410, or it failed for too long. */
+    'webhook.endpoint.disabled': {
+      tenantId: string
+      endpointId: string
+      reason: 'gone' | 'failing'
+    }
+  }
 }
 
 declare module 'fastify' {
