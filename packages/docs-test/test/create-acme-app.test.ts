@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { acceptsConnections, freePort, isRunning, processTree, waitFor } from '@acme/test-kit'
+import { createTestDatabase, type TestDatabase } from '@acme/test-support'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest'
 import { errorLines, type RunningApp, startApp } from '../src/app-process.js'
 import { userEnvironment } from '../src/environment.js'
@@ -13,15 +14,15 @@ import { type CommandResult, runCommand } from '../src/shell.js'
 // `npm create acme-app` as a new user runs it, from the packed packages and outside the
 // workspace: create-acme-app installed from its tarball, run without a terminal, the project
 // installed from the tarballs, set up (migrations, the first operator account), type-checked,
-// started with `npm start`, logged in to as the operator, and stopped with SIGTERM.
+// started with `npm start`, logged in to as the operator, and stopped with SIGTERM. Twice: with
+// the defaults (embedded PostgreSQL, pro) and with a PostgreSQL URL on the starter tier.
 const root = fileURLToPath(new URL('../../..', import.meta.url))
 const OPERATOR = { email: 'Ops@Globex.test', password: 'operator horse battery staple' }
 
 const timings: string[] = []
 let workdir = ''
-let projectDir = ''
-let app: RunningApp | undefined
-let failed = false
+/** A variant failed: its project stays for a look, and so does the folder holding it. */
+let kept = false
 
 /** A command in the user's shell; its output joins the failure message when it fails. */
 async function run(
@@ -43,28 +44,48 @@ async function run(
 
 beforeAll(() => {
   workdir = mkdtempSync(join(tmpdir(), 'acme-create-app-'))
-  projectDir = join(workdir, 'globex-api')
-})
-
-beforeEach((context) => {
-  if (failed) context.skip('an earlier step failed')
-})
-
-afterEach((context) => {
-  if (context.task.result?.state === 'fail') failed = true
 })
 
 afterAll(() => {
-  app?.kill()
-  if (!failed && workdir) rmSync(workdir, { recursive: true, force: true })
+  if (!kept && workdir) rmSync(workdir, { recursive: true, force: true })
   console.log(
     `create-acme-app on Node ${process.version}, step by step:\n  ${timings.join('\n  ')}`,
   )
-  if (failed) console.log(`the project is kept for a look: ${projectDir}`)
 })
 
-describe('npm create acme-app, from the packed packages, end to end', () => {
+const variants = [
+  { name: 'the defaults: embedded PostgreSQL, pro', tier: 'pro', postgres: false },
+  { name: 'a PostgreSQL URL, starter (one tenant)', tier: 'starter', postgres: true },
+] as const
+
+describe.each(variants)('npm create acme-app with $name, end to end', ({ tier, postgres }) => {
+  let projectDir = ''
+  let database: TestDatabase | undefined
+  let app: RunningApp | undefined
+  let failed = false
   let setupOutput = ''
+
+  beforeAll(async () => {
+    projectDir = join(workdir, `globex-${tier}`)
+    if (postgres) database = await createTestDatabase({ label: 'acme_create_app' })
+  })
+
+  beforeEach((context) => {
+    if (failed) context.skip('an earlier step failed')
+  })
+
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail') failed = true
+  })
+
+  afterAll(async () => {
+    app?.kill()
+    await database?.drop()
+    if (failed) {
+      kept = true
+      console.log(`the project is kept for a look: ${projectDir}`)
+    }
+  })
 
   it('creates, installs and sets up a project without a terminal, taking no acme package from the registry', async () => {
     const tarballs = await sharedTarballs(root, inject('packDir'))
@@ -74,14 +95,14 @@ describe('npm create acme-app, from the packed packages, end to end', () => {
       return path
     }
     // What `npm create acme-app` installs: create-acme-app and its one acme dependency.
-    const tools = join(workdir, 'tools')
+    const tools = join(workdir, `tools-${tier}`)
     mkdirSync(tools)
     writeFileSync(join(tools, 'package.json'), '{ "private": true }\n')
     await run(`npm install ${tarball('create-acme-app')} ${tarball('@acme/cli')}`, tools, 300_000)
 
     const packagesDir = dirname(tarball('@acme/core'))
     const created = await run(
-      `npm exec -- create-acme-app ${projectDir} --yes --brand Globex --operator ${OPERATOR.email} --packages ${packagesDir}`,
+      `npm exec -- create-acme-app ${projectDir} --yes --brand Globex --tier ${tier} --operator ${OPERATOR.email} --packages ${packagesDir}${database ? ` --database ${database.url}` : ''}`,
       tools,
       600_000, // an npm install of the whole project with a cold cache, then the embedded database
       { ACME_OPERATOR_PASSWORD: OPERATOR.password },
@@ -94,8 +115,9 @@ describe('npm create acme-app, from the packed packages, end to end', () => {
     const env = readFileSync(join(projectDir, '.env'), 'utf8')
     expect(env).toContain('BRAND_NAME="Globex"')
     expect(env).not.toContain(OPERATOR.password)
-    // The embedded database the setup migrated is the one `npm start` opens.
-    expect(existsSync(join(projectDir, '.data', 'pglite'))).toBe(true)
+    // The database the setup migrated is the one `npm start` opens: .env names it.
+    expect(existsSync(join(projectDir, '.data', 'pglite'))).toBe(!postgres)
+    if (database) expect(env).toContain(`DATABASE_URL=${database.url}`)
   }, 1_200_000)
 
   it('type-checks against the published types', async () => {
