@@ -59,7 +59,10 @@ export class ActionRegistry {
    * Validates an entry against its action. A configuration change must give both states; their
    * secrets are redacted by the schema's `secret` marks before anything is stored or diffed.
    */
-  check(name: string, input: { metadata: unknown; before?: unknown; after?: unknown }) {
+  check(
+    name: string,
+    input: { metadata: unknown; before?: unknown; after?: unknown },
+  ): CheckedContent {
     const rule = this.#rules.get(name)
     if (!rule) throw invalid(`audit action "${name}" was never defined (app.audit.defineAction)`)
     const metadata = rule.metadata.safeParse(input.metadata)

@@ -15,6 +15,7 @@ const TARGET_FIELDS: ReadonlyArray<readonly [string, string]> = [
   ['webhookId', 'webhook'],
   ['endpointId', 'webhook_endpoint'],
   ['flagId', 'flag'],
+  ['flagKey', 'flag'],
 ]
 
 /**
@@ -54,13 +55,34 @@ export function targetsOf(payload: Record<string, unknown>): AuditTarget[] {
   return targets
 }
 
-/** The event's payload as metadata, without anything credential-like. */
-export function metadataOf(payload: Record<string, unknown>): Record<string, unknown> {
-  const metadata: Record<string, unknown> = {}
-  for (const [field, value] of Object.entries(payload)) {
-    if (!NEVER_STORED.has(field)) metadata[field] = value
+/** A value without any field named like a credential, at any depth. */
+export function withoutCredentials(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutCredentials)
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value
+  const kept: Record<string, unknown> = {}
+  for (const [field, inner] of Object.entries(value)) {
+    if (!NEVER_STORED.has(field)) kept[field] = withoutCredentials(inner)
   }
-  return metadata
+  return kept
+}
+
+/**
+ * What an event's entry stores of its payload: `before` and `after`, when the payload carries
+ * them (a configuration change), and the rest as metadata; credential-like fields dropped at any
+ * depth.
+ */
+export function contentOf(payload: Record<string, unknown>): {
+  metadata: Record<string, unknown>
+  states: { before: unknown; after: unknown } | null
+} {
+  const { before, after, ...rest } = payload
+  const states = 'before' in payload || 'after' in payload
+  return {
+    metadata: withoutCredentials(rest) as Record<string, unknown>,
+    states: states
+      ? { before: withoutCredentials(before ?? null), after: withoutCredentials(after ?? null) }
+      : null,
+  }
 }
 
 /** The chain an event belongs to: the tenant its payload names, else the request's, else none. */

@@ -1,9 +1,10 @@
 import type { DomainEvent } from '@acme/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import type { ActionRegistry } from './actions.js'
+import { type ActionRegistry, diff } from './actions.js'
 import type { BackgroundWriter } from './background-writer.js'
-import { metadataOf, targetsOf, tenantOf, userOf } from './event-entries.js'
+import { type JsonValue, toJson } from './canonical.js'
+import { contentOf, targetsOf, tenantOf, userOf } from './event-entries.js'
 import { originOf, type RequestDirectory } from './request-info.js'
 import type { NewEntry } from './services/recorder.js'
 
@@ -30,9 +31,15 @@ function entryOf(event: DomainEvent, options: EventSubscriberOptions): NewEntry 
     const actorId = userOf(event, origin.actor.type === 'anonymous')
     if (actorId) origin.actor = { type: 'user', id: actorId }
   }
+  const { metadata, states } = contentOf(payload)
+  const content = actions.check(event.name, { metadata, ...states })
+  // A change the event describes with before and after gets its field diff, as record gives one.
+  if (states) {
+    content.changes = diff(toJson(states.before), toJson(states.after)) as unknown as JsonValue
+  }
   return {
     action: event.name,
-    content: actions.check(event.name, { metadata: metadataOf(payload) }),
+    content,
     targets: targetsOf(payload),
     origin: { ...origin, tenantId: tenantOf(event) },
   }

@@ -1,4 +1,5 @@
 import { waitFor } from '@acme/test-kit'
+import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type AuditTestApp,
@@ -9,6 +10,37 @@ import {
   PASSWORD,
   signUp,
 } from './support/app.js'
+
+declare module '@acme/core' {
+  interface AcmeEvents {
+    /** A later plugin's configuration change, with its before and after. */
+    'settings.changed': {
+      tenantId: string
+      flagKey: string
+      before: unknown
+      after: unknown
+      by: string
+    }
+  }
+}
+
+/** Stands in for a plugin added later: it emits a change event, and knows nothing of audit. */
+async function settingsRoutes(app: FastifyInstance) {
+  app.post(
+    '/settings-change',
+    { config: { auth: 'required', tenant: 'required', permission: false } },
+    async (request, reply) => {
+      await app.events.emit('settings.changed', {
+        tenantId: request.tenant?.id ?? '',
+        flagKey: 'new-checkout',
+        before: { enabled: false, rollout: { percent: 10 }, webhook: { secret: 'whsec_old' } },
+        after: { enabled: true, rollout: { percent: 50 }, webhook: { secret: 'whsec_new' } },
+        by: request.principal?.userId ?? '',
+      })
+      return reply.code(204).send()
+    },
+  )
+}
 
 let t: AuditTestApp
 let owner: { userId: string; token: string; refreshToken: string }
@@ -52,7 +84,11 @@ beforeAll(async () => {
   t = await createAuditApp(
     {},
     // No grace for a refresh token presented twice: the second use is reuse at once.
-    { label: 'audit_events', auth: { sessions: { reuseGraceSeconds: 0 } } },
+    {
+      label: 'audit_events',
+      auth: { sessions: { reuseGraceSeconds: 0 } },
+      routes: settingsRoutes,
+    },
   )
   owner = await signUp(t, 'owner@events.test')
   member = await signUp(t, 'member@events.test')
@@ -207,6 +243,30 @@ describe('every plugin event becomes one audit entry (LOG-01)', () => {
     const entry = await oneEntry('user.suspended', seen)
     expect(entry).toMatchObject({ tenant_id: null, actor: { type: 'system', id: 'app' } })
     expect(entry.targets).toContainEqual({ type: 'user', id: member.userId })
+  })
+
+  it('an event of a plugin added later, its before and after diffed, credentials dropped', async () => {
+    const seen = await count('settings.changed')
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/settings-change',
+      headers: { ...bearer(owner.token), 'x-tenant-id': tenant.id },
+    })
+    expect(response.statusCode).toBe(204)
+    const entry = await oneEntry('settings.changed', seen)
+    expectComplete(entry, {
+      tenant_id: tenant.id,
+      actor: { type: 'user', id: owner.userId },
+      metadata: { tenantId: tenant.id, flagKey: 'new-checkout', by: owner.userId },
+      before: { enabled: false, rollout: { percent: 10 }, webhook: {} },
+      after: { enabled: true, rollout: { percent: 50 }, webhook: {} },
+      changes: [
+        { path: '/enabled', before: false, after: true },
+        { path: '/rollout/percent', before: 10, after: 50 },
+      ],
+    })
+    expect(entry.targets).toContainEqual({ type: 'flag', id: 'new-checkout' })
+    expect(JSON.stringify(await allEntries(t))).not.toContain('whsec_')
   })
 
   it('keeps every chain intact', async () => {
