@@ -91,7 +91,11 @@ async function registerFlags(app: FastifyInstance, rawOptions: FlagsOptions): Pr
     tenantRun: (tenantId, work) =>
       tenancy.tenants.run({ tenantId }, (tx) => work(tx as unknown as FlagsTx)),
     committed: async (version, records, actor) => {
-      await live.caughtUp(version)
+      // The change is committed: a failed load here must not answer an error (the caller would
+      // retry a change that is stored); polling and the broadcast bring it in.
+      await live.caughtUp(version).catch((error: unknown) => {
+        app.log.warn({ err: error, version }, 'flags: loading a change made here failed')
+      })
       // The others catch up by polling when the message is lost: a failed publish is not an error.
       live.publish(version).catch((error: unknown) => {
         app.log.warn(

@@ -107,7 +107,9 @@ export class FlagStore {
           })),
         }
       },
-      { isolationLevel: 'RepeatableRead' },
+      // One consistent read of everything; a large environment may take more than Prisma's
+      // default five seconds.
+      { isolationLevel: 'RepeatableRead', maxWait: 10_000, timeout: 60_000 },
     )
   }
 
