@@ -24,6 +24,8 @@ const clock = () => new Date(now)
 let t: AuditTestApp
 let alice: { userId: string; token: string }
 let tenant: { id: string }
+/** On the Pro plan: a year of retention. */
+let proTenant: { id: string }
 
 const as = (token: string) => ({ ...bearer(token), 'x-tenant-id': tenant.id })
 
@@ -70,6 +72,13 @@ beforeAll(async () => {
   alice = await signUp(t, 'alice@integrity.test')
   tenant = await createTenant(t, alice.token, 'Alpha')
   await addProjects(6)
+  proTenant = await createTenant(t, alice.token, 'Pro Co')
+  await t.app.tenancy.tenants.setPlan(proTenant.id, 'pro')
+  await t.app.audit.recordNow({
+    action: 'project.created',
+    tenantId: proTenant.id,
+    metadata: { name: 'kept a year' },
+  })
 })
 
 afterAll(async () => {
@@ -141,6 +150,15 @@ describe('retention', () => {
 
     const after = (await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)
     expect(after).toHaveLength(2)
+    // The Pro tenant keeps a year: nothing of its chain went, and it has no checkpoint.
+    const pro = (await allEntries(t)).filter((entry) => entry.tenant_id === proTenant.id)
+    expect(pro.map((entry) => entry.metadata.name)).toContain('kept a year')
+    expect(pro[0]?.seq).toBe(1)
+    expect(
+      await sql(t.db.owner.url, 'SELECT 1 FROM audit_checkpoints WHERE tenant_id = $1', [
+        proTenant.id,
+      ]),
+    ).toEqual([])
     const lastGone = before.at(-1)
     expect(after[0]?.seq).toBe((lastGone?.seq ?? 0) + 1)
     expect(after[0]?.prev_hash).toBe(lastGone?.hash)
