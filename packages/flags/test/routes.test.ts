@@ -274,6 +274,64 @@ describe("operators' routes", () => {
   })
 })
 
+describe('hostile input', () => {
+  it('answers 400 with nothing stored, never 500', async () => {
+    const version = t.app.flags.status().version
+    let deep: unknown = 'bottom'
+    for (let level = 0; level < 40; level++) deep = { nested: deep }
+    const cases: unknown[] = [
+      { key: 'deep', type: 'json', defaultValue: deep },
+      { key: 'nul', type: 'string', defaultValue: 'a\u0000b' },
+      { key: 'proto', type: 'json', defaultValue: JSON.parse('{"__proto__": {"admin": true}}') },
+      { key: 'bad-schema', type: 'json', defaultValue: 1, schema: { type: 'no-such-type' } },
+      { key: 'x'.repeat(101), type: 'boolean', defaultValue: false },
+      {
+        key: 'pct',
+        type: 'boolean',
+        defaultValue: false,
+        rollout: { percentage: 100.5, value: true },
+      },
+      {
+        key: 'pct2',
+        type: 'boolean',
+        defaultValue: false,
+        rollout: { percentage: 12.345, value: true },
+      },
+      {
+        key: 'ops',
+        type: 'boolean',
+        defaultValue: false,
+        rules: [
+          {
+            id: 'r',
+            conditions: [{ attribute: 'a', operator: 'before', values: [] }],
+            value: true,
+          },
+        ],
+      },
+    ]
+    for (const payload of cases) {
+      const response = await asOperator('POST', '/flags/definitions', payload)
+      expect(response.statusCode, `${JSON.stringify(payload).slice(0, 80)}: ${response.body}`).toBe(
+        400,
+      )
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/)
+    }
+    const explain = await asOperator(
+      'GET',
+      '/flags/definitions/theme/explain?attributes=%7Bnot%20json',
+    )
+    expectProblem(explain, 400, 'ACME_FLAGS_INVALID_VALUE')
+    expect(t.app.flags.status().version).toBe(version)
+    expect(
+      await ownerQuery(
+        t,
+        "SELECT key FROM flags WHERE key IN ('deep', 'nul', 'proto', 'bad-schema', 'pct', 'pct2', 'ops')",
+      ),
+    ).toEqual([])
+  })
+})
+
 describe("tenant admins' routes", () => {
   it("set their own tenant's value of a tenant-editable flag, and nothing else", async () => {
     const other = await tenantOf(t, 'other')
