@@ -191,7 +191,10 @@ describe('app.audit.record in the caller’s transaction', () => {
   })
 
   it('refuses an action never defined: a 500 that stores nothing', async () => {
-    const before = (await allEntries(t)).length
+    // Entries of the route's own kind: a tenant.created written in the background is not one.
+    const recorded = async () =>
+      (await allEntries(t)).filter((entry) => entry.action.startsWith('project.')).length
+    const before = await recorded()
     const response = await t.app.inject({
       method: 'POST',
       url: '/projects/undefined-action',
@@ -200,7 +203,7 @@ describe('app.audit.record in the caller’s transaction', () => {
     expect(response.statusCode).toBe(500)
     expect(response.json()).toMatchObject({ code: 'ACME_AUDIT_INVALID_ENTRY' })
     expect(response.body).not.toContain('project.vanished')
-    expect((await allEntries(t)).length).toBe(before)
+    expect(await recorded()).toBe(before)
   })
 })
 
