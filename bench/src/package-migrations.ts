@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url'
 import { schemaMigrations } from '@acme/test-support/schema'
 
 /** The migrations folder of `packages/<name>`'s merged schema. */
-export async function packageMigrations(name: 'auth' | 'tenancy' | 'rbac'): Promise<string> {
+export async function packageMigrations(
+  name: 'auth' | 'tenancy' | 'rbac' | 'flags',
+): Promise<string> {
   const packageDir = fileURLToPath(new URL(`../../packages/${name}`, import.meta.url))
   return (await schemaMigrations({ packageDir })).migrationsDir
 }
