@@ -109,7 +109,11 @@ describe.each(variants)('npm create acme-app with $name, end to end', ({ tier, p
     )
     setupOutput = `${created.stdout}${created.stderr}`
     expect(setupOutput).toContain('Migrations applied: the database is up to date.')
-    expect(setupOutput).toContain('Created the operator account ops@globex.test')
+    expect(setupOutput).toContain(
+      tier === 'starter'
+        ? 'Created the operator account ops@globex.test, owner of the tenant "Default"'
+        : 'Created the operator account ops@globex.test: it logs in',
+    )
     expect(setupOutput).not.toContain(OPERATOR.password)
     expect(notFromTarballs(projectDir)).toEqual([])
     const env = readFileSync(join(projectDir, '.env'), 'utf8')
@@ -184,6 +188,17 @@ describe.each(variants)('npm create acme-app with $name, end to end', ({ tier, p
       }),
     })
     expect(wrong.status).toBe(401)
+
+    // With one tenant the operator owns it: it may write the app's own tenant data.
+    const created = await fetch(`${base}/projects`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${tokens.accessToken}`,
+      },
+      body: JSON.stringify({ name: 'Launch' }),
+    })
+    expect(created.status, await created.clone().text()).toBe(tier === 'starter' ? 201 : 400)
   })
 
   it('stops on SIGTERM to npm start: a graceful shutdown, the port closed, no process left', async () => {

@@ -7,7 +7,10 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { loadEnv } from './env.js'
 
-/** Creates the account, email already verified: the person installing the product owns it. */
+/**
+ * Creates the account, email already verified: the person installing the product owns it. With
+ * one tenant (the starter tier) it also owns that tenant, or no one could administer it.
+ */
 async function createOperator(app: FastifyInstance, rawEmail: string, password: string) {
   // Stored as @acme/auth stores every address: trimmed and lower-cased.
   const email = rawEmail.trim().toLowerCase()
@@ -15,13 +18,21 @@ async function createOperator(app: FastifyInstance, rawEmail: string, password: 
   if (existing) return `An account for ${email} exists already: left as it is.`
   // The app's own password policy (length, common and breached passwords), then its hashing.
   await app.auth.passwords.check(password)
-  await app.prisma.user.create({
-    data: {
-      email,
-      passwordHash: await app.auth.passwords.hash(password),
-      emailVerifiedAt: new Date(),
-    },
+  const passwordHash = await app.auth.passwords.hash(password)
+  const { id } = await app.prisma.user.create({
+    data: { email, passwordHash, emailVerifiedAt: new Date() },
+    select: { id: true },
   })
+  if (app.tenancy.mode === 'single') {
+    // The tenant list is not tenant-scoped; single mode created its one tenant at startup.
+    const tenant = await app.tenancy.tenants.run({ tenantId: '' }, (tx) =>
+      tx.tenant.findFirst({ select: { id: true, name: true }, orderBy: { createdAt: 'asc' } }),
+    )
+    if (tenant) {
+      await app.tenancy.tenants.addMember(tenant.id, id, ['owner'])
+      return `Created the operator account ${email}, owner of the tenant "${tenant.name}": it logs in with POST /auth/login.`
+    }
+  }
   return `Created the operator account ${email}: it logs in with POST /auth/login.`
 }
 
