@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { waitFor } from '@acme/test-kit'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -50,6 +51,21 @@ let tenant: { id: string }
 const secrets: string[] = []
 
 type Entry = Awaited<ReturnType<typeof allEntries>>[number]
+
+/** The authenticator's current code (RFC 6238: SHA-1, 30 s, 6 digits) for a base32 secret. */
+function totp(secret: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = ''
+  for (const char of secret.replace(/=+$/, '').toUpperCase()) {
+    bits += alphabet.indexOf(char).toString(2).padStart(5, '0')
+  }
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((byte) => Number.parseInt(byte, 2)))
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30_000)))
+  const mac = createHmac('sha1', key).update(counter).digest()
+  const offset = (mac.at(-1) ?? 0) & 0x0f
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0')
+}
 
 /** Waits for exactly one new entry of `action` (events not awaited by their emitter land later). */
 async function oneEntry(
@@ -174,6 +190,71 @@ describe('every plugin event becomes one audit entry (LOG-01)', () => {
     expect(entry.metadata).toEqual({ userId: owner.userId, via: 'change' })
   })
 
+  it('MFA turned on, by the signed-in user', async () => {
+    const setup = await t.app.inject({
+      method: 'POST',
+      url: '/auth/mfa/totp/setup',
+      headers: bearer(owner.token),
+    })
+    expect(setup.statusCode).toBe(200)
+    const seen = await count('user.mfa_enabled')
+    const enabled = await t.app.inject({
+      method: 'POST',
+      url: '/auth/mfa/totp/enable',
+      headers: bearer(owner.token),
+      payload: { code: totp(setup.json<{ secret: string }>().secret) },
+    })
+    expect(enabled.statusCode).toBe(200)
+    const entry = await oneEntry('user.mfa_enabled', seen)
+    expectComplete(entry, { tenant_id: null, actor: { type: 'user', id: owner.userId } })
+    expect(entry.targets).toContainEqual({ type: 'user', id: owner.userId })
+  })
+
+  it('a password reset, asked for and done, without the link’s token', async () => {
+    const email = 'reset@events.test'
+    const user = await signUp(t, email)
+    secrets.push(user.token, user.refreshToken)
+    const askedSeen = await count('user.password_reset_requested')
+    const forgot = await t.app.inject({
+      method: 'POST',
+      url: '/auth/password/forgot',
+      payload: { email },
+    })
+    expect(forgot.statusCode).toBe(202)
+    // Asked for anonymously and handled by a job: the app acts, the user is the target.
+    const asked = await oneEntry('user.password_reset_requested', askedSeen)
+    expect(asked).toMatchObject({ tenant_id: null, actor: { type: 'system', id: 'app' } })
+    expect(asked.targets).toContainEqual({ type: 'user', id: user.userId })
+
+    let token = ''
+    await waitFor(() => {
+      // The reset mail, not the address verification mail sent at sign-up (its link has a token too).
+      const mail = t.app.mailer.sent.find(
+        (sent) => sent.to === email && /reset/i.test(sent.subject) && /token=/.test(sent.text),
+      )
+      const link = /https?:\/\/\S*token=\S+/.exec(mail?.text ?? '')?.[0]
+      token = link ? (new URL(link).searchParams.get('token') ?? '') : ''
+      return token !== ''
+    })
+    secrets.push(token)
+    const doneSeen = (await allEntries(t)).filter(
+      (entry) => entry.action === 'user.password_changed' && entry.metadata.via === 'reset',
+    ).length
+    const reset = await t.app.inject({
+      method: 'POST',
+      url: '/auth/password/reset',
+      payload: { token, password: 'a brand new horse' },
+    })
+    expect(reset.statusCode, reset.body).toBe(200)
+    const done = await oneEntry(
+      'user.password_changed',
+      doneSeen,
+      (entry) => entry.metadata.via === 'reset',
+    )
+    expectComplete(done, { tenant_id: null, actor: { type: 'user', id: user.userId } })
+    expect(JSON.stringify(await allEntries(t))).not.toContain(token)
+  })
+
   it('a tenant created, in the new tenant’s chain', async () => {
     const created = await createTenant(t, member.token, 'Fresh Co')
     // Counted in the new tenant's chain: the first tenant's entry may still be on its way.
@@ -278,7 +359,13 @@ describe('every plugin event becomes one audit entry (LOG-01)', () => {
   it('never writes a password, a token or a JWT to the logs', () => {
     const logs = t.rawLogs()
     expect(logs.length).toBeGreaterThan(0)
-    for (const secret of [PASSWORD, 'a new correct horse', 'wrong horse battery', ...secrets]) {
+    for (const secret of [
+      PASSWORD,
+      'a new correct horse',
+      'wrong horse battery',
+      'a brand new horse',
+      ...secrets,
+    ]) {
       expect(logs).not.toContain(secret)
     }
     // No JWT at all: three base64url parts starting with an encoded JSON header.
