@@ -1,3 +1,4 @@
+import acmeAudit from '@acme/audit'
 import acmeAuth from '@acme/auth'
 import acmeCore, { serverOptions } from '@acme/core'
 import acmeRbac from '@acme/rbac'
@@ -99,6 +100,18 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
       },
     ],
   })
+  await app.register(
+    acmeAudit,
+    env.AUDIT_CHECKPOINT_KEY
+      ? { checkpointKey: env.AUDIT_CHECKPOINT_KEY }
+      : { retention: { enabled: false } },
+  )
+  if (!env.AUDIT_CHECKPOINT_KEY) {
+    app.log.warn(
+      'AUDIT_CHECKPOINT_KEY is not set: the audit log keeps every entry (retention needs a key ' +
+        'to sign its checkpoints: openssl genpkey -algorithm ed25519)',
+    )
+  }
   if (database.role === 'switched') {
     app.log.warn(
       `the app works as database role ${env.APP_DATABASE_ROLE} by switching to it on the owner's ` +

@@ -65,6 +65,15 @@ const envSchema = z.object({
     ),
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(100),
 
+  /**
+   * Ed25519 private key (PEM; `\n` escapes allowed on one line) signing the audit log's retention
+   * checkpoints. Empty: the audit log keeps every entry (retention off) and says so at startup.
+   */
+  AUDIT_CHECKPOINT_KEY: z
+    .string()
+    .default('')
+    .transform((value) => (value.trim() === '' ? undefined : value.replace(/\\n/g, '\n'))),
+
   JWT_PRIVATE_KEYS: z
     .string()
     .default('')
