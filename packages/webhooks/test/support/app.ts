@@ -3,7 +3,12 @@ import acmeAuth from '@acme/auth'
 import type { CoreOptions } from '@acme/core'
 import acmeRbac from '@acme/rbac'
 import acmeTenancy from '@acme/tenancy'
-import { type AppRoleTestApp, createAppRoleTestApp, schemaMigrationsDir } from '@acme/test-support'
+import {
+  type AppRoleDatabase,
+  type AppRoleTestApp,
+  createAppRoleTestApp,
+  schemaMigrationsDir,
+} from '@acme/test-support'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { PrismaClient } from '../../src/generated/prisma/client.js'
@@ -20,6 +25,10 @@ export interface WebhooksHarness {
   label?: string
   redis?: boolean
   core?: Partial<CoreOptions>
+  /** Another app's database (a second instance of one deployment); not dropped by this one. */
+  database?: AppRoleDatabase
+  /** Another app's Redis prefix: the instances share their job queues. */
+  redisPrefix?: string
   /** Event types, test routes: registered after the plugins. */
   routes?: (app: FastifyInstance) => void | Promise<void>
 }
@@ -37,6 +46,8 @@ export async function createWebhooksApp(
     PrismaClient,
     ...(harness.redis === false ? { redis: false } : {}),
     ...(harness.core ? { core: harness.core } : {}),
+    ...(harness.database ? { database: harness.database } : {}),
+    ...(harness.redisPrefix ? { redisPrefix: harness.redisPrefix } : {}),
     setup: async (instance) => {
       await instance.register(acmeAuth, { jwt: { issuer: 'https://api.initech.test' } })
       await instance.register(acmeTenancy, {})
