@@ -1,0 +1,225 @@
+// Webhooks: what `send` adds to the business transaction, and sustained deliveries per second
+// from one worker process to a local receiver. One PostgreSQL database (the webhooks package's
+// merged schema), Redis for the queue, the receiver in a child process of its own so its CPU is
+// not the worker's. Usage:
+//   pnpm --filter @acme/bench bench:webhooks   [BENCH_MESSAGES=20000 BENCH_CONCURRENCY=100
+//                                               BENCH_SEND_SAMPLES=2000 BENCH_POOL=20]
+// Goals (issue 14): at least 1,000 deliveries/s with one worker process; `send` under 1 ms.
+
+import { type ChildProcess, fork } from 'node:child_process'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import acmeAuth from '@acme/auth'
+import { ensureAppRole, migrateApply } from '@acme/cli'
+import acmeCore, { SecretBox, serverOptions } from '@acme/core'
+import acmeTenancy from '@acme/tenancy'
+import acmeWebhooks, { generateSecret, type SqlClient } from '@acme/webhooks'
+import Fastify from 'fastify'
+import pg from 'pg'
+import { z } from 'zod'
+import { PrismaClient } from '../../packages/webhooks/src/generated/prisma/client.js'
+import { packageMigrations } from './package-migrations.js'
+
+// The receiver: a child process answering 204 to everything, counting what it got.
+if (process.argv[2] === 'receiver') {
+  let received = 0
+  const server = createServer((request, response) => {
+    request.resume()
+    request.on('end', () => {
+      received++
+      response.writeHead(204).end()
+    })
+  })
+  server.listen(0, '127.0.0.1', () => {
+    process.send?.({ port: (server.address() as AddressInfo).port })
+  })
+  process.on('message', () => process.send?.({ received }))
+} else {
+  await main()
+}
+
+async function main(): Promise<void> {
+  const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000)
+  const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 100)
+  const SEND_SAMPLES = Number(process.env.BENCH_SEND_SAMPLES ?? 2_000)
+  const POOL = Number(process.env.BENCH_POOL ?? 20)
+  const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+  const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+  const admin = async (sql: string, values: unknown[] = [], url = ADMIN_URL) => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      return await client.query(sql, values)
+    } finally {
+      await client.end()
+    }
+  }
+
+  const migrationsDir = await packageMigrations('webhooks')
+  const database = `bench_webhooks_${randomBytes(4).toString('hex')}`
+  const ownerUrl = new URL(ADMIN_URL)
+  ownerUrl.pathname = `/${database}`
+  const role = `bench_app_${randomBytes(4).toString('hex')}`
+  const password = randomBytes(12).toString('hex')
+  const appUrl = new URL(ownerUrl)
+  appUrl.username = role
+  appUrl.password = password
+  const encryptionKey = randomBytes(32).toString('base64')
+  const prefix = `bench:webhooks:${randomBytes(4).toString('hex')}:`
+
+  const receiver: ChildProcess = fork(new URL(import.meta.url).pathname, ['receiver'], {
+    execArgv: process.execArgv,
+  })
+  const [{ port }] = (await once(receiver, 'message')) as [{ port: number }]
+  const receivedSoFar = async (): Promise<number> => {
+    receiver.send('count')
+    const [{ received }] = (await once(receiver, 'message')) as [{ received: number }]
+    return received
+  }
+
+  await admin(`CREATE DATABASE "${database}"`)
+  const app = Fastify(serverOptions({ logger: false }))
+  try {
+    await migrateApply({ migrationsDir, target: { url: ownerUrl.toString() } })
+    await ensureAppRole({ url: ownerUrl.toString(), role, password })
+    const tenantId = randomUUID()
+    await admin(
+      `INSERT INTO tenants (id, name, slug, plan, updated_at) VALUES ($1, 'bench', 'bench', 'enterprise', now())`,
+      [tenantId],
+      ownerUrl.toString(),
+    )
+    const endpointId = randomUUID()
+    const sealed = new SecretBox(Buffer.from(encryptionKey, 'base64')).encrypt(
+      generateSecret(32),
+      `webhook-endpoint:${endpointId}`,
+    )
+    await admin(
+      `INSERT INTO webhook_endpoints (id, tenant_id, url, event_types, secret, updated_at)
+       VALUES ($1, $2, $3, '{bench.delivered}', $4, now())`,
+      [endpointId, tenantId, `http://127.0.0.1:${port}/hook`, sealed],
+      ownerUrl.toString(),
+    )
+
+    await app.register(acmeCore, {
+      brand: {
+        name: 'Bench',
+        baseUrl: 'https://api.bench.test',
+        supportEmail: 'help@bench.test',
+        mailFrom: 'no-reply@bench.test',
+      },
+      mail: { transport: 'memory' },
+      database: { url: appUrl.toString(), PrismaClient, poolSize: POOL },
+      redis: REDIS_URL,
+      redisKeyPrefix: prefix,
+    })
+    await app.register(acmeAuth, { jwt: { issuer: 'https://api.bench.test' } })
+    await app.register(acmeTenancy, { rateLimit: { enabled: false } })
+    await app.register(acmeWebhooks, {
+      encryptionKey,
+      ssrf: { allowAddresses: ['127.0.0.1'] },
+      delivery: { concurrency: CONCURRENCY, sweepEverySeconds: 3_600, sweepBatch: 100_000 },
+    })
+    // `bench.sent` has no endpoint: measuring `send` creates no deliveries.
+    for (const name of ['bench.sent', 'bench.delivered']) {
+      app.webhooks.defineEventType({
+        name,
+        description: 'Benchmark event.',
+        schema: z.object({ n: z.number().int(), note: z.string() }),
+      })
+    }
+    await app.ready()
+    const prisma = app.prisma as unknown as {
+      $transaction<R>(work: (tx: SqlClient) => Promise<R>): Promise<R>
+    }
+    const send = app.webhooks.send as (
+      db: SqlClient,
+      tenantId: string,
+      type: string,
+      payload: unknown,
+    ) => Promise<{ id: string }>
+
+    // 1. The cost of `send` in a business transaction: the same transaction (the tenant set, one
+    // insert) with and without it, alternating, median of each.
+    const business = async (withSend: boolean, n: number) => {
+      const started = performance.now()
+      await prisma.$transaction(async (tx) => {
+        await tx.$queryRawUnsafe(
+          `SELECT set_config('app.tenant_id', $1, true)::text AS ok`,
+          tenantId,
+        )
+        await tx.$queryRawUnsafe(
+          'INSERT INTO projects (id, tenant_id, name) VALUES (gen_random_uuid(), $1::uuid, $2) RETURNING id',
+          tenantId,
+          `p${n}`,
+        )
+        if (withSend) await send(tx, tenantId, 'bench.sent', { n, note: 'x'.repeat(200) })
+      })
+      return performance.now() - started
+    }
+    const without: number[] = []
+    const withIt: number[] = []
+    for (let n = 0; n < SEND_SAMPLES; n++) {
+      without.push(await business(false, n))
+      withIt.push(await business(true, n))
+    }
+    const median = (values: number[]) =>
+      [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0
+
+    // 2. Sustained deliveries: MESSAGES in the outbox (committed 500 per transaction), then one
+    // sweep relays them and this process's worker delivers, timed until all are delivered.
+    for (let first = 0; first < MESSAGES; first += 500) {
+      await prisma.$transaction(async (tx) => {
+        for (let n = first; n < Math.min(first + 500, MESSAGES); n++) {
+          await send(tx, tenantId, 'bench.delivered', { n, note: 'x'.repeat(200) })
+        }
+      })
+    }
+    const before = await receivedSoFar()
+    const started = performance.now()
+    await app.webhooks.sweep()
+    let delivered = 0
+    while (delivered < MESSAGES) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      const { rows } = await admin(
+        `SELECT count(*)::int AS n FROM webhook_deliveries WHERE status = 'delivered'`,
+        [],
+        ownerUrl.toString(),
+      )
+      delivered = rows[0].n as number
+      if (performance.now() - started > 600_000)
+        throw new Error(`only ${delivered} delivered in 10 min`)
+    }
+    const seconds = (performance.now() - started) / 1000
+    const received = (await receivedSoFar()) - before
+    const { rows: durations } = await admin(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+              percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99
+       FROM webhook_attempts`,
+      [],
+      ownerUrl.toString(),
+    )
+
+    console.log(`\n| measure | value |\n| --- | --- |`)
+    console.log(`| business transaction, median | ${median(without).toFixed(3)} ms |`)
+    console.log(`| same with \`send\`, median | ${median(withIt).toFixed(3)} ms |`)
+    console.log(
+      `| cost of \`send\` | ${(median(withIt) - median(without)).toFixed(3)} ms (goal < 1 ms) |`,
+    )
+    console.log(
+      `| deliveries | ${MESSAGES} in ${seconds.toFixed(1)} s: ${(MESSAGES / seconds).toFixed(0)}/s (goal >= 1,000/s) |`,
+    )
+    console.log(`| requests the receiver saw | ${received} |`)
+    console.log(
+      `| attempt duration p50 / p99 | ${Number(durations[0].p50).toFixed(1)} / ${Number(durations[0].p99).toFixed(1)} ms |`,
+    )
+    console.log(`| worker concurrency / pool | ${CONCURRENCY} / ${POOL} |`)
+  } finally {
+    await app.close().catch(() => undefined)
+    receiver.kill()
+    await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
+    await admin(`DROP ROLE IF EXISTS "${role}"`)
+  }
+}
