@@ -127,6 +127,19 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
       payload: { name: 'Rocket' },
     })
     expect(created.statusCode).toBe(201)
+    // The project's audit entry committed with it.
+    const audited = await app.inject({
+      method: 'GET',
+      url: '/audit/events?action=project.created',
+      headers: acme,
+    })
+    expect(audited.json().items).toEqual([
+      expect.objectContaining({
+        action: 'project.created',
+        targets: [{ type: 'project', id: created.json().id }],
+        metadata: { name: 'Rocket' },
+      }),
+    ])
 
     const mine = await app.inject({ method: 'GET', url: '/projects?limit=10', headers: acme })
     expect(mine.json().items.map((item: { name: string }) => item.name)).toEqual(['Rocket'])

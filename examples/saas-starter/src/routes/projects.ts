@@ -3,6 +3,12 @@ import type { FastifyInstance } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 
+declare module '@acme/audit' {
+  interface AuditActions {
+    'project.created': { name: string }
+  }
+}
+
 const project = z.object({ id: z.uuid(), name: z.string(), createdAt: z.date() })
 const tenantScoped = { auth: 'required', tenant: 'required' } as const
 
@@ -13,6 +19,10 @@ const tenantScoped = { auth: 'required', tenant: 'required' } as const
 export async function projectRoutes(app: FastifyInstance): Promise<void> {
   app.openapi.addTag({ name: 'projects', description: "The product's own data." })
   const routes = app.withTypeProvider<ZodTypeProvider>()
+  app.audit.defineAction({
+    name: 'project.created',
+    metadata: z.object({ name: z.string() }).strict(),
+  })
 
   // A list route as every list route here: bounded page size, opaque cursor, newest first.
   routes.get(
@@ -56,10 +66,19 @@ export async function projectRoutes(app: FastifyInstance): Promise<void> {
       config: { ...tenantScoped, permission: 'projects:write' },
     },
     async (request, reply) => {
-      const created = await request.db.project.create({
-        // The tenant id is set by the scoped client; the generated type still asks for it.
-        data: { name: request.body.name, tenantId: request.tenant?.id ?? '' },
-        select: { id: true, name: true, createdAt: true },
+      // The project and its audit entry commit together, or neither does.
+      const created = await request.db.$transaction(async (tx) => {
+        const row = await tx.project.create({
+          // The tenant id is set by the scoped client; the generated type still asks for it.
+          data: { name: request.body.name, tenantId: request.tenant?.id ?? '' },
+          select: { id: true, name: true, createdAt: true },
+        })
+        await app.audit.record(tx, {
+          action: 'project.created',
+          targets: [{ type: 'project', id: row.id }],
+          metadata: { name: row.name },
+        })
+        return row
       })
       return reply.code(201).send(created)
     },
