@@ -77,7 +77,14 @@ describe('a change planned for a time', () => {
     clock.advance(HOUR)
     // The real queue's next tick applies it.
     await waitFor(() => t.app.flags.isEnabled('launch', {}), { timeoutMs: 20_000 })
-    const [row] = await t.app.flags.schedules.list({ key: 'launch', limit: 5 })
+    // The schedule is marked applied right after the change it made.
+    const row = await waitFor(
+      async () => {
+        const [first] = await t.app.flags.schedules.list({ key: 'launch', limit: 5 })
+        return first?.status === 'applied' && first
+      },
+      { timeoutMs: 10_000 },
+    )
     expect(row).toMatchObject({ status: 'applied', error: null })
     expect(row?.appliedAt?.getTime()).toBe(clock.now().getTime())
     const history = await ownerQuery<{ actor_id: string; after: { enabled: boolean } }>(
@@ -187,9 +194,12 @@ describe('applying', () => {
       t.app.flags.schedules.runDue(),
       t.app.flags.schedules.runDue(),
     ])
-    await waitFor(() => t.app.flags.get('once')?.defaultValue === 2, { timeoutMs: 20_000 })
-    const [row] = await t.app.flags.schedules.list({ key: 'once', limit: 1 })
-    expect(row?.status).toBe('applied')
+    await waitFor(
+      async () =>
+        (await t.app.flags.schedules.list({ key: 'once', limit: 1 }))[0]?.status === 'applied',
+      { timeoutMs: 20_000 },
+    )
+    expect(t.app.flags.get('once')?.defaultValue).toBe(2)
     expect(reports.reduce((sum, report) => sum + report.applied, 0)).toBeLessThanOrEqual(1)
     const changes = await ownerQuery(
       t,
