@@ -1,5 +1,7 @@
-import { createPublicKey, verify } from 'node:crypto'
+import { createPublicKey, randomBytes, verify } from 'node:crypto'
+import { ensureAppRole, migrateApply } from '@acme/cli'
 import { waitFor } from '@acme/test-kit'
+import { type AppRoleDatabase, TEST_DATABASE_URL } from '@acme/test-support'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AuditOptions, checkpointMessage } from '../src/index.js'
@@ -11,6 +13,7 @@ import {
   createAuditApp,
   createAuditDatabase,
   createTenant,
+  migrationsDir,
   PASSWORD,
   signUp,
   sql,
@@ -288,3 +291,103 @@ async function waitForEntries(app: AuditTestApp, tenantId: string, count: number
       (await allEntries(app)).filter((entry) => entry.tenant_id === tenantId).length >= count,
   )
 }
+
+/**
+ * As in production: the tables belong to a migration owner that is no superuser, so forced
+ * row-level security binds it too, and only the owner's functions reach every chain.
+ */
+async function createNonSuperuserOwnedDatabase(): Promise<AppRoleDatabase> {
+  const suffix = randomBytes(5).toString('hex')
+  const name = `audit_owned_${suffix}`
+  const owner = `acme_owner_${suffix}`
+  const role = `acme_app_${suffix}`
+  const ownerPassword = randomBytes(12).toString('hex')
+  const appPassword = randomBytes(12).toString('hex')
+  await sql(
+    TEST_DATABASE_URL,
+    `CREATE ROLE "${owner}" LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE PASSWORD '${ownerPassword}'`,
+  )
+  await sql(TEST_DATABASE_URL, `CREATE DATABASE "${name}" OWNER "${owner}"`)
+  const ownerUrl = new URL(TEST_DATABASE_URL)
+  ownerUrl.pathname = `/${name}`
+  ownerUrl.username = owner
+  ownerUrl.password = ownerPassword
+  await migrateApply({ migrationsDir, target: { url: ownerUrl.toString() } })
+  await ensureAppRole({ url: ownerUrl.toString(), role, password: appPassword })
+  const appUrl = new URL(ownerUrl)
+  appUrl.username = role
+  appUrl.password = appPassword
+  return {
+    owner: { name, url: ownerUrl.toString(), drop: async () => undefined },
+    app: { name, url: appUrl.toString(), drop: async () => undefined },
+    role,
+    async drop() {
+      await sql(TEST_DATABASE_URL, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      await sql(TEST_DATABASE_URL, `DROP ROLE IF EXISTS "${role}"`)
+      await sql(TEST_DATABASE_URL, `DROP ROLE IF EXISTS "${owner}"`)
+    },
+  }
+}
+
+describe('with a migration owner that is no superuser', () => {
+  it('records, purges through the owner’s functions, verifies, and still refuses the app role', async () => {
+    const database = await createNonSuperuserOwnedDatabase()
+    let time = Date.parse('2033-01-01T00:00:00Z')
+    const at = () => new Date(time)
+    try {
+      const owned = await createAuditApp(
+        { clock: at },
+        {
+          label: 'audit_owned',
+          redis: false,
+          database,
+          core: { jobs: { clock: at } },
+          routes: projectRoutes,
+        },
+      )
+      try {
+        const dave = await signUp(owned, 'dave@owned.test')
+        const tenantD = await createTenant(owned, dave.token, 'Delta')
+        for (const name of ['one', 'two', 'three']) {
+          const created = await owned.app.inject({
+            method: 'POST',
+            url: '/projects',
+            headers: { ...bearer(dave.token), 'x-tenant-id': tenantD.id },
+            payload: { name },
+          })
+          expect(created.statusCode).toBe(201)
+        }
+        // Read as a superuser: forced row-level security binds this owner too.
+        const superUrl = new URL(TEST_DATABASE_URL)
+        superUrl.pathname = `/${database.owner.name}`
+        const entriesOfD = async () =>
+          sql<{ seq: number }>(
+            superUrl.toString(),
+            'SELECT seq FROM audit_events WHERE tenant_id = $1 ORDER BY seq',
+            [tenantD.id],
+          )
+        await waitFor(async () => (await entriesOfD()).length >= 4)
+        const asOwner = await sql<{ n: number }>(
+          database.owner.url,
+          'SELECT count(*)::int AS n FROM audit_events WHERE tenant_id IS NOT NULL',
+        )
+        expect(asOwner[0]?.n).toBe(0)
+        time += 31 * DAY_MS
+        const purged = await owned.app.audit.purge()
+        expect(purged.deleted).toBeGreaterThanOrEqual(4)
+        expect(await entriesOfD()).toEqual([])
+        expect(await owned.app.audit.verify(tenantD.id)).toMatchObject({
+          valid: true,
+          checkpoint: { seq: 4 },
+        })
+        await expect(
+          sql(owned.db.app.url, "UPDATE audit_events SET action = 'forged'"),
+        ).rejects.toMatchObject({ code: '42501' })
+      } finally {
+        await owned.close()
+      }
+    } finally {
+      await database.drop()
+    }
+  })
+})

@@ -268,6 +268,30 @@ describe('the database keeps entries append-only and per tenant (LOG-02)', () =>
     expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
   })
 
+  it('shows the app’s role no tenant’s entries or chain head while no tenant is set (TEN-02)', async () => {
+    const client = new pg.Client(t.db.app.url)
+    await client.connect()
+    try {
+      const entries = await client.query(
+        'SELECT count(*)::int AS n FROM audit_events WHERE tenant_id IS NOT NULL',
+      )
+      const heads = await client.query(
+        'SELECT count(*)::int AS n FROM audit_chain_heads WHERE tenant_id IS NOT NULL',
+      )
+      const checkpoints = await client.query(
+        'SELECT count(*)::int AS n FROM audit_checkpoints WHERE tenant_id IS NOT NULL',
+      )
+      expect([entries.rows[0].n, heads.rows[0].n, checkpoints.rows[0].n]).toEqual([0, 0, 0])
+    } finally {
+      await client.end()
+    }
+    const owned = await sql<{ n: number }>(
+      t.db.owner.url,
+      'SELECT count(*)::int AS n FROM audit_chain_heads WHERE tenant_id IS NOT NULL',
+    )
+    expect(owned[0]?.n).toBeGreaterThan(0)
+  })
+
   it('shows a tenant none of another tenant’s entries, and refuses writing into its chain', async () => {
     const bob = await signUp(t, 'bob@record.test')
     const other = await createTenant(t, bob.token, 'Beta')

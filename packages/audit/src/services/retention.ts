@@ -42,11 +42,11 @@ export class Retention {
     const report: RetentionReport = { chains: 0, deleted: 0 }
     let after = ''
     for (;;) {
-      // Chain heads are listed without a tenant (their policy allows it); entries are not.
+      // The app's role cannot list other tenants' heads: the owner's function does.
       const page = await inTenant(prisma, null, (tx) =>
         tx.$queryRawUnsafe<Array<{ chainKey: string; tenantId: string | null }>>(
           `SELECT "chain_key" AS "chainKey", "tenant_id"::text AS "tenantId"
-           FROM "audit_chain_heads" WHERE "chain_key" > $1 ORDER BY "chain_key" LIMIT $2::int`,
+           FROM acme_audit_chains($1::text, $2::int)`,
           after,
           pageSize,
         ),
