@@ -8,6 +8,18 @@ export const WebhooksErrors = {
     'Not Found',
     'No webhook endpoint with this id in this tenant.',
   ),
+  DeliveryNotFound: defineError(
+    'ACME_WEBHOOKS_DELIVERY_NOT_FOUND',
+    404,
+    'Not Found',
+    'No webhook delivery with this id in this tenant.',
+  ),
+  NotResendable: defineError(
+    'ACME_WEBHOOKS_NOT_RESENDABLE',
+    409,
+    'Not Resendable',
+    'The delivery cannot be sent again now.',
+  ),
   UrlRefused: defineError(
     'ACME_WEBHOOKS_URL_REFUSED',
     400,

@@ -15,8 +15,10 @@ import { WebhooksErrors } from './errors.js'
 import { EventTypeCatalog } from './event-types.js'
 import { type WebhooksOptions, webhooksOptionsSchema } from './options.js'
 import { WEBHOOKS_PERMISSIONS } from './permissions.js'
+import { deliveryRoutes } from './routes/deliveries.js'
 import { endpointRoutes } from './routes/endpoints.js'
 import { eventTypeRoutes } from './routes/event-types.js'
+import { DeliveryLog } from './services/deliveries.js'
 import { EndpointService } from './services/endpoints.js'
 import { writeOutbox } from './services/outbox.js'
 import { SecretVault } from './services/secrets.js'
@@ -180,6 +182,12 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     async (scope) => {
       await scope.register(eventTypeRoutes, { catalog })
       await scope.register(endpointRoutes, { endpoints, catalog, checkUrl })
+      await scope.register(deliveryRoutes, {
+        log: new DeliveryLog(clock),
+        enqueueAttempt: async (job, jobId) => {
+          await deliverJob.enqueue(job, { jobId })
+        },
+      })
     },
     { prefix: options.prefix },
   )
