@@ -99,6 +99,7 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
       timeoutMs: options.timeoutMs,
       disableAfterFailingSeconds: options.disableAfterFailingSeconds,
       sweepBatch: options.delivery.sweepBatch,
+      perTenantConcurrency: options.delivery.perTenantConcurrency,
     },
     enqueueAttempt: async (job, jobOptions) => {
       await deliverJob.enqueue(job, jobOptions)

@@ -75,6 +75,11 @@ export const webhooksOptionsSchema = z
       .object({
         /** Attempts one process makes at once. */
         concurrency: z.number().int().min(1).max(1_000).default(50),
+        /**
+         * Attempts one tenant may have in flight at once, across all workers: one tenant's burst
+         * or dead endpoint cannot take every worker slot.
+         */
+        perTenantConcurrency: z.number().int().min(1).max(1_000).default(10),
         /** The sweeper's interval: crash leftovers and due retries are queued this often. */
         sweepEverySeconds: z.number().int().min(1).max(3_600).default(5),
         /** Outbox rows and due deliveries one sweep queues. */

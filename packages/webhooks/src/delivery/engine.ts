@@ -14,6 +14,8 @@ export interface EngineSettings {
   disableAfterFailingSeconds: number
   /** How many outbox rows and due deliveries one sweep picks up. */
   sweepBatch: number
+  /** Attempts of one tenant in flight at once, across every worker (fairness). */
+  perTenantConcurrency: number
 }
 
 export interface EngineDeps {
@@ -134,16 +136,29 @@ export class DeliveryEngine {
     const { prisma, clock, settings } = this.#deps
     const claimedAt = clock()
     const claim = await inTenant(prisma, tenantId, async (tx) => {
+      // Claims of one tenant take turns (a lock held to the end of this short transaction), so
+      // concurrent claims cannot all count the same in-flight attempts and overshoot the cap.
+      await tx.$queryRawUnsafe(
+        `SELECT pg_advisory_xact_lock(hashtext('acme_webhooks_claim:' || $1))::text AS locked`,
+        tenantId,
+      )
+      // Fairness: a tenant with `perTenantConcurrency` attempts in flight (a burst, or a dead
+      // endpoint holding each attempt for the whole timeout) gets no more worker slots; the
+      // delivery stays due and the sweeper queues it again, while other tenants' jobs run.
       const rows = await tx.$queryRawUnsafe<Claimed[]>(
         `UPDATE webhook_deliveries
          SET attempts = attempts + 1, lease_until = $3, updated_at = $2
          WHERE tenant_id = $4::uuid AND id = $1::uuid AND status = 'pending'
            AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
+           AND (SELECT count(*) FROM webhook_deliveries busy
+                WHERE busy.tenant_id = $4::uuid AND busy.status = 'pending'
+                  AND busy.lease_until >= $2) < $5
          RETURNING attempts, message_id AS "messageId", endpoint_id AS "endpointId"`,
         deliveryId,
         claimedAt,
         new Date(claimedAt.getTime() + settings.timeoutMs + LEASE_MARGIN_MS),
         tenantId,
+        settings.perTenantConcurrency,
       )
       const claimed = rows[0]
       if (!claimed) return null
