@@ -21,6 +21,7 @@ import { eventTypeRoutes } from './routes/event-types.js'
 import { DeliveryLog } from './services/deliveries.js'
 import { EndpointService } from './services/endpoints.js'
 import { writeOutbox } from './services/outbox.js'
+import { purgeMessages } from './services/retention.js'
 import { SecretVault } from './services/secrets.js'
 import type { TransactionalClient } from './sql.js'
 import { checkEndpointUrl, type GuardSettings, SsrfRefusal, systemResolver } from './ssrf/guard.js'
@@ -87,6 +88,23 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     concurrency: 1,
     handler: async () => {
       await engine.sweep()
+    },
+  })
+  const purge = () =>
+    purgeMessages(app.prisma as unknown as TransactionalClient, clock, {
+      retentionDays: options.retention.retentionDays,
+      batchSize: options.retention.batchSize,
+    })
+  const retentionJob = app.jobs.define({
+    name: 'webhooks.retention',
+    schema: z.object({}).strict(),
+    concurrency: 1,
+    handler: async (_payload, context) => {
+      const report = await purge()
+      app.log.info(
+        { job: 'webhooks.retention', jobId: context.id, ...report },
+        'webhook retention done',
+      )
     },
   })
   const engine = new DeliveryEngine({
@@ -157,12 +175,19 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
       return sent
     },
     sweep: () => engine.sweep(),
+    purge,
   }
   app.decorate('webhooks', services)
   scheduleOnReady(
     app,
     sweepJob,
     options.delivery.worker ? { every: options.delivery.sweepEverySeconds * 1000 } : null,
+    '@acme/webhooks',
+  )
+  scheduleOnReady(
+    app,
+    retentionJob,
+    options.retention.enabled ? options.retention.schedule : null,
     '@acme/webhooks',
   )
   if (options.delivery.worker) {

@@ -1,3 +1,4 @@
+import { maintenanceJobOptions } from '@acme/core'
 import { z } from 'zod'
 
 /** The issue's schedule: after the first attempt fails, retry after these delays (7 retries). */
@@ -89,6 +90,12 @@ export const webhooksOptionsSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The `webhooks.retention` job: `{ enabled, everySeconds | cron + tz, retentionDays = 30,
+     * batchSize }`. Messages older than `retentionDays` are deleted with their deliveries and
+     * attempt log, once none is pending.
+     */
+    retention: maintenanceJobOptions({ everySeconds: 86_400 }),
     ssrf: z
       .object({
         /** Test only: addresses allowed although private or loopback (the local receiver). */

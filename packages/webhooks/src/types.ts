@@ -61,6 +61,8 @@ export interface WebhooksServices {
   ): Promise<{ id: string }>
   /** Queues what the sweeper would (tests and operations): unrelayed rows and due retries. */
   sweep(): Promise<{ messages: number; deliveries: number }>
+  /** Runs the retention purge now, as the scheduled `webhooks.retention` job does. */
+  purge(): Promise<{ tenants: number; deleted: number }>
 }
 
 declare module '@acme/core' {
@@ -71,6 +73,8 @@ declare module '@acme/core' {
     'webhooks.deliver': { tenantId: string; deliveryId: string }
     /** Queues unrelayed outbox rows and due deliveries. */
     'webhooks.sweep': Record<string, never>
+    /** Deletes messages past their retention, with their deliveries and attempt log. */
+    'webhooks.retention': Record<string, never>
   }
   interface AcmeEvents {
     /** An endpoint was disabled: its receiver answered 410, or it failed for too long. */

@@ -1,0 +1,47 @@
+import { type Clock, deleteInBatches, RLS_SETTINGS } from '@acme/core'
+import { inTenant, type TransactionalClient } from '../sql.js'
+
+/**
+ * Payload retention: messages older than `retentionDays` go, with their deliveries and attempt
+ * log (cascade), once none of their deliveries is still pending. The tenants that have such
+ * messages are listed under the relay's read-only policy; every DELETE runs in its tenant.
+ */
+export async function purgeMessages(
+  prisma: TransactionalClient,
+  clock: Clock,
+  settings: { retentionDays: number; batchSize: number },
+): Promise<{ tenants: number; deleted: number }> {
+  const cutoff = new Date(clock().getTime() - settings.retentionDays * 86_400_000)
+  const tenants = await prisma.$transaction(async (tx) => {
+    await tx.$queryRawUnsafe(
+      `SELECT set_config('${RLS_SETTINGS.webhooksRelay}', 'on', true)::text AS ok`,
+    )
+    return tx.$queryRawUnsafe<Array<{ tenantId: string }>>(
+      `SELECT DISTINCT tenant_id AS "tenantId" FROM webhook_messages WHERE created_at < $1`,
+      cutoff,
+    )
+  })
+  let deleted = 0
+  for (const { tenantId } of tenants) {
+    deleted += await deleteInBatches(settings.batchSize, (limit) =>
+      inTenant(prisma, tenantId, async (tx) => {
+        const rows = await tx.$queryRawUnsafe<Array<{ id: string }>>(
+          `DELETE FROM webhook_messages WHERE id IN (
+             SELECT m.id FROM webhook_messages m
+             WHERE m.tenant_id = $1::uuid AND m.created_at < $2 AND m.relayed_at IS NOT NULL
+               AND NOT EXISTS (
+                 SELECT 1 FROM webhook_deliveries d
+                 WHERE d.message_id = m.id AND d.status = 'pending'
+               )
+             ORDER BY m.created_at LIMIT $3
+           ) RETURNING id`,
+          tenantId,
+          cutoff,
+          limit,
+        )
+        return rows.length
+      }),
+    )
+  }
+  return { tenants: tenants.length, deleted }
+}
