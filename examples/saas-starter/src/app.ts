@@ -1,14 +1,16 @@
 import acmeAudit from '@acme/audit'
 import acmeAuth from '@acme/auth'
 import acmeCore, { serverOptions } from '@acme/core'
+import acmeFlags from '@acme/flags'
 import acmeRbac from '@acme/rbac'
-import acmeTenancy from '@acme/tenancy'
+import acmeTenancy, { DEFAULT_PLANS } from '@acme/tenancy'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { migrationsDir, openDatabase } from './database.js'
 import type { Env } from './env.js'
 import type { PrismaClient } from './generated/prisma/client.js'
 import { aboutRoutes } from './routes/about.js'
 import { projectRoutes } from './routes/projects.js'
+import { betaReportsFlag, reportRoutes } from './routes/reports.js'
 
 declare module '@acme/core' {
   interface AcmeRegister {
@@ -86,7 +88,16 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
     )
   }
 
-  await app.register(acmeTenancy)
+  // The plans' entitlements switch flags on per plan: Enterprise gets the beta reports.
+  const plans = Object.fromEntries(
+    Object.entries(DEFAULT_PLANS).map(([name, plan]) => [
+      name,
+      name === 'enterprise'
+        ? { ...plan, entitlements: [...(plan.entitlements ?? []), 'beta-reports'] }
+        : plan,
+    ]),
+  )
+  await app.register(acmeTenancy, { plans })
   await app.register(acmeRbac, {
     // What the default system roles get: owner everything; admin reads and writes projects;
     // member reads, and writes only their own (`projects:write:own`); viewer reads (the default
@@ -112,6 +123,10 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
         'to sign its checkpoints: openssl genpkey -algorithm ed25519)',
     )
   }
+  await app.register(acmeFlags, {
+    flags: [betaReportsFlag],
+    ...(env.OPERATOR_TENANT_ID ? { operatorTenantId: env.OPERATOR_TENANT_ID } : {}),
+  })
   if (database.role === 'switched') {
     app.log.warn(
       `the app works as database role ${env.APP_DATABASE_ROLE} by switching to it on the owner's ` +
@@ -122,5 +137,6 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
 
   await app.register(aboutRoutes)
   await app.register(projectRoutes)
+  await app.register(reportRoutes)
   return app
 }

@@ -65,6 +65,11 @@ const envSchema = z.object({
     ),
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(100),
 
+  /** The operators' tenant: its admins manage feature flags for every tenant (`/flags`). */
+  OPERATOR_TENANT_ID: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.uuid().optional(),
+  ),
   /**
    * Ed25519 private key (PEM; `\n` escapes allowed on one line) signing the audit log's retention
    * checkpoints. Empty: the audit log keeps every entry (retention off) and says so at startup.

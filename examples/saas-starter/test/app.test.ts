@@ -17,8 +17,8 @@ const migrationFolders = readdirSync(migrationsDir, { withFileTypes: true })
   .sort()
 
 const modes = [
-  { name: 'embedded (no DATABASE_URL, no REDIS_URL)', real: false, checks: ['database'] },
-  { name: 'real PostgreSQL and Redis', real: true, checks: ['database', 'queue', 'redis'] },
+  { name: 'embedded (no DATABASE_URL, no REDIS_URL)', real: false, checks: ['database', 'flags'] },
+  { name: 'real PostgreSQL and Redis', real: true, checks: ['database', 'flags', 'queue', 'redis'] },
 ] as const
 
 describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
@@ -197,6 +197,26 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     const visible = await app.prisma.$queryRaw<Array<{ n: number }>>`
       SELECT count(*)::int AS n FROM projects`
     expect(visible).toEqual([{ n: 0 }])
+  })
+
+  it('shows the beta report to Enterprise tenants only, from the next request after a plan change', async () => {
+    const credentials = { email: 'beta@reports.test', password: 'correct horse battery' }
+    await app.inject({ method: 'POST', url: '/auth/register', payload: credentials })
+    const login = await app.inject({ method: 'POST', url: '/auth/login', payload: credentials })
+    const authorization = `Bearer ${login.json().accessToken}`
+    const tenant = await app.inject({
+      method: 'POST',
+      url: '/tenants',
+      headers: { authorization },
+      payload: { name: 'Beta' },
+    })
+    const headers = { authorization, 'x-tenant-id': tenant.json().id as string }
+    const hidden = await app.inject({ method: 'GET', url: '/reports/beta', headers })
+    expect(hidden.statusCode).toBe(404)
+    await app.tenancy.tenants.setPlan(headers['x-tenant-id'], 'enterprise')
+    const shown = await app.inject({ method: 'GET', url: '/reports/beta', headers })
+    expect(shown.statusCode).toBe(200)
+    expect(shown.json()).toEqual({ projects: 0 })
   })
 
   it('registers, logs in, refreshes and reads the profile', async () => {

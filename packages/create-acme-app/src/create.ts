@@ -33,7 +33,7 @@ export interface CreatedProject {
 
 const PACKAGE_NAME = /^(?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/
 const DEFAULT_TEMPLATE = fileURLToPath(new URL('../template', import.meta.url))
-const TENANCY_REGISTRATION = 'await app.register(acmeTenancy)'
+const TENANCY_REGISTRATION = 'await app.register(acmeTenancy, { plans })'
 
 /** Writes a ready project from the template: nothing is written when an input is refused. */
 export function createProject(options: CreateOptions): CreatedProject {
@@ -85,7 +85,7 @@ export function createProject(options: CreateOptions): CreatedProject {
   if (TIERS[options.tier].tenancy === 'single') {
     writeFileSync(
       join(directory, 'src', 'app.ts'),
-      app.replace(TENANCY_REGISTRATION, "await app.register(acmeTenancy, { mode: 'single' })"),
+      app.replace(TENANCY_REGISTRATION, "await app.register(acmeTenancy, { plans, mode: 'single' })"),
     )
   }
   writeFileSync(

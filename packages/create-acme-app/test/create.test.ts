@@ -64,7 +64,7 @@ describe('createProject', () => {
     expect(read(directory, 'tsconfig.json')).not.toContain('extends')
 
     expect(read(directory, 'src/app.ts')).toContain(
-      "await app.register(acmeTenancy, { mode: 'single' })",
+      "await app.register(acmeTenancy, { plans, mode: 'single' })",
     )
   })
 
@@ -110,7 +110,7 @@ describe('createProject', () => {
       tier: 'enterprise',
       databaseUrl: null,
     })
-    expect(read(directory, 'src/app.ts')).toContain('await app.register(acmeTenancy)\n')
+    expect(read(directory, 'src/app.ts')).toContain('await app.register(acmeTenancy, { plans })\n')
     expect(created.planned).toContain('@acme/webhooks')
   })
 
@@ -147,7 +147,14 @@ describe('createProject', () => {
 
   it('points the acme dependencies at packed tarballs, and refuses a folder missing one', () => {
     const packages = mkdtempSync(join(tmpdir(), 'create-acme-app-packages-'))
-    const names = ['acme-auth', 'acme-cli', 'acme-core', 'acme-rbac', 'acme-tenancy']
+    // One tarball per @acme package the template depends on (the example's plugins).
+    const template = JSON.parse(
+      readFileSync(join(import.meta.dirname, '..', 'template', 'package.json'), 'utf8'),
+    ) as { dependencies: Record<string, string> }
+    const names = Object.keys(template.dependencies)
+      .filter((name) => name.startsWith('@acme/'))
+      .map((name) => name.replace('@acme/', 'acme-'))
+    expect(names).toEqual(expect.arrayContaining(['acme-core', 'acme-tenancy', 'acme-rbac']))
     // A package whose name starts like core's, which must not pass for it.
     for (const stem of [...names, 'acme-core-extra']) {
       writeFileSync(join(packages, `${stem}-0.1.0.tgz`), '')

@@ -32,6 +32,14 @@ function idFor(name: string, path: string, owner: Owner): string | undefined {
       return owner.otherSessionId
     case 'projectId':
       return owner.projectId
+    // Flags: the starter's one declared flag; the operators' routes answer 403 to every tenant
+    // here (no OPERATOR_TENANT_ID), which the fuzzer still drives through validation.
+    case 'key':
+      return path.startsWith('/flags/segments') ? 'beta-testers' : 'beta-reports'
+    case 'customerTenantId':
+      return owner.tenantId
+    case 'scheduleId':
+      return owner.projectId
     default:
       return undefined
   }

@@ -106,9 +106,9 @@ CREATE POLICY "acme_tenant_isolation_insert" ON "audit_checkpoints" FOR INSERT
     OR ("tenant_id" IS NULL AND NULLIF(current_setting('app.tenant_id', true), '') IS NULL)
   );
 
--- Chain heads: written in their tenant by every new entry. Their tenant ids and counters are
--- readable without a tenant so the retention job can find every chain, deleted tenants' too;
--- they hold no entry's content.
+-- Chain heads: read and written in their tenant by every new entry. Only the tables' owner sees
+-- them all, inside `acme_audit_chains`, which the retention job calls to find every chain
+-- (deleted tenants' too).
 ALTER TABLE "audit_chain_heads" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "audit_chain_heads" FORCE ROW LEVEL SECURITY;
 CREATE POLICY "acme_tenant_isolation" ON "audit_chain_heads"
@@ -120,7 +120,11 @@ CREATE POLICY "acme_tenant_isolation" ON "audit_chain_heads"
     "tenant_id" = NULLIF(current_setting('app.tenant_id', true), '')::uuid
     OR ("tenant_id" IS NULL AND NULLIF(current_setting('app.tenant_id', true), '') IS NULL)
   );
-CREATE POLICY "acme_audit_chain_listing" ON "audit_chain_heads" FOR SELECT USING (true);
+CREATE POLICY "acme_audit_owner_lists_chains" ON "audit_chain_heads" FOR SELECT
+  USING (current_user = (
+    SELECT pg_catalog.pg_get_userbyid(relowner) FROM pg_catalog.pg_class
+    WHERE oid = 'audit_chain_heads'::regclass
+  ));
 
 CREATE FUNCTION "acme_audit_append_only"() RETURNS trigger
 LANGUAGE plpgsql AS $acme$
@@ -161,4 +165,13 @@ BEGIN
   GET DIAGNOSTICS deleted = ROW_COUNT;
   RETURN deleted;
 END
+$acme$;
+
+-- The chains retention walks, by chain key after `p_after`: every tenant's (and the app's), which
+-- the app's role cannot list itself. Runs as the owner (SECURITY DEFINER).
+CREATE FUNCTION "acme_audit_chains"(p_after text, p_limit integer)
+RETURNS TABLE ("chain_key" text, "tenant_id" uuid)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $acme$
+  SELECT h."chain_key"::text, h."tenant_id" FROM "audit_chain_heads" h
+  WHERE h."chain_key" > p_after ORDER BY h."chain_key" LIMIT p_limit
 $acme$;
