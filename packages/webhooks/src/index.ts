@@ -125,6 +125,13 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     enqueueRelay: async (job) => {
       await relayJob.enqueue(job)
     },
+    takeRate: async (endpointId, perSecond) => {
+      const decision = await app.counters.gcra(`webhooks:endpoint:${endpointId}`, {
+        limit: perSecond,
+        periodMs: 1_000,
+      })
+      return decision.allowed ? 0 : Math.max(1, decision.retryAfterMs)
+    },
     onDisabled: (event) => app.events.emit('webhook.endpoint.disabled', event),
   })
 

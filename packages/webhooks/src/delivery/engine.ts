@@ -31,6 +31,11 @@ export interface EngineDeps {
   ): Promise<void>
   /** Queues the relay of committed outbox rows (core's jobs). */
   enqueueRelay(job: { tenantId: string; messageIds: string[] }): Promise<void>
+  /**
+   * Takes one request from the endpoint's own rate (`rateLimitPerSecond`, core's counters);
+   * answers 0 when allowed, else the ms until it would be.
+   */
+  takeRate(endpointId: string, perSecond: number): Promise<number>
   /** Told when an endpoint is disabled by a 410 or by failing too long. */
   onDisabled(event: {
     tenantId: string
@@ -179,6 +184,25 @@ export class DeliveryEngine {
       return 'cancelled'
     }
 
+    if (request.rateLimit !== null) {
+      const waitMs = await this.#deps.takeRate(claimed.endpointId, request.rateLimit)
+      if (waitMs > 0) {
+        // Over the endpoint's own rate: the claim is given back, not counted as an attempt, and
+        // the delivery is due again when the rate allows.
+        await inTenant(prisma, tenantId, async (tx) =>
+          tx.$queryRawUnsafe(
+            `UPDATE webhook_deliveries SET attempts = attempts - 1, lease_until = NULL,
+               next_attempt_at = $3
+             WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING id`,
+            tenantId,
+            deliveryId,
+            new Date(clock().getTime() + Math.ceil(waitMs)),
+          ),
+        )
+        return 'skipped'
+      }
+    }
+
     let result: PostResult | null = null
     let failure: DeliveryFailure | null = null
     try {
@@ -207,10 +231,11 @@ export class DeliveryEngine {
         secret: string
         previousSecret: string | null
         previousSecretUntil: Date | null
+        rateLimit: number | null
       }>
     >(
       `SELECT url, enabled, headers, secret, previous_secret AS "previousSecret",
-         previous_secret_until AS "previousSecretUntil"
+         previous_secret_until AS "previousSecretUntil", rate_limit_per_second AS "rateLimit"
        FROM webhook_endpoints WHERE tenant_id = $1::uuid AND id = $2::uuid`,
       tenantId,
       claimed.endpointId,
@@ -242,6 +267,7 @@ export class DeliveryEngine {
     })
     return {
       url: endpoint.url,
+      rateLimit: endpoint.rateLimit,
       body,
       headers: { ...endpoint.headers, ...signedHeaders(secrets, claimed.messageId, now, body) },
     }
