@@ -4,6 +4,7 @@
 // instances, kills one instance under load, and prints a report. Exit code 1 when a check fails.
 //
 //   pnpm build && pnpm topology          # TOPOLOGY_DURATION (s, default 10), TOPOLOGY_ROUNDS (3)
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     MAIL_DIR: mailDir,
     JWT_PRIVATE_KEYS: await generateSigningKeys(),
     RATE_LIMIT_MAX: '100000000',
+    WEBHOOKS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
   }
   const ports = [p1, p2, p3] as number[]
   const instances: Instance[] = []

@@ -4,8 +4,10 @@ import acmeCore, { serverOptions } from '@acme/core'
 import acmeFlags from '@acme/flags'
 import acmeRbac from '@acme/rbac'
 import acmeTenancy, { DEFAULT_PLANS } from '@acme/tenancy'
+import acmeWebhooks from '@acme/webhooks'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { migrationsDir, openDatabase } from './database.js'
+import { webhooksEncryptionKey } from './dev-keys.js'
 import type { Env } from './env.js'
 import type { PrismaClient } from './generated/prisma/client.js'
 import { aboutRoutes } from './routes/about.js'
@@ -123,6 +125,10 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
         'to sign its checkpoints: openssl genpkey -algorithm ed25519)',
     )
   }
+  await app.register(acmeWebhooks, {
+    encryptionKey: webhooksEncryptionKey(env, (line) => app.log.warn(line)),
+    ...(env.WEBHOOKS_ALLOW_LOOPBACK ? { ssrf: { allowAddresses: ['127.0.0.1', '::1'] } } : {}),
+  })
   await app.register(acmeFlags, {
     flags: [betaReportsFlag],
     ...(env.OPERATOR_TENANT_ID ? { operatorTenantId: env.OPERATOR_TENANT_ID } : {}),

@@ -65,6 +65,19 @@ const envSchema = z.object({
     ),
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(100),
 
+  /** 32 random bytes in base64 (`openssl rand -base64 32`): encrypts webhook endpoint secrets. */
+  WEBHOOKS_ENCRYPTION_KEY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.base64().optional(),
+  ),
+  /**
+   * Development: let webhooks reach a receiver on this machine (127.0.0.1, ::1), which the SSRF
+   * guard otherwise refuses. The plugin refuses it when NODE_ENV=production.
+   */
+  WEBHOOKS_ALLOW_LOOPBACK: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   /** The operators' tenant: its admins manage feature flags for every tenant (`/flags`). */
   OPERATOR_TENANT_ID: z.preprocess(
     (value) => (value === '' ? undefined : value),

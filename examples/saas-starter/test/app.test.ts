@@ -18,7 +18,11 @@ const migrationFolders = readdirSync(migrationsDir, { withFileTypes: true })
 
 const modes = [
   { name: 'embedded (no DATABASE_URL, no REDIS_URL)', real: false, checks: ['database', 'flags'] },
-  { name: 'real PostgreSQL and Redis', real: true, checks: ['database', 'flags', 'queue', 'redis'] },
+  {
+    name: 'real PostgreSQL and Redis',
+    real: true,
+    checks: ['database', 'flags', 'queue', 'redis'],
+  },
 ] as const
 
 describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
@@ -99,7 +103,15 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     expect(rows.map((row) => row.finished)).not.toContain(false)
     expect(rows.map((row) => row.migration_name).sort()).toEqual(migrationFolders)
     expect(migrationFolders.map((name) => name.replace(/^\d+_/, ''))).toEqual(
-      expect.arrayContaining(['init', 'auth_session_tenant', 'tenancy', 'rbac', 'audit']),
+      expect.arrayContaining([
+        'init',
+        'auth_session_tenant',
+        'tenancy',
+        'rbac',
+        'audit',
+        'flags',
+        'webhooks',
+      ]),
     )
   })
 

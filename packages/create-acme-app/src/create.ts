@@ -85,7 +85,10 @@ export function createProject(options: CreateOptions): CreatedProject {
   if (TIERS[options.tier].tenancy === 'single') {
     writeFileSync(
       join(directory, 'src', 'app.ts'),
-      app.replace(TENANCY_REGISTRATION, "await app.register(acmeTenancy, { plans, mode: 'single' })"),
+      app.replace(
+        TENANCY_REGISTRATION,
+        "await app.register(acmeTenancy, { plans, mode: 'single' })",
+      ),
     )
   }
   writeFileSync(

@@ -14,13 +14,7 @@ export const TIERS = {
   enterprise: {
     label: 'Enterprise: Pro + webhooks, feature flags, admin (to come)',
     tenancy: 'multi',
-    planned: [
-      '@acme/files',
-      '@acme/jobs',
-      '@acme/webhooks',
-      '@acme/flags',
-      '@acme/admin',
-    ],
+    planned: ['@acme/files', '@acme/jobs', '@acme/webhooks', '@acme/flags', '@acme/admin'],
   },
 } as const
 

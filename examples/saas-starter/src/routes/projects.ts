@@ -9,6 +9,12 @@ declare module '@acme/audit' {
   }
 }
 
+declare module '@acme/webhooks' {
+  interface WebhookEventTypes {
+    'project.created': { id: string; name: string }
+  }
+}
+
 const project = z.object({ id: z.uuid(), name: z.string(), createdAt: z.date() })
 const tenantScoped = { auth: 'required', tenant: 'required' } as const
 
@@ -22,6 +28,11 @@ export async function projectRoutes(app: FastifyInstance): Promise<void> {
   app.audit.defineAction({
     name: 'project.created',
     metadata: z.object({ name: z.string() }).strict(),
+  })
+  app.webhooks.defineEventType({
+    name: 'project.created',
+    description: 'A project was created in the tenant.',
+    schema: z.object({ id: z.uuid(), name: z.string() }),
   })
 
   // A list route as every list route here: bounded page size, opaque cursor, newest first.
@@ -66,7 +77,7 @@ export async function projectRoutes(app: FastifyInstance): Promise<void> {
       config: { ...tenantScoped, permission: 'projects:write' },
     },
     async (request, reply) => {
-      // The project and its audit entry commit together, or neither does.
+      // The project, its audit entry and its webhook event commit together, or none does.
       const created = await request.db.$transaction(async (tx) => {
         const row = await tx.project.create({
           // The tenant id is set by the scoped client; the generated type still asks for it.
@@ -77,6 +88,11 @@ export async function projectRoutes(app: FastifyInstance): Promise<void> {
           action: 'project.created',
           targets: [{ type: 'project', id: row.id }],
           metadata: { name: row.name },
+        })
+        // Written to the outbox in this transaction: delivered once it commits, never if not.
+        await app.webhooks.send(tx, request.tenant?.id ?? '', 'project.created', {
+          id: row.id,
+          name: row.name,
         })
         return row
       })

@@ -58,6 +58,9 @@ export const DESTRUCTIVE: Record<string, Restore> = {
   ),
   'DELETE /auth/api-keys/{keyId}': redo((fixtures, owner) => fixtures.newUserKey(owner)),
   'DELETE /rbac/roles/{roleId}': redo((fixtures, owner) => fixtures.newRole(owner)),
+  'DELETE /tenants/{tenantId}/webhooks/endpoints/{endpointId}': redo((fixtures, owner) =>
+    fixtures.newEndpoint(owner),
+  ),
   'DELETE /auth/sessions/{sessionId}': redo((fixtures, owner) => fixtures.newOtherSession(owner)),
   'POST /auth/logout': relogin,
   'POST /auth/logout-all': relogin,

@@ -19,6 +19,8 @@ export interface Owner {
   tenantKeyId: string
   invitationId: string
   roleId: string
+  /** A webhook endpoint of the tenant, disabled (nothing is delivered from a test run). */
+  endpointId: string
   /** Another live session of the owner (`sessionId` path parameters). */
   otherSessionId: string
 }
@@ -63,6 +65,7 @@ export class Fixtures {
       tenantKeyId: '',
       invitationId: '',
       roleId: '',
+      endpointId: '',
       otherSessionId: '',
     }
     await this.newTenant(owner)
@@ -78,6 +81,7 @@ export class Fixtures {
     await this.newTenantKey(owner)
     await this.newInvitation(owner)
     await this.newRole(owner)
+    await this.newEndpoint(owner)
     return owner
   }
 
@@ -177,6 +181,16 @@ export class Fixtures {
     const body = { name, permissions: ['projects:read'] }
     const created = await this.call(owner, 'POST', '/rbac/roles', body, 201)
     owner.roleId = (created.json() as { id: string }).id
+  }
+
+  async newEndpoint(owner: Owner): Promise<void> {
+    const url = `/tenants/${owner.tenantId}/webhooks/endpoints`
+    // A public address literal (no DNS lookup), disabled so no delivery is ever attempted.
+    const body = { url: 'https://1.1.1.1/acme-hook', enabled: false }
+    const created = await this.call(owner, 'POST', url, body, 201)
+    const endpoint = created.json() as { id: string; secret: string }
+    this.secrets.add(endpoint.secret)
+    owner.endpointId = endpoint.id
   }
 
   /** The id of the session an access token belongs to. */

@@ -40,6 +40,11 @@ function idFor(name: string, path: string, owner: Owner): string | undefined {
       return owner.tenantId
     case 'scheduleId':
       return owner.projectId
+    case 'endpointId':
+      return owner.endpointId
+    // No delivery exists (the endpoint is disabled): an id of another kind answers 404.
+    case 'deliveryId':
+      return owner.projectId
     default:
       return undefined
   }
@@ -89,6 +94,12 @@ export function realBody(operation: Operation, owner: Owner): unknown {
       return { description: 'Reads projects', permissions: ['projects:read'] }
     case 'POST /projects':
       return { name: 'Rocket' }
+    case 'POST /tenants/{tenantId}/webhooks/endpoints':
+      return { url: 'https://1.1.1.1/acme-hook', enabled: false }
+    case 'PATCH /tenants/{tenantId}/webhooks/endpoints/{endpointId}':
+      return { description: 'Billing system', enabled: false }
+    case 'POST /tenants/{tenantId}/webhooks/endpoints/{endpointId}/replay':
+      return { since: '2026-01-01T00:00:00.000Z' }
     default:
       return undefined
   }
