@@ -12,9 +12,9 @@ export const TIERS = {
     planned: ['@acme/files', '@acme/jobs'],
   },
   enterprise: {
-    label: 'Enterprise: Pro + webhooks, feature flags, admin (to come)',
+    label: 'Enterprise: Pro + webhooks, feature flags (admin to come)',
     tenancy: 'multi',
-    planned: ['@acme/files', '@acme/jobs', '@acme/webhooks', '@acme/flags', '@acme/admin'],
+    planned: ['@acme/files', '@acme/jobs', '@acme/admin'],
   },
 } as const
 

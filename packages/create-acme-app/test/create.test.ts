@@ -111,7 +111,7 @@ describe('createProject', () => {
       databaseUrl: null,
     })
     expect(read(directory, 'src/app.ts')).toContain('await app.register(acmeTenancy, { plans })\n')
-    expect(created.planned).toContain('@acme/webhooks')
+    expect(created.planned).toContain('@acme/admin')
   })
 
   it('refuses a folder that is not empty, a bad name and a multi-line brand, writing nothing', () => {
