@@ -4,7 +4,9 @@ export default defineConfig({
   // `receiver` is what the product's customers install in their own apps: no Fastify, no core.
   entry: { index: 'src/index.ts', receiver: 'src/receiver/index.ts' },
   format: ['esm', 'cjs'],
-  dts: true,
+  // `pnpm start` builds without declarations (ACME_BUILD_TYPES=skip): the app runs the JS, and
+  // the declarations are most of a build's time. Every other build writes them.
+  dts: process.env.ACME_BUILD_TYPES !== 'skip',
   clean: true,
   target: 'node20',
   tsconfig: 'tsconfig.build.json',
