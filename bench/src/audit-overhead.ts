@@ -88,9 +88,9 @@ try {
   await owner(
     `INSERT INTO audit_events (id, tenant_id, seq, action, action_version, occurred_at, actor_type,
        actor_id, actor, targets, target_ids, metadata, ip, user_agent, request_id, prev_hash, hash)
-     SELECT gen_random_uuid(), $1, n + 1000,
+     SELECT gen_random_uuid(), $1::uuid, n + 1000,
        (ARRAY['project.created', 'member.added', 'role.changed', 'auth.login'])[1 + n % 4], 1,
-       now() - make_interval(secs => n), 'user', $2, jsonb_build_object('type', 'user', 'id', $2::text),
+       now() - make_interval(secs => n), 'user', $2::text, jsonb_build_object('type', 'user', 'id', $2::text),
        jsonb_build_array(jsonb_build_object('type', 'project', 'id', md5(n::text))), ARRAY[md5(n::text)],
        '{}'::jsonb, '203.0.113.7', 'bench', md5('r' || n), repeat('0', 64), md5(n::text) || md5(n::text)
      FROM generate_series(1, $3::int) n`,
