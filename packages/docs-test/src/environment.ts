@@ -1,7 +1,29 @@
 import { dirname, isAbsolute, relative } from 'node:path'
 
 /** What a person's shell has: nothing of the workspace, of pnpm's script runner, or of CI. */
-const KEPT = ['HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SHELL', 'TERM']
+const KEPT = [
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'TMPDIR',
+  'SHELL',
+  'TERM',
+  // How this machine reaches the registry: a person's shell here has them too. Without them a
+  // Node that does not read the system's certificates (the one npm installs for the Node 24 run)
+  // cannot verify the proxy in front of the registry.
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NO_PROXY',
+  'https_proxy',
+  'http_proxy',
+  'no_proxy',
+]
 
 /**
  * The environment the page's commands run in, as a new user's shell would have it: this

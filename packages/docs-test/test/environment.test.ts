@@ -10,6 +10,7 @@ describe('userEnvironment', () => {
     PRISMA_SCHEMA_ENGINE_BINARY: '/usr/bin/true',
     DATABASE_URL: 'postgresql://elsewhere',
     CI: 'true',
+    NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
   }
 
   it('puts this Node first and leaves out every workspace and node_modules bin folder', () => {
@@ -18,10 +19,11 @@ describe('userEnvironment', () => {
     expect(env.HOME).toBe('/home/ann')
   })
 
-  it("passes on nothing of the runner's: npm config, the Prisma engine variable, databases", () => {
+  it("passes on nothing of the runner's (npm config, the Prisma engine variable, databases), but the machine's certificates", () => {
     const env = userEnvironment('/repo', from)
     expect(Object.keys(env).filter((name) => !name.startsWith('npm_config_'))).toEqual([
       'HOME',
+      'NODE_EXTRA_CA_CERTS',
       'PATH',
     ])
     expect(env.npm_config_user_agent).toBeUndefined()
