@@ -83,14 +83,15 @@ try {
   const reader = { authorization, 'x-tenant-id': await tenant('Million') }
 
   // One million entries for the reading tenant, as the owner (no policy applies to it), after the
-  // few the tenant's creation recorded. Their hashes are not a chain: the list route never checks.
+  // few the tenant's creation recorded: one a second, the newest now, so time grows with seq as
+  // it does in a real log. Their hashes are not a chain: the list route never checks.
   const seeded = performance.now()
   await owner(
     `INSERT INTO audit_events (id, tenant_id, seq, action, action_version, occurred_at, actor_type,
        actor_id, actor, targets, target_ids, metadata, ip, user_agent, request_id, prev_hash, hash)
      SELECT gen_random_uuid(), $1::uuid, n + 1000,
        (ARRAY['project.created', 'member.added', 'role.changed', 'auth.login'])[1 + n % 4], 1,
-       now() - make_interval(secs => n), 'user', $2::text, jsonb_build_object('type', 'user', 'id', $2::text),
+       now() - make_interval(secs => $3::int - n), 'user', $2::text, jsonb_build_object('type', 'user', 'id', $2::text),
        jsonb_build_array(jsonb_build_object('type', 'project', 'id', md5(n::text))), ARRAY[md5(n::text)],
        '{}'::jsonb, '203.0.113.7', 'bench', md5('r' || n), repeat('0', 64), md5(n::text) || md5(n::text)
      FROM generate_series(1, $3::int) n`,
