@@ -52,11 +52,6 @@ export function duplicateRedis(redis: RedisClient, overrides: RedisOptions = {})
   })
 }
 
-/** The masters of a Cluster (where every setting that matters must hold), or the one server. */
-export function primaries(redis: RedisClient): Redis[] {
-  return isCluster(redis) ? redis.nodes('master') : [redis]
-}
-
 export async function pingRedis(redis: RedisClient): Promise<void> {
   // A command sent while disconnected would wait for the reconnect; readiness wants the truth now.
   if (redis.status !== 'ready') throw new Error(`redis connection is ${redis.status}`)
