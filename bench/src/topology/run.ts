@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort, type RedisCluster, startRedisCluster } from '@acme/test-kit'
+import { freePort, type RedisCluster, startPgBouncer, startRedisCluster } from '@acme/test-kit'
 import autocannon from 'autocannon'
 import {
   isolation,
@@ -28,15 +28,7 @@ import {
   startInstance,
   stopInstance,
 } from './instances.js'
-import {
-  createDatabase,
-  dropDatabase,
-  POSTGRES,
-  type Stoppable,
-  startHaproxy,
-  startPgBouncer,
-  versionOf,
-} from './services.js'
+import { createDatabase, dropDatabase, POSTGRES, startHaproxy, versionOf } from './services.js'
 
 const DURATION_S = Number(process.env.TOPOLOGY_DURATION ?? 10)
 const ROUNDS = Number(process.env.TOPOLOGY_ROUNDS ?? 3)
@@ -63,17 +55,14 @@ async function main(): Promise<void> {
   stops.push(() => dropDatabase(DATABASE))
   const cluster: RedisCluster = await startRedisCluster({ nodes: 3 })
   stops.push(() => cluster.stop())
-  const bouncerPort = await freePort()
-  const bouncer: Stoppable = await startPgBouncer({
-    dir,
-    port: bouncerPort,
-    database: DATABASE,
-    role: ROLE,
+  const bouncer = await startPgBouncer({
+    upstream: `postgres://${ROLE}@127.0.0.1:5432/${DATABASE}`,
     poolSize: 20,
+    maxClientConn: 1_000,
   })
   stops.push(() => bouncer.stop())
   note(
-    `Redis Cluster masters on ${cluster.ports.join(', ')}; PgBouncer (transaction pooling, 20 server connections) on ${bouncerPort}`,
+    `Redis Cluster masters on ${cluster.ports.join(', ')}; PgBouncer (transaction pooling, 20 server connections) on ${bouncer.port}`,
   )
 
   const [p1, p2, p3, lbAll, lbTwo, lbOne] = await Promise.all(
@@ -86,7 +75,7 @@ async function main(): Promise<void> {
     PUBLIC_BASE_URL: `http://127.0.0.1:${lbAll}`,
     // Migrations and the role check go straight to PostgreSQL; the app's statements through PgBouncer.
     DATABASE_URL: `${POSTGRES}/${DATABASE}`,
-    APP_DATABASE_URL: `postgres://${ROLE}@127.0.0.1:${bouncerPort}/${DATABASE}`,
+    APP_DATABASE_URL: bouncer.url,
     REDIS_CLUSTER_URLS: cluster.urls.join(','),
     MAIL_DIR: mailDir,
     JWT_PRIVATE_KEYS: await generateSigningKeys(),

@@ -1,37 +1,17 @@
 // The infrastructure of the topology, each piece a real process on loopback: PostgreSQL's
-// database and app role, PgBouncer in transaction mode, haproxy in front of the app instances.
+// database and app role, and haproxy in front of the app instances (PgBouncer and Redis Cluster
+// come from the test kit).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { ensureAppRole, migrateApply } from '@acme/cli'
+import { acceptsConnections, waitFor } from '@acme/test-kit'
 import pg from 'pg'
 
 export const POSTGRES = 'postgres://postgres@127.0.0.1:5432'
 
 export interface Stoppable {
   stop(): Promise<void>
-}
-
-export async function untilListening(
-  port: number,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (open) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`${what} is not listening on ${port}`)
 }
 
 async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -70,42 +50,6 @@ function stopProcess(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve())
     child.kill('SIGTERM')
   })
-}
-
-/** Debian's pgbouncer, transaction pooling, `poolSize` server connections for the app role. */
-export async function startPgBouncer(options: {
-  dir: string
-  port: number
-  database: string
-  role: string
-  poolSize: number
-}): Promise<Stoppable> {
-  const config = join(options.dir, 'pgbouncer.ini')
-  writeFileSync(
-    config,
-    [
-      '[databases]',
-      `${options.database} = host=127.0.0.1 port=5432 dbname=${options.database} user=${options.role} pool_size=${options.poolSize}`,
-      '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
-      `listen_port = ${options.port}`,
-      `unix_socket_dir = ${options.dir}`,
-      'auth_type = any',
-      'pool_mode = transaction',
-      'max_client_conn = 1000',
-      'server_reset_query =',
-      'ignore_startup_parameters = extra_float_digits,options,application_name',
-      'log_connections = 0',
-      'log_disconnections = 0',
-      'log_stats = 0',
-    ].join('\n'),
-    { mode: 0o644 },
-  )
-  // PgBouncer refuses to run as root.
-  const asUser = process.getuid?.() === 0 ? ['-u', 'postgres'] : []
-  const child = spawn('pgbouncer', [...asUser, config], { stdio: ['ignore', 'ignore', 'inherit'] })
-  await untilListening(options.port, 'pgbouncer')
-  return { stop: () => stopProcess(child) }
 }
 
 export interface Frontend {
@@ -149,7 +93,9 @@ export async function startHaproxy(dir: string, frontends: Frontend[]): Promise<
   writeFileSync(config, `${lines.join('\n')}\n`)
   execFileSync('haproxy', ['-c', '-q', '-f', config])
   const child = spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', 'ignore', 'inherit'] })
-  for (const frontend of frontends) await untilListening(frontend.port, 'haproxy')
+  for (const frontend of frontends) {
+    await waitFor(() => acceptsConnections(frontend.port), { timeoutMs: 15_000, intervalMs: 100 })
+  }
   return { stop: () => stopProcess(child) }
 }
 

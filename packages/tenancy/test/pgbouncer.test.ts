@@ -1,9 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { freePort, sleep } from '@acme/test-kit'
+import { type PgBouncer, startPgBouncer } from '@acme/test-kit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createTenancyApp,
@@ -27,69 +22,22 @@ import {
  * connections. It needs Debian's `pgbouncer` (`apt-get install pgbouncer`; .ci/run installs it)
  * and fails, naming the package, where it is missing.
  */
-const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((path) => existsSync(path))
 const SEED = Number(process.env.FC_SEED ?? 20_261_205)
 
 let db: TenancyDatabase
-let bouncer: ChildProcess | undefined
-let folder: string
+let bouncer: PgBouncer | undefined
 let t: TenancyTestApp
 let world: ConcurrentWorld
 
-async function listening(port: number): Promise<void> {
-  const until = Date.now() + 10_000
-  while (Date.now() < until) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (open) return
-    await sleep(50)
-  }
-  throw new Error(`pgbouncer is not listening on ${port}`)
-}
-
 describe('behind PgBouncer in transaction mode', () => {
   beforeAll(async () => {
-    if (!PGBOUNCER) throw new Error('pgbouncer is not installed: apt-get install pgbouncer')
     db = await createTenancyDatabase('bouncer')
-    const app = new URL(db.app.url)
-    const port = await freePort()
-    folder = mkdtempSync(join(tmpdir(), 'acme-pgbouncer-'))
-    const config = join(folder, 'pgbouncer.ini')
-    writeFileSync(
-      config,
-      [
-        '[databases]',
-        `${db.owner.name} = host=${app.hostname} port=${app.port || 5432} dbname=${db.owner.name} user=${decodeURIComponent(app.username)} password=${decodeURIComponent(app.password)} pool_size=3`,
-        '[pgbouncer]',
-        'listen_addr = 127.0.0.1',
-        `listen_port = ${port}`,
-        'unix_socket_dir =',
-        'auth_type = any',
-        'pool_mode = transaction',
-        'max_client_conn = 200',
-        'server_reset_query =',
-        'ignore_startup_parameters = extra_float_digits,options,application_name',
-      ].join('\n'),
-      { mode: 0o644 },
-    )
-    // PgBouncer refuses to run as root.
-    const asUser = process.getuid?.() === 0 ? ['-u', 'postgres'] : []
-    bouncer = spawn(PGBOUNCER as string, [...asUser, config], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    await listening(port)
-    app.host = `127.0.0.1:${port}`
+    bouncer = await startPgBouncer({ upstream: db.app.url, poolSize: 3 })
     t = await createTenancyApp(
       { rateLimit: { enabled: false } },
       {
         label: 'bouncer',
-        database: { ...db, app: { ...db.app, url: app.toString() } },
+        database: { ...db, app: { ...db.app, url: bouncer.url } },
         routes: concurrentRoutes,
         core: { rateLimit: false },
       },
@@ -100,10 +48,8 @@ describe('behind PgBouncer in transaction mode', () => {
   afterAll(async () => {
     await world?.owner.end()
     await t?.close()
-    bouncer?.kill('SIGTERM')
-    if (bouncer) await new Promise((resolve) => bouncer?.once('exit', resolve))
+    await bouncer?.stop()
     await db?.drop()
-    if (folder) rmSync(folder, { recursive: true, force: true })
   })
 
   it('keeps tenants apart with every statement on whichever server connection is free', async () => {

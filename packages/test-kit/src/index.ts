@@ -1,4 +1,5 @@
 export { type ManualClock, manualClock } from './clock.js'
+export { type PgBouncer, type PgBouncerOptions, startPgBouncer } from './pgbouncer.js'
 export { freePort } from './port.js'
 export { acceptsConnections, isRunning, processTree } from './processes.js'
 export { checkPublishedTypes, type PublishedTypesOptions } from './published-types.js'

@@ -4,7 +4,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { sleep } from './wait.js'
+import { freePort } from './port.js'
+import { waitFor } from './wait.js'
 
 const run = promisify(execFile)
 
@@ -93,20 +94,16 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 /** A free port whose cluster bus port (+10000) is free too. */
 async function clusterPort(): Promise<number> {
   for (;;) {
-    const port = await listenable(0)
-    if (port < 55_000 && (await listenable(port + 10_000)) === port + 10_000) return port
+    const port = await freePort()
+    if (port < 55_000 && (await isFree(port + 10_000))) return port
   }
 }
 
-function listenable(port: number): Promise<number> {
+function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer()
-    server.once('error', () => resolve(-1))
-    server.listen(port, '127.0.0.1', () => {
-      const address = server.address()
-      const bound = address && typeof address === 'object' ? address.port : -1
-      server.close(() => resolve(bound))
-    })
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
   })
 }
 
@@ -123,12 +120,11 @@ async function untilClusterOk(port: number): Promise<void> {
 }
 
 async function until(port: number, check: () => Promise<boolean>, failure: string): Promise<void> {
-  const deadline = Date.now() + 20_000
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return
-    await sleep(100)
+  try {
+    await waitFor(check, { timeoutMs: 20_000, intervalMs: 100 })
+  } catch {
+    throw new Error(`redis-server on ${port} ${failure}`)
   }
-  throw new Error(`redis-server on ${port} ${failure}`)
 }
 
 async function cli(port: number, ...args: string[]): Promise<string> {
