@@ -249,6 +249,8 @@ export {
   createCounterStore,
   type GcraDecision,
   type GcraLimit,
+  type LeaseDecision,
+  type LeaseLimit,
   MemoryCounterStore,
   RedisCounterStore,
   type WindowHit,

@@ -268,6 +268,72 @@ describe.each(implementations)('CounterStore ($name)', (implementation) => {
     })
   })
 
+  describe('lease', () => {
+    const slots = { limit: 2, ttlMs: MINUTE }
+
+    it('gives at most `limit` holders a slot, and a released slot to the next', async () => {
+      const { store } = setup()
+      const key = freshKey('lease')
+      expect(await store.lease(key, 'a', slots)).toEqual({ acquired: true, held: 1 })
+      expect(await store.lease(key, 'b', slots)).toEqual({ acquired: true, held: 2 })
+      expect(await store.lease(key, 'c', slots)).toEqual({ acquired: false, held: 2 })
+      expect(await store.release(key, 'a')).toBe(true)
+      expect(await store.release(key, 'a')).toBe(false)
+      expect(await store.lease(key, 'c', slots)).toEqual({ acquired: true, held: 2 })
+    })
+
+    it('holds the limit under concurrent takers', async () => {
+      const { store } = setup()
+      const key = freshKey('lease')
+      const decisions = await Promise.all(
+        Array.from({ length: 30 }, (_, n) =>
+          store.lease(key, `h${n}`, { limit: 7, ttlMs: MINUTE }),
+        ),
+      )
+      expect(decisions.filter((decision) => decision.acquired)).toHaveLength(7)
+    })
+
+    it("frees a dead holder's slot when its lease expires, by the clock; a renewal keeps it", async () => {
+      const { store, time } = setup()
+      const key = freshKey('lease')
+      await store.lease(key, 'dies', slots)
+      await store.lease(key, 'lives', slots)
+      time.advance(MINUTE - 1)
+      // Renewed: a new ttl from now, even with every slot taken.
+      expect(await store.lease(key, 'lives', slots)).toEqual({ acquired: true, held: 2 })
+      expect(await store.lease(key, 'new', slots)).toMatchObject({ acquired: false })
+      time.advance(1)
+      expect(await store.lease(key, 'new', slots)).toEqual({ acquired: true, held: 2 })
+      // `lives` renewed at MINUTE - 1: its slot lasts to 2 × MINUTE - 1.
+      time.advance(MINUTE - 2)
+      expect(await store.lease(key, 'other', slots)).toMatchObject({ acquired: false })
+    })
+
+    it('refuses a limit or holder it would misread', async () => {
+      const { store } = setup()
+      await expect(store.lease('x', '', slots)).rejects.toThrow(RangeError)
+      await expect(store.lease('x', 'a', { limit: 0, ttlMs: 1 })).rejects.toThrow(RangeError)
+      await expect(store.lease('x', 'a', { limit: 1, ttlMs: 0.5 })).rejects.toThrow(RangeError)
+    })
+
+    if (implementation.raw) {
+      it('leaves a key that expires after its latest lease', async () => {
+        const { store } = setup()
+        const raw = implementation.raw?.()
+        if (!raw) return
+        const key = freshKey('lease')
+        await store.lease(key, 'a', { limit: 3, ttlMs: 500 })
+        const ttl = await raw.pttl(prefix + key)
+        expect(ttl).toBeGreaterThan(0)
+        expect(ttl).toBeLessThanOrEqual(500)
+        await store.lease(key, 'b', slots)
+        expect(await raw.pttl(prefix + key)).toBeGreaterThan(500)
+        await store.reset(key)
+        expect(await raw.exists(prefix + key)).toBe(0)
+      })
+    }
+  })
+
   describe('GCRA', () => {
     const perMinute: GcraLimit = { limit: 100, periodMs: MINUTE }
 

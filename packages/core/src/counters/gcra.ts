@@ -1,4 +1,4 @@
-import type { GcraDecision, GcraLimit } from './types.js'
+import type { GcraDecision, GcraLimit, LeaseLimit } from './types.js'
 
 export const MICROS_PER_MS = 1_000
 
@@ -52,5 +52,18 @@ export function gcraDecision(
 export function assertWindow(windowMs: number, name = 'window'): void {
   if (!Number.isInteger(windowMs) || windowMs < 1) {
     throw new RangeError(`${name} must be a positive integer of ms, got ${windowMs}`)
+  }
+}
+
+/** Refuses a lease limit either store would misread. */
+export function assertLease(holder: string, limit: LeaseLimit): void {
+  if (typeof holder !== 'string' || holder.length === 0) {
+    throw new RangeError('lease holder must be a non-empty string')
+  }
+  if (!Number.isInteger(limit.limit) || limit.limit < 1) {
+    throw new RangeError(`lease limit must be a positive integer, got ${limit.limit}`)
+  }
+  if (!Number.isInteger(limit.ttlMs) || limit.ttlMs < 1) {
+    throw new RangeError(`lease ttl must be a positive integer of ms, got ${limit.ttlMs}`)
   }
 }

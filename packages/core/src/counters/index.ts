@@ -20,5 +20,7 @@ export type {
   CounterStoreOptions,
   GcraDecision,
   GcraLimit,
+  LeaseDecision,
+  LeaseLimit,
   WindowHit,
 } from './types.js'

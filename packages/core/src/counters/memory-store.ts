@@ -1,11 +1,20 @@
 import { type Clock, systemClock } from '../clock.js'
-import { assertWindow, gcraDecision, gcraParameters, nowMicros } from './gcra.js'
-import type { CounterStore, GcraDecision, GcraLimit, WindowHit } from './types.js'
+import { assertLease, assertWindow, gcraDecision, gcraParameters, nowMicros } from './gcra.js'
+import type {
+  CounterStore,
+  GcraDecision,
+  GcraLimit,
+  LeaseDecision,
+  LeaseLimit,
+  WindowHit,
+} from './types.js'
 
 type Entry =
   | { kind: 'window'; count: number; endsAt: number }
   /** TAT in µs; the entry is gone once the TAT is reached (a full bucket). */
   | { kind: 'gcra'; tatMicros: number }
+  /** Holder to the ms its slot expires. */
+  | { kind: 'lease'; holders: Map<string, number> }
 
 /** Below this many keys there is no sweep; past it, a sweep each time the map doubles. */
 const SWEEP_FROM = 10_000
@@ -63,6 +72,25 @@ export class MemoryCounterStore implements CounterStore {
     return gcraDecision(true, nextTat - now, parameters)
   }
 
+  async lease(key: string, holder: string, limit: LeaseLimit): Promise<LeaseDecision> {
+    assertLease(holder, limit)
+    const now = this.#now()
+    const stored = this.#entries.get(this.#prefix + key)
+    const holders = stored?.kind === 'lease' ? stored.holders : new Map<string, number>()
+    for (const [other, expiresAt] of holders) if (expiresAt <= now) holders.delete(other)
+    if (!holders.has(holder) && holders.size >= limit.limit) {
+      return { acquired: false, held: holders.size }
+    }
+    holders.set(holder, now + limit.ttlMs)
+    this.#set(this.#prefix + key, { kind: 'lease', holders }, now)
+    return { acquired: true, held: holders.size }
+  }
+
+  async release(key: string, holder: string): Promise<boolean> {
+    const stored = this.#entries.get(this.#prefix + key)
+    return stored?.kind === 'lease' ? stored.holders.delete(holder) : false
+  }
+
   async reset(key: string): Promise<void> {
     this.#entries.delete(this.#prefix + key)
   }
@@ -90,5 +118,8 @@ export class MemoryCounterStore implements CounterStore {
 }
 
 function expired(entry: Entry, nowMs: number): boolean {
-  return entry.kind === 'window' ? entry.endsAt <= nowMs : entry.tatMicros <= nowMs * 1_000
+  if (entry.kind === 'window') return entry.endsAt <= nowMs
+  if (entry.kind === 'gcra') return entry.tatMicros <= nowMs * 1_000
+  for (const expiresAt of entry.holders.values()) if (expiresAt > nowMs) return false
+  return true
 }

@@ -1,12 +1,22 @@
 import { type Clock, systemClock } from '../clock.js'
-import { assertWindow, gcraDecision, gcraParameters, nowMicros } from './gcra.js'
-import { GCRA, runScript, WINDOW_GIVE_BACK, WINDOW_HIT, withTimeout } from './scripts.js'
+import { assertLease, assertWindow, gcraDecision, gcraParameters, nowMicros } from './gcra.js'
+import {
+  GCRA,
+  LEASE,
+  LEASE_RELEASE,
+  runScript,
+  WINDOW_GIVE_BACK,
+  WINDOW_HIT,
+  withTimeout,
+} from './scripts.js'
 import type {
   CounterRedis,
   CounterStore,
   CounterStoreOptions,
   GcraDecision,
   GcraLimit,
+  LeaseDecision,
+  LeaseLimit,
   WindowHit,
 } from './types.js'
 
@@ -72,6 +82,31 @@ export class RedisCounterStore implements CounterStore {
     const [allowed, tatAheadMicros] = pair(reply, GCRA.name)
     if (allowed !== 0 && allowed !== 1) throw unexpected(GCRA.name)
     return gcraDecision(allowed === 1, tatAheadMicros, parameters)
+  }
+
+  async lease(key: string, holder: string, limit: LeaseLimit): Promise<LeaseDecision> {
+    assertLease(holder, limit)
+    const reply = await runScript(
+      this.#redis,
+      LEASE,
+      [this.#prefix + key],
+      [this.#clock().getTime(), limit.ttlMs, limit.limit, holder],
+      this.#timeoutMs,
+    )
+    const [acquired, held] = pair(reply, LEASE.name)
+    return { acquired: acquired === 1, held }
+  }
+
+  async release(key: string, holder: string): Promise<boolean> {
+    const reply = await runScript(
+      this.#redis,
+      LEASE_RELEASE,
+      [this.#prefix + key],
+      [holder],
+      this.#timeoutMs,
+    )
+    if (typeof reply !== 'number') throw unexpected(LEASE_RELEASE.name)
+    return reply === 1
   }
 
   async reset(key: string): Promise<void> {

@@ -80,6 +80,38 @@ return {1, next_tat - now}
 `,
 )
 
+/**
+ * Expiring lease on one of `limit` slots, in one sorted set: member = holder, score = when its
+ * slot expires (ms on the caller's clock, as GCRA reads it). KEYS: the lease. ARGV: now, ttl ms,
+ * limit, holder. Expired holders are dropped first; a holder already in the set is renewed
+ * whatever the count, a new one is added only below the limit. The key itself expires `ttl`
+ * after its latest lease, so an idle lease leaves nothing behind.
+ * Returns {1 when the holder has a slot else 0, holders after the decision}.
+ */
+export const LEASE = script(
+  'lease',
+  `
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+  local held = redis.call('ZCARD', KEYS[1])
+  if held >= tonumber(ARGV[3]) then return {0, held} end
+end
+redis.call('ZADD', KEYS[1], string.format('%d', now + ttl), ARGV[4])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return {1, redis.call('ZCARD', KEYS[1])}
+`,
+)
+
+/** Gives a lease's slot back. KEYS: the lease. ARGV: holder. Returns 1 if it was held. */
+export const LEASE_RELEASE = script(
+  'lease-release',
+  `
+return redis.call('ZREM', KEYS[1], ARGV[1])
+`,
+)
+
 /** A Redis call that did not answer within the store's `timeoutMs`. */
 export class CounterTimeoutError extends Error {
   /** What core's error handler reads as "dependency unavailable" (503), like a socket timeout. */

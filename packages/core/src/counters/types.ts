@@ -46,6 +46,21 @@ export interface GcraLimit {
   burst?: number
 }
 
+/** Slots of a lease: at most `limit` holders at once, each for `ttlMs` unless it renews. */
+export interface LeaseLimit {
+  /** Holders allowed at once: a positive integer. */
+  limit: number
+  /** How long a holder keeps its slot without renewing it (ms, positive). */
+  ttlMs: number
+}
+
+export interface LeaseDecision {
+  /** The holder has a slot (taken now, or renewed). */
+  acquired: boolean
+  /** Holders with an unexpired slot after the decision, this one included when acquired. */
+  held: number
+}
+
 export interface GcraDecision {
   allowed: boolean
   /** Requests still allowed right now. */
@@ -84,6 +99,15 @@ export interface CounterStore {
    * advances it, so refusals cost nothing and do not extend the wait.
    */
   gcra(key: string, limit: GcraLimit): Promise<GcraDecision>
-  /** Forgets `key` (its count or its bucket). */
+  /**
+   * Expiring lease on one of `limit` slots of `key` (a semaphore whose slots come back on their
+   * own): takes a slot for `holder` when fewer than `limit` unexpired holders have one, and
+   * renews it (a new `ttlMs` from now) when `holder` already has one. A holder that dies without
+   * `release` frees its slot `ttlMs` after its last lease. Expiry follows the store's clock.
+   */
+  lease(key: string, holder: string, limit: LeaseLimit): Promise<LeaseDecision>
+  /** Gives `holder`'s slot of `key` back; `true` if it had one (unexpired or not yet swept). */
+  release(key: string, holder: string): Promise<boolean>
+  /** Forgets `key` (its count, its bucket or its lease). */
   reset(key: string): Promise<void>
 }
