@@ -147,6 +147,7 @@ export const coreOptionsSchema = z
       .strict()
       .prefault({}),
     helmet: z.union([z.boolean(), z.record(z.string(), z.unknown())]).default(true),
+    securityHeaders: z.enum(['applicable', 'all']).default('applicable'),
     cors: corsSchema.prefault({}),
     rateLimit: rateLimitSchema.prefault({}),
     limits: z

@@ -6,12 +6,13 @@ import type {
 } from 'fastify'
 import { enterRequestContext, type RequestContext } from './context.js'
 import type { ClientLimit, LimitVerdict } from './rate-limit/client-limit.js'
+import type { HeadersOf } from './security-routes.js'
 
 export type LimitOf = (request: FastifyRequest) => ClientLimit | null
 
 export interface RequestHookSettings {
-  /** Security headers, computed once at startup; null when turned off. */
-  headers: Readonly<Record<string, string>> | null
+  /** The security headers a request's response gets, computed once at startup; null when off. */
+  headersOf: HeadersOf | null
   /** The limit a request runs under (null: none); null to leave the limit to a later hook. */
   limitOf: LimitOf | null
 }
@@ -26,9 +27,7 @@ export interface RequestHookSettings {
  * limit counted in memory decides without a promise or a closure.
  */
 export function installRequestHook(app: FastifyInstance, settings: RequestHookSettings): void {
-  const { headers, limitOf } = settings
-  const names = headers ? Object.keys(headers) : []
-  const values = headers ? Object.values(headers) : []
+  const { headersOf, limitOf } = settings
 
   app.addHook(
     'onRequest',
@@ -37,7 +36,10 @@ export function installRequestHook(app: FastifyInstance, settings: RequestHookSe
       reply: FastifyReply,
       done: HookHandlerDoneFunction,
     ) {
-      for (let i = 0; i < names.length; i++) reply.header(names[i] as string, values[i])
+      if (headersOf !== null) {
+        const { names, values } = headersOf(request)
+        for (let i = 0; i < names.length; i++) reply.header(names[i] as string, values[i])
+      }
       reply.header('x-request-id', request.id)
       const context: RequestContext = { requestId: request.id, user: null, tenant: null }
       const limit = limitOf === null ? null : limitOf(request)

@@ -5,6 +5,7 @@ import type { ResolvedCoreOptions } from './options.js'
 import { installRateLimits } from './rate-limit/route-limits.js'
 import { installLimitHook, installRequestHook } from './request-hook.js'
 import { computeSecurityHeaders } from './security-headers.js'
+import { installSecurityHeaders } from './security-routes.js'
 
 /**
  * Security headers, CORS and the global per-client rate limit, as a reviewer expects them, in
@@ -17,10 +18,15 @@ export async function registerSecurityDefaults(
   options: ResolvedCoreOptions,
   redis: RedisClient | null,
 ): Promise<void> {
-  const headers =
+  const headersOf =
     options.helmet === false
       ? null
-      : computeSecurityHeaders(options.helmet === true ? {} : options.helmet)
+      : installSecurityHeaders(
+          app,
+          computeSecurityHeaders(options.helmet === true ? {} : options.helmet),
+          options.securityHeaders,
+          options.docs.enabled ? options.docs.routePrefix : null,
+        )
   const limitOf =
     options.rateLimit === false
       ? null
@@ -28,7 +34,7 @@ export async function registerSecurityDefaults(
   // A closed CORS policy sets no header and answers no preflight: registering @fastify/cors for
   // it would only add a hook that reads the route's options on every request.
   const corsOpen = options.cors.origin !== false
-  installRequestHook(app, { headers, limitOf: corsOpen ? null : limitOf })
+  installRequestHook(app, { headersOf, limitOf: corsOpen ? null : limitOf })
   if (!corsOpen) return
   await app.register(cors, { origin: options.cors.origin, credentials: options.cors.credentials })
   if (limitOf) installLimitHook(app, limitOf)

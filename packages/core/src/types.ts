@@ -90,6 +90,11 @@ declare module 'fastify' {
      * `false`: the route is not limited.
      */
     rateLimit?: false | RouteRateLimit
+    /**
+     * The route serves a document (HTML): its responses get helmet's whole header set, not only
+     * the headers that apply to any response (core's `securityHeaders: 'applicable'`).
+     */
+    document?: boolean
   }
 }
 
