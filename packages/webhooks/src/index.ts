@@ -1,6 +1,7 @@
 import type {} from '@acme/auth'
 import {
   AcmeConfigError,
+  createCounterStore,
   getRequestContext,
   parseOptions,
   scheduleOnReady,
@@ -10,7 +11,8 @@ import type {} from '@acme/tenancy'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
-import { DeliveryEngine } from './delivery/engine.js'
+import { DeliveryEngine, LEASE_MARGIN_MS } from './delivery/engine.js'
+import { TenantSlots } from './delivery/tenant-slots.js'
 import { WebhooksErrors } from './errors.js'
 import { EventTypeCatalog } from './event-types.js'
 import { type WebhooksOptions, webhooksOptionsSchema } from './options.js'
@@ -78,8 +80,14 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     // Attempts are counted in the delivery's row; a job is retried only when the database or
     // the queue failed around the attempt.
     attempts: 3,
-    handler: async ({ tenantId, deliveryId }) => {
-      await engine.attempt(tenantId, deliveryId)
+    handler: async ({ tenantId, deliveryId }, context) => {
+      const report = await engine.run(tenantId, deliveryId)
+      if (report.capped) {
+        app.log.debug(
+          { job: 'webhooks.deliver', jobId: context.id, tenantId, deliveryId },
+          'webhooks: the tenant has every delivery slot in use; a running delivery takes this one in turn',
+        )
+      }
     },
   })
   const sweepJob = app.jobs.define({
@@ -119,6 +127,17 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
       sweepBatch: options.delivery.sweepBatch,
       perTenantConcurrency: options.delivery.perTenantConcurrency,
     },
+    // Leases on the webhooks clock, like the deliveries' own: tests move both together.
+    slots: new TenantSlots(
+      createCounterStore({
+        redis: app.redis,
+        clock,
+        prefix: `${app.redisKeyPrefix}counters:`,
+        timeoutMs: 2_000,
+      }),
+      options.delivery.perTenantConcurrency,
+      options.timeoutMs + LEASE_MARGIN_MS,
+    ),
     enqueueAttempt: async (job, jobOptions) => {
       await deliverJob.enqueue(job, jobOptions)
     },
@@ -197,6 +216,12 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     options.retention.enabled ? options.retention.schedule : null,
     '@acme/webhooks',
   )
+  // Runs stop taking the tenant's next delivery once the app is closing (before the job runner
+  // waits for them); what is left is due, and the sweeper of a running instance queues it.
+  app.addHook('preClose', (done) => {
+    engine.stop()
+    done()
+  })
   if (options.delivery.worker) {
     // After a restart, rows a crash left behind go out now rather than one interval later.
     app.addHook('onReady', async () => {

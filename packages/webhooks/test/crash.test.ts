@@ -7,6 +7,7 @@ import { TEST_REDIS_URL, uniquePrefix } from '@acme/test-support'
 import { Redis } from 'ioredis'
 import { build } from 'tsup'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { SqlClient } from '../src/index.js'
 import {
   bearer,
   createTenant,
@@ -113,12 +114,15 @@ afterAll(async () => {
 })
 
 /** A second instance of the deployment: same database and queues, its own clock. */
-async function restartedInstance(clock?: () => Date): Promise<WebhooksTestApp> {
+async function restartedInstance(
+  clock?: () => Date,
+  perTenantConcurrency?: number,
+): Promise<WebhooksTestApp> {
   const instance = await createWebhooksApp(
     {
       encryptionKey,
       ssrf: { allowAddresses: ['127.0.0.1'] },
-      delivery: { sweepEverySeconds: 5 },
+      delivery: { sweepEverySeconds: 5, ...(perTenantConcurrency ? { perTenantConcurrency } : {}) },
       ...(clock ? { clock } : {}),
     },
     {
@@ -223,5 +227,85 @@ describe('crashes', () => {
       [delivery?.id],
     )
     expect(attempts).toEqual([{ attempt: 2, status: 200, outcome: 'delivered' }])
+  })
+
+  it("a worker killed holding its tenant's last slot: the slot comes back when its lease runs out", async () => {
+    // Earlier tests' instances (one with its clock 5 minutes ahead) must not take these jobs.
+    for (const other of others.splice(0)) await other.close()
+    const bob = await signUp(t, 'bob@crash.test')
+    const beta = await createTenant(t, bob.token, 'Beta')
+    const created = await t.app.inject({
+      method: 'POST',
+      url: `/tenants/${beta.id}/webhooks/endpoints`,
+      headers: bearer(bob.token),
+      payload: { url: receiver.url('/slot'), eventTypes: ['invoice.paid'] },
+    })
+    expect(created.statusCode).toBe(201)
+    let answering = false
+    receiver.answer('/slot', (_received, response) => {
+      // Unanswered until the test says so: the first attempt's worker dies waiting.
+      if (answering) response.writeHead(204).end()
+    })
+    // The tenant may have one attempt in flight; the dying process holds it.
+    const { child, lines } = startChild({
+      MODE: 'relay',
+      INVOICE_ID: 'inv_slot',
+      TENANT_ID: beta.id,
+      PER_TENANT_CONCURRENCY: '1',
+    })
+    const first = await waitFor(() => lines.find((line) => 'committed' in line) ?? false, {
+      timeoutMs: 120_000,
+    })
+    await waitFor(() => receiver.at('/slot').length === 1, { timeoutMs: 60_000 })
+    await kill(child)
+    answering = true
+
+    // Another message of the tenant, sent and relayed by a surviving instance whose clock is
+    // still within the dead worker's lease: its worker finds the tenant's one slot taken.
+    const time = manualClock(new Date())
+    const survivor = await restartedInstance(time.now, 1)
+    const prisma = survivor.app.prisma as unknown as {
+      $transaction<R>(work: (tx: SqlClient) => Promise<R>): Promise<R>
+    }
+    const second = await prisma.$transaction((tx) =>
+      survivor.app.webhooks.send(tx, beta.id, 'invoice.paid', {
+        invoiceId: 'inv_slot_2',
+        amount: 2,
+      }),
+    )
+    await survivor.app.webhooks.sweep()
+    await waitFor(
+      () =>
+        survivor.logs.some(
+          (line) =>
+            line.tenantId === beta.id &&
+            typeof line.msg === 'string' &&
+            line.msg.startsWith('webhooks: the tenant has every delivery slot in use'),
+        ),
+      { timeoutMs: 60_000 },
+    )
+    expect(receiver.at('/slot')).toHaveLength(1)
+
+    // Past the lease (timeout + 60 s) by the survivor's clock: the slot is free again, and both
+    // messages go out, the first with the webhook-id its dead worker had sent.
+    time.advance(5 * 60_000)
+    await survivor.app.webhooks.sweep()
+    await waitFor(
+      async () => {
+        const rows = await sql<{ status: string }>(
+          t.db.owner.url,
+          'SELECT status FROM webhook_deliveries WHERE tenant_id = $1',
+          [beta.id],
+        )
+        return rows.length === 2 && rows.every((row) => row.status === 'delivered')
+      },
+      { timeoutMs: 60_000 },
+    )
+    expect(
+      receiver
+        .at('/slot')
+        .map((entry) => entry.headers['webhook-id'])
+        .sort(),
+    ).toEqual([first.committed, first.committed, second.id].sort())
   })
 })

@@ -7,6 +7,7 @@ import { inTenant, type SqlClient, type TransactionalClient } from '../sql.js'
 import type { GuardSettings } from '../ssrf/guard.js'
 import { DeliveryFailure, type PostResult, postWebhook } from './http.js'
 import { nextAttemptAt, parseRetryAfter } from './schedule.js'
+import type { TenantSlots } from './tenant-slots.js'
 
 export interface EngineSettings {
   retryScheduleSeconds: readonly number[]
@@ -24,6 +25,8 @@ export interface EngineDeps {
   vault: SecretVault
   guard: GuardSettings
   settings: EngineSettings
+  /** The per-tenant cap on attempts in flight, across workers (expiring leases). */
+  slots: TenantSlots
   /** Queues one attempt of a delivery (core's jobs). */
   enqueueAttempt(
     job: { tenantId: string; deliveryId: string },
@@ -44,8 +47,20 @@ export interface EngineDeps {
   }): Promise<void>
 }
 
-/** What one attempt came to; `skipped` when the delivery was not due, done, or held elsewhere. */
+/** What one attempt came to; `skipped` when the endpoint's own rate put it off. */
 export type AttemptOutcome = 'skipped' | 'delivered' | 'retrying' | 'failed' | 'gone' | 'cancelled'
+
+/** What one run did: `capped` when the tenant had every slot taken (nothing was attempted). */
+export interface RunReport {
+  capped: boolean
+  outcomes: AttemptOutcome[]
+}
+
+/**
+ * A run hands over to a queued job after this many attempts or this long: shutdown waits for a
+ * run's current attempt only, and other jobs of the queue interleave with a long burst.
+ */
+const RUN_BUDGET = { attempts: 200, ms: 10_000 }
 
 const RESPONSE_BODY_BYTES = 4_096
 // Response headers that may carry credentials of the receiver's own systems are not logged.
@@ -56,12 +71,20 @@ const REDACTED_HEADERS = new Set([
   'proxy-authenticate',
 ])
 /** A claimed attempt is the worker's for the timeout plus this; after a crash another takes it. */
-const LEASE_MARGIN_MS = 60_000
+export const LEASE_MARGIN_MS = 60_000
 
 interface Claimed {
+  deliveryId: string
   attempts: number
   messageId: string
   endpointId: string
+}
+
+interface SignedRequest {
+  url: string
+  rateLimit: number | null
+  body: string
+  headers: Record<string, string>
 }
 
 /**
@@ -74,6 +97,7 @@ interface Claimed {
  */
 export class DeliveryEngine {
   readonly #deps: EngineDeps
+  #stopping = false
 
   constructor(deps: EngineDeps) {
     this.#deps = deps
@@ -130,47 +154,129 @@ export class DeliveryEngine {
       )
       return created.map((row) => row.id)
     })
-    for (const deliveryId of deliveryIds) {
+    // One run per slot the tenant may use: each takes the tenant's due deliveries in turn, so
+    // the rest of a large fan-out needs no job of its own (and other tenants' jobs queue behind
+    // a handful of jobs, not behind the whole burst).
+    for (const deliveryId of deliveryIds.slice(0, this.#deps.settings.perTenantConcurrency)) {
       await this.#deps.enqueueAttempt({ tenantId, deliveryId }, { jobId: `${deliveryId}.1` })
     }
     return deliveryIds
   }
 
-  /** One attempt of one delivery, if it is due and nobody else holds it. */
-  async attempt(tenantId: string, deliveryId: string): Promise<AttemptOutcome> {
+  /**
+   * One `webhooks.deliver` job: takes one of the tenant's slots (`perTenantConcurrency`, across
+   * every worker), then attempts this delivery and, while the slot is held, whatever else the
+   * tenant has due, oldest first, until nothing is due or the run's budget is spent. A job that
+   * finds every slot taken does nothing: the runs holding them pull its delivery in turn, so one
+   * tenant's burst flows at its cap without waiting for the sweeper, and its queued jobs cost
+   * one Redis round trip each. A run that ends leaves nothing due behind without a job: it hands
+   * what is still due (that a job capped meanwhile left to it) to a job of its own.
+   */
+  async run(tenantId: string, deliveryId: string): Promise<RunReport> {
+    const holder = randomUUID()
+    if (!(await this.#deps.slots.take(tenantId, holder))) return { capped: true, outcomes: [] }
+    const outcomes: AttemptOutcome[] = []
+    const started = performance.now()
+    let next: string | null = deliveryId
+    try {
+      for (;;) {
+        const claim = await this.#claim(tenantId, next)
+        if (!claim) {
+          // That delivery was done, held by another run or not due: take the tenant's next.
+          if (next === null) break
+          next = null
+          continue
+        }
+        next = null
+        outcomes.push(await this.#attempt(tenantId, claim))
+        if (
+          this.#stopping ||
+          outcomes.length >= RUN_BUDGET.attempts ||
+          performance.now() - started >= RUN_BUDGET.ms
+        ) {
+          break
+        }
+        // Renewed before each attempt: a long run keeps its slot, a dead one loses it.
+        if (!(await this.#deps.slots.take(tenantId, holder))) break
+      }
+    } finally {
+      await this.#deps.slots.give(tenantId, holder)
+    }
+    // A run that attempted nothing hands nothing over: a delivery it saw due but could not
+    // claim (a row another transaction holds) would otherwise bounce between jobs.
+    if (!this.#stopping && outcomes.length > 0) await this.#handOver(tenantId, holder)
+    return { capped: false, outcomes }
+  }
+
+  /** Runs stop after their current attempt (the app is closing): the sweeper resumes the rest. */
+  stop(): void {
+    this.#stopping = true
+  }
+
+  /** Queues a run for the tenant's oldest due delivery, if any is left. */
+  async #handOver(tenantId: string, holder: string): Promise<void> {
+    const [due] = await inTenant(this.#deps.prisma, tenantId, async (tx) =>
+      tx.$queryRawUnsafe<Array<{ id: string }>>(
+        `SELECT id FROM webhook_deliveries
+         WHERE tenant_id = $1::uuid AND status = 'pending' AND next_attempt_at <= $2
+           AND (lease_until IS NULL OR lease_until < $2)
+         ORDER BY next_attempt_at LIMIT 1`,
+        tenantId,
+        this.#deps.clock(),
+      ),
+    )
+    if (due) {
+      await this.#deps.enqueueAttempt(
+        { tenantId, deliveryId: due.id },
+        { jobId: `${due.id}.run.${holder}` },
+      )
+    }
+  }
+
+  /**
+   * Claims a delivery (this one, or with `null` the tenant's oldest due one): due by the
+   * injected clock and not leased. The lease (`timeoutMs` + a margin) keeps other runs off it
+   * while this one calls the receiver; after a crash it runs out and the sweeper queues it again.
+   */
+  async #claim(
+    tenantId: string,
+    deliveryId: string | null,
+  ): Promise<{ claimed: Claimed; request: SignedRequest | null } | null> {
     const { prisma, clock, settings } = this.#deps
     const claimedAt = clock()
-    const claim = await inTenant(prisma, tenantId, async (tx) => {
-      // Claims of one tenant take turns (a lock held to the end of this short transaction), so
-      // concurrent claims cannot all count the same in-flight attempts and overshoot the cap.
-      await tx.$queryRawUnsafe(
-        `SELECT pg_advisory_xact_lock(hashtext('acme_webhooks_claim:' || $1))::text AS locked`,
-        tenantId,
-      )
-      // Fairness: a tenant with `perTenantConcurrency` attempts in flight (a burst, or a dead
-      // endpoint holding each attempt for the whole timeout) gets no more worker slots; the
-      // delivery stays due and the sweeper queues it again, while other tenants' jobs run.
+    return inTenant(prisma, tenantId, async (tx) => {
       const rows = await tx.$queryRawUnsafe<Claimed[]>(
-        `UPDATE webhook_deliveries
-         SET attempts = attempts + 1, lease_until = $3, updated_at = $2
-         WHERE tenant_id = $4::uuid AND id = $1::uuid AND status = 'pending'
-           AND next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)
-           AND (SELECT count(*) FROM webhook_deliveries busy
-                WHERE busy.tenant_id = $4::uuid AND busy.status = 'pending'
-                  AND busy.lease_until >= $2) < $5
-         RETURNING attempts, message_id AS "messageId", endpoint_id AS "endpointId"`,
-        deliveryId,
+        `WITH next AS (
+           SELECT id FROM webhook_deliveries
+           WHERE tenant_id = $1::uuid AND status = 'pending' AND next_attempt_at <= $2
+             AND (lease_until IS NULL OR lease_until < $2)
+             ${deliveryId === null ? '' : 'AND id = $4::uuid'}
+           ORDER BY next_attempt_at LIMIT 1
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE webhook_deliveries d
+         SET attempts = d.attempts + 1, lease_until = $3, updated_at = $2
+         FROM next WHERE d.id = next.id
+         RETURNING d.id AS "deliveryId", d.attempts, d.message_id AS "messageId",
+           d.endpoint_id AS "endpointId"`,
+        tenantId,
         claimedAt,
         new Date(claimedAt.getTime() + settings.timeoutMs + LEASE_MARGIN_MS),
-        tenantId,
-        settings.perTenantConcurrency,
+        ...(deliveryId === null ? [] : [deliveryId]),
       )
       const claimed = rows[0]
       if (!claimed) return null
       return { claimed, request: await this.#request(tx, tenantId, claimed) }
     })
-    if (!claim) return 'skipped'
-    const { claimed, request } = claim
+  }
+
+  /** One attempt of a claimed delivery: the POST, with no transaction open, then its record. */
+  async #attempt(
+    tenantId: string,
+    { claimed, request }: { claimed: Claimed; request: SignedRequest | null },
+  ): Promise<AttemptOutcome> {
+    const { prisma, clock, settings } = this.#deps
+    const { deliveryId } = claimed
     if (!request) {
       await inTenant(prisma, tenantId, async (tx) =>
         tx.$queryRawUnsafe(
@@ -222,7 +328,7 @@ export class DeliveryEngine {
   }
 
   /** The signed request of a claimed delivery, or null when its endpoint is disabled. */
-  async #request(tx: SqlClient, tenantId: string, claimed: Claimed) {
+  async #request(tx: SqlClient, tenantId: string, claimed: Claimed): Promise<SignedRequest | null> {
     const [endpoint] = await tx.$queryRawUnsafe<
       Array<{
         url: string
@@ -414,15 +520,22 @@ export class DeliveryEngine {
          WHERE relayed_at IS NULL ORDER BY created_at LIMIT $1`,
         settings.sweepBatch,
       )
+      // At most one run per slot of each tenant (a run takes the tenant's other due deliveries
+      // in turn), so one tenant's backlog neither fills the batch nor floods the queue.
       const deliveries = await tx.$queryRawUnsafe<
         Array<{ id: string; tenantId: string; attempts: number }>
       >(
-        `SELECT id, tenant_id AS "tenantId", attempts FROM webhook_deliveries
-         WHERE status = 'pending' AND next_attempt_at <= $1
-           AND (lease_until IS NULL OR lease_until < $1)
+        `SELECT id, "tenantId", attempts FROM (
+           SELECT id, tenant_id AS "tenantId", attempts, next_attempt_at,
+             row_number() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at) AS turn
+           FROM webhook_deliveries
+           WHERE status = 'pending' AND next_attempt_at <= $1
+             AND (lease_until IS NULL OR lease_until < $1)
+         ) due WHERE turn <= $3
          ORDER BY next_attempt_at LIMIT $2`,
         now,
         settings.sweepBatch,
+        settings.perTenantConcurrency,
       )
       return { messages, deliveries }
     })

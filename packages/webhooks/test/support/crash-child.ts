@@ -33,7 +33,12 @@ await app.register(acmeTenancy, { rateLimit: { enabled: false } })
 await app.register(acmeWebhooks, {
   encryptionKey: env('ENCRYPTION_KEY'),
   ssrf: { allowAddresses: ['127.0.0.1'] },
-  delivery: { sweepEverySeconds: 3_600 },
+  delivery: {
+    sweepEverySeconds: 3_600,
+    ...(process.env.PER_TENANT_CONCURRENCY
+      ? { perTenantConcurrency: Number(process.env.PER_TENANT_CONCURRENCY) }
+      : {}),
+  },
 })
 app.webhooks.defineEventType({
   name: 'invoice.paid',
