@@ -1,0 +1,191 @@
+import type {} from '@acme/auth'
+import { AcmeConfigError, parseOptions, systemClock } from '@acme/core'
+import type {} from '@acme/rbac'
+import type {} from '@acme/tenancy'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { FilesErrors } from './errors.js'
+import { filesMultipart } from './multipart.js'
+import {
+  type FilesOptions,
+  filesOptionsSchema,
+  type UploadLimits,
+  type UploadLimitsInput,
+  uploadLimitsSchema,
+} from './options.js'
+import { FILES_PERMISSIONS } from './permissions.js'
+import { callerOf, db, fileRoutes, tenantOf } from './routes/files.js'
+import { signedRoutes } from './routes/signed.js'
+import { FileService } from './services/files.js'
+import { fromMultipartError } from './services/multipart-errors.js'
+import { Signer } from './services/signing.js'
+import type { UploadPart } from './services/upload.js'
+import type { SqlClient } from './sql.js'
+import { LocalDiskDriver } from './storage/local.js'
+import type { FilesServices, FileView } from './types.js'
+
+interface MultipartRequest {
+  isMultipart(): boolean
+  parts(options: { limits: Record<string, number> }): AsyncIterable<UploadPart>
+}
+
+const hasMultipart = (request: FastifyRequest): request is FastifyRequest & MultipartRequest =>
+  typeof (request as Partial<MultipartRequest>).parts === 'function' &&
+  typeof (request as Partial<MultipartRequest>).isMultipart === 'function'
+
+async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Promise<void> {
+  const options = parseOptions('@acme/files', filesOptionsSchema, rawOptions)
+  if (!app.hasDecorator('auth') || !app.hasDecorator('tenancy') || !app.hasDecorator('rbac')) {
+    throw new AcmeConfigError('@acme/files', [
+      'register @acme/auth, @acme/tenancy and @acme/rbac before @acme/files',
+    ])
+  }
+  const clock = options.clock ?? systemClock
+  const storage = options.storage ?? new LocalDiskDriver(options.localDirectory as string)
+  const signer = new Signer(options.signingKey)
+  app.permissions.declare('@acme/files', FILES_PERMISSIONS)
+
+  const inTenant = <R>(tenantId: string, work: (db: SqlClient) => Promise<R>) =>
+    app.tenancy.tenants.run({ tenantId }, (tx) => work(tx as unknown as SqlClient))
+
+  const service = new FileService({
+    storage,
+    signer,
+    clock,
+    signedUrlTtlSeconds: options.signedUrlTtlSeconds,
+    quotaOf: (plan) => {
+      try {
+        return app.tenancy.plan(plan).storageBytes
+      } catch {
+        // A plan the options no longer name: no bytes rather than unlimited ones.
+        return 0
+      }
+    },
+    scanning: options.scan !== undefined,
+    uploaded: async (tenantId, files) => {
+      for (const file of files) {
+        await app.events.emit('file.uploaded', {
+          tenantId,
+          fileId: file.id,
+          ownerId: file.ownerId,
+          sizeBytes: file.sizeBytes,
+        })
+      }
+    },
+    deleted: (tenantId, fileId) =>
+      app.events.emit('file.deleted', { tenantId, fileId, reason: 'deleted' }),
+    warn: (context, message) => app.log.warn(context, message),
+  })
+
+  const receive = async (
+    request: FastifyRequest,
+    limitsInput: UploadLimitsInput = {},
+  ): Promise<FileView[]> => {
+    const limits: UploadLimits = uploadLimitsSchema.parse({ ...options.upload, ...limitsInput })
+    if (!hasMultipart(request)) {
+      throw new AcmeConfigError('@acme/files', [
+        `${request.method} ${request.routeOptions.url}: register filesMultipart in this route's scope to receive uploads`,
+      ])
+    }
+    if (!request.isMultipart()) throw new FilesErrors.NotMultipart()
+    const tenantId = tenantOf(request)
+    try {
+      return await service.upload({
+        db: db(request),
+        tenantId,
+        plan: request.tenant?.plan ?? '',
+        ownerId: callerOf(request),
+        limits,
+        parts: request.parts({
+          limits: {
+            fileSize: limits.maxFileBytes,
+            files: limits.maxFiles,
+            fields: limits.maxFields,
+            fieldSize: limits.maxFieldBytes,
+            fieldNameSize: 200,
+            parts: limits.maxFiles + limits.maxFields,
+            headerPairs: 50,
+          },
+        }),
+        aborted: () => request.raw.aborted === true,
+      })
+    } catch (error) {
+      throw fromMultipartError(error)
+    }
+  }
+
+  const services: FilesServices = {
+    storage,
+    receive,
+    signedUrl(tenantId, fileId) {
+      const link = service.signedLink(tenantId, fileId)
+      return {
+        path:
+          `${options.prefix}/files/signed/${tenantId}/${fileId}` +
+          `?expires=${link.expires}&signature=${link.signature}`,
+        expiresAt: new Date(link.expires * 1000),
+      }
+    },
+    scanPending: async () => 0,
+  }
+  app.decorate('files', services)
+  if (storage.check) {
+    const check = storage.check.bind(storage)
+    app.health.register('files', () => check())
+  }
+
+  app.openapi.addTag({
+    name: 'files',
+    description: 'The tenant’s files: uploads typed by content, downloads, signed links.',
+  })
+  await app.register(
+    async (scope) => {
+      await filesMultipart(scope)
+      await scope.register(fileRoutes, {
+        service,
+        limits: options.upload,
+        receive,
+        prefix: options.prefix,
+      })
+      await scope.register(signedRoutes, { service, inTenant })
+    },
+    { prefix: options.prefix },
+  )
+}
+
+/** File uploads: register after `@acme/core`, `@acme/auth`, `@acme/tenancy` and `@acme/rbac`. */
+export const acmeFiles = fp(registerFiles, {
+  name: '@acme/files',
+  fastify: '5.x',
+  dependencies: ['@acme/core', '@acme/auth', '@acme/tenancy', '@acme/rbac'],
+})
+
+export default acmeFiles
+
+export { FilesErrors } from './errors.js'
+export { filesMultipart } from './multipart.js'
+export { contentDisposition, sanitiseFileName } from './names.js'
+export type {
+  FilesOptions,
+  ResolvedFilesOptions,
+  UploadLimits,
+  UploadLimitsInput,
+} from './options.js'
+export { FILES_PERMISSIONS } from './permissions.js'
+export { DEFAULT_ALLOWED_TYPES, TEXT_TYPES } from './sniff/types.js'
+export {
+  type PresignedUpload,
+  STORAGE_KEY,
+  type StorageDriver,
+  StorageObjectMissing,
+  type StoredObjectInfo,
+} from './storage/driver.js'
+export { LocalDiskDriver } from './storage/local.js'
+export type {
+  FileStatus,
+  FilesServices,
+  FileView,
+  ScanHook,
+  ScanInput,
+  ScanVerdict,
+} from './types.js'

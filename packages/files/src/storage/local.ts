@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import {
+  assertStorageKey,
+  type StorageDriver,
+  StorageObjectMissing,
+  type StoredObjectInfo,
+} from './driver.js'
+
+/**
+ * Files on local disk under `directory`, one file per key (`<directory>/<tenantId>/<uuid>`).
+ * Writes go to a temporary name beside the target and are renamed once complete, so a reader
+ * never sees a partial file and a failed write leaves none.
+ */
+export class LocalDiskDriver implements StorageDriver {
+  readonly kind = 'local'
+  readonly directory: string
+
+  constructor(directory: string) {
+    this.directory = resolve(directory)
+  }
+
+  private pathOf(key: string): string {
+    assertStorageKey(key)
+    return join(this.directory, key)
+  }
+
+  async put(key: string, body: Readable): Promise<StoredObjectInfo> {
+    const target = this.pathOf(key)
+    await mkdir(join(target, '..'), { recursive: true })
+    const partial = `${target}.${randomUUID()}.part`
+    try {
+      await pipeline(body, createWriteStream(partial, { flags: 'wx', mode: 0o600 }))
+      const { size } = await stat(partial)
+      await rename(partial, target)
+      return { sizeBytes: size }
+    } catch (error) {
+      await rm(partial, { force: true })
+      throw error
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = this.pathOf(key)
+    // Opened first so a missing file rejects here, not as a stream error mid-response.
+    const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new StorageObjectMissing(key)
+      throw error
+    })
+    return handle.createReadStream()
+  }
+
+  async head(key: string): Promise<StoredObjectInfo | null> {
+    try {
+      return { sizeBytes: (await stat(this.pathOf(key))).size }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+      throw error
+    }
+  }
+
+  async readHead(key: string, bytes: number): Promise<Buffer> {
+    const handle = await open(this.pathOf(key), 'r').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') throw new StorageObjectMissing(key)
+      throw error
+    })
+    try {
+      const buffer = Buffer.alloc(bytes)
+      const { bytesRead } = await handle.read(buffer, 0, bytes, 0)
+      return buffer.subarray(0, bytesRead)
+    } finally {
+      await handle.close()
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true })
+  }
+
+  async check(): Promise<void> {
+    await mkdir(this.directory, { recursive: true })
+  }
+}
