@@ -56,7 +56,7 @@ describe('the files tables and the quota', () => {
     const b = await ownerOfNewTenant(t, 'usage-b@example.com', 'Usage B')
     await inTenant(a.tenantId, (db) => fileStore.reserve(db, a.tenantId, 50, null))
     // B's transaction asking for A's row sees none (row-level security, not only the WHERE).
-    const seen = await inTenant(b.tenantId, (db) =>
+    const seen = await inTenant(b.tenantId, async (db) =>
       db.$queryRawUnsafe<unknown[]>('SELECT * FROM file_usage'),
     )
     expect(seen).toEqual([])

@@ -61,6 +61,13 @@ export async function sniff(
 ): Promise<Sniffed> {
   const detected = await fileTypeFromBuffer(head)
   if (detected) {
+    if (detected.mime === 'application/xml' && /<svg\b/i.test(Buffer.from(head).toString('utf8'))) {
+      return {
+        kind: 'refused',
+        type: 'image/svg+xml',
+        reason: 'SVG is not sanitised; it is refused',
+      }
+    }
     if (REFUSED_TYPES.has(detected.mime)) {
       return { kind: 'refused', type: detected.mime, reason: 'executable or active content' }
     }

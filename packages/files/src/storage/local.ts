@@ -29,7 +29,11 @@ export class LocalDiskDriver implements StorageDriver {
     return join(this.directory, key)
   }
 
-  async put(key: string, body: Readable): Promise<StoredObjectInfo> {
+  async put(
+    key: string,
+    body: Readable,
+    _info?: { contentType: string },
+  ): Promise<StoredObjectInfo> {
     const target = this.pathOf(key)
     await mkdir(join(target, '..'), { recursive: true })
     const partial = `${target}.${randomUUID()}.part`
