@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, manualClock, sleep, waitFor } from '@acme/test-kit'
+import { freePort, manualClock, sleep, startTcpProxy, waitFor } from '@acme/test-kit'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -562,6 +562,31 @@ describe('timeout', () => {
     } finally {
       paused.disconnect()
       admin.disconnect()
+    }
+  })
+
+  it('rejects at once, without waiting for the timeout, while the client is reconnecting', async () => {
+    const target = new URL(TEST_REDIS_URL)
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379))
+    const client = new Redis(`redis://127.0.0.1:${proxy.port}`, {
+      retryStrategy: () => 100,
+    })
+    try {
+      const store = createCounterStore({ redis: client, prefix, timeoutMs: 5_000 })
+      expect((await store.hit('reconnecting', MINUTE)).count).toBe(1)
+      await proxy.cut()
+      await waitFor(() => client.status === 'reconnecting', { timeoutMs: 5_000, intervalMs: 20 })
+      const started = Date.now()
+      const error = await store.hit('reconnecting', MINUTE).catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(CounterTimeoutError)
+      expect(String(error)).toContain('reconnecting')
+      expect(Date.now() - started).toBeLessThan(1_000)
+      await proxy.restore()
+      await waitFor(() => client.status === 'ready', { timeoutMs: 5_000, intervalMs: 20 })
+      expect((await store.hit('reconnecting', MINUTE)).count).toBe(2)
+    } finally {
+      client.disconnect()
+      await proxy.close()
     }
   })
 

@@ -112,15 +112,27 @@ return redis.call('ZREM', KEYS[1], ARGV[1])
 `,
 )
 
-/** A Redis call that did not answer within the store's `timeoutMs`. */
+/**
+ * A Redis call that did not answer within the store's `timeoutMs`, or that was not sent because
+ * the client is reconnecting (it could only have timed out).
+ */
 export class CounterTimeoutError extends Error {
   /** What core's error handler reads as "dependency unavailable" (503), like a socket timeout. */
   readonly code = 'ETIMEDOUT'
 
-  constructor(what: string, timeoutMs: number) {
-    super(`redis did not answer ${what} within ${timeoutMs} ms`)
+  constructor(what: string, timeoutMs: number, reconnecting = false) {
+    super(
+      reconnecting
+        ? `redis is reconnecting: ${what} was not sent`
+        : `redis did not answer ${what} within ${timeoutMs} ms`,
+    )
     this.name = 'CounterTimeoutError'
   }
+}
+
+/** ioredis's `Redis` and `Cluster` say `reconnecting` between losing a connection and regaining it. */
+function isReconnecting(redis: CounterRedis): boolean {
+  return (redis as { status?: unknown }).status === 'reconnecting'
 }
 
 function isNoScript(error: unknown): boolean {
@@ -135,6 +147,10 @@ export function runScript(
   args: readonly (string | number)[],
   timeoutMs: number | undefined,
 ): Promise<unknown> {
+  // A caller that bounds the wait gets its answer now rather than after the timeout.
+  if (timeoutMs !== undefined && isReconnecting(redis)) {
+    return Promise.reject(new CounterTimeoutError(`the ${name} script`, timeoutMs, true))
+  }
   const run = (async () => {
     try {
       return await redis.evalsha(sha, keys.length, ...keys, ...args)

@@ -35,7 +35,7 @@ export abstract class ClientLimit {
 
   /**
    * Counts `request` and sets its headers: the verdict at once when the count is in memory, a
-   * promise of it when it is in Redis (which rejects on a Redis error: the limit fails closed).
+   * promise of it when it is in Redis.
    */
   check(request: FastifyRequest, reply: FastifyReply): LimitVerdict | Promise<LimitVerdict> {
     const ip = request.ip ?? ''
@@ -46,6 +46,12 @@ export abstract class ClientLimit {
   }
 
   protected abstract count(key: string, reply: FastifyReply): LimitVerdict | Promise<LimitVerdict>
+
+  protected countIn(windows: MemoryWindows, key: string, reply: FastifyReply): LimitVerdict {
+    const now = Date.now()
+    const window = windows.hit(key, this.windowMs, now)
+    return this.decide(reply, window.count, window.endsAt - now)
+  }
 
   /** Sets the headers and answers the refusal, or null. Allocates only when refusing. */
   protected decide(reply: FastifyReply, count: number, resetMs: number): LimitVerdict {
@@ -70,25 +76,43 @@ export class MemoryLimit extends ClientLimit {
   readonly #windows = new MemoryWindows()
 
   protected count(key: string, reply: FastifyReply): LimitVerdict {
-    const now = Date.now()
-    const window = this.#windows.hit(key, this.windowMs, now)
-    return this.decide(reply, window.count, window.endsAt - now)
+    return this.countIn(this.#windows, key, reply)
   }
 }
 
-/** Counts in Redis, shared by every instance; a Redis error fails the request (closed). */
+/**
+ * Counts in Redis, shared by every instance. While Redis is unreachable (not connected, or a
+ * command fails) it counts in this process instead: every client stays limited, each instance
+ * counting on its own, so the API keeps answering through a Redis outage rather than refusing
+ * every request. `onDegraded` hears of each request counted so.
+ */
 export class RedisLimit extends ClientLimit {
   readonly #windows: RedisWindows
+  readonly #local = new MemoryWindows()
+  readonly #onDegraded: (error: unknown) => void
 
-  constructor(settings: LimitSettings, windows: RedisWindows) {
+  constructor(
+    settings: LimitSettings,
+    windows: RedisWindows,
+    onDegraded: (error: unknown) => void = () => {},
+  ) {
     super(settings)
     this.#windows = windows
+    this.#onDegraded = onDegraded
   }
 
-  protected count(key: string, reply: FastifyReply): Promise<LimitVerdict> {
-    return this.#windows
-      .hit(key, this.windowMs)
-      .then(([count, resetMs]) => this.decide(reply, count, resetMs))
+  protected count(key: string, reply: FastifyReply): LimitVerdict | Promise<LimitVerdict> {
+    // A command sent while disconnected would wait in ioredis's queue for the reconnect.
+    if (!this.#windows.connected()) return this.#countLocally(key, reply, null)
+    return this.#windows.hit(key, this.windowMs).then(
+      ([count, resetMs]) => this.decide(reply, count, resetMs),
+      (error: unknown) => this.#countLocally(key, reply, error),
+    )
+  }
+
+  #countLocally(key: string, reply: FastifyReply, error: unknown): LimitVerdict {
+    this.#onDegraded(error)
+    return this.countIn(this.#local, key, reply)
   }
 }
 

@@ -1,18 +1,25 @@
 import { WINDOW_HIT } from '../counters/scripts.js'
 import type { CounterRedis } from '../counters/types.js'
 
+/** A client whose connection state can be read: ioredis's `Redis` and `Cluster` both say it. */
+export type WindowRedis = CounterRedis & { readonly status: string }
+
 /**
  * Fixed windows in Redis, shared by every instance: one EVALSHA per request (the counters'
  * window script: INCR, and the window as the key's TTL on Redis's clock), EVAL only when the
- * server does not know the script. A Redis error rejects: the limit fails closed.
+ * server does not know the script. A Redis error rejects.
  */
 export class RedisWindows {
-  readonly #redis: CounterRedis
+  readonly #redis: WindowRedis
   readonly #prefix: string
 
-  constructor(redis: CounterRedis, prefix: string) {
+  constructor(redis: WindowRedis, prefix: string) {
     this.#redis = redis
     this.#prefix = prefix
+  }
+
+  connected(): boolean {
+    return this.#redis.status === 'ready'
   }
 
   /** Resolves with `[count, ms until the window closes]`. */

@@ -1,6 +1,7 @@
 import type { FastifyContextConfig, FastifyInstance, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import type { RedisClient } from '../data/redis.js'
+import { throttledLog } from '../log-throttle.js'
 import { parseOptions } from '../options.js'
 import { routeConfigOf } from '../route-config.js'
 import { type ClientLimit, type LimitSettings, MemoryLimit, RedisLimit } from './client-limit.js'
@@ -36,10 +37,21 @@ export function installRateLimits(
   prefix: string,
 ): (request: FastifyRequest) => ClientLimit | null {
   const allowList = new Set(settings.allowList)
+  let lastError: unknown = null
+  const warn = throttledLog((suppressed) =>
+    app.log.warn(
+      { err: lastError ?? undefined, suppressed },
+      'rate limits count in this instance only: Redis is unreachable',
+    ),
+  )
+  const degraded = (error: unknown) => {
+    lastError = error
+    warn()
+  }
   const build = (max: number, windowMs: number, keyPrefix: string): ClientLimit => {
     const limit: LimitSettings = { max, windowMs, allowList }
     return redis
-      ? new RedisLimit(limit, new RedisWindows(redis, keyPrefix))
+      ? new RedisLimit(limit, new RedisWindows(redis, keyPrefix), degraded)
       : new MemoryLimit(limit)
   }
   const global = build(settings.max, settings.timeWindowMs, prefix)
