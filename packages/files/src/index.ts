@@ -16,6 +16,7 @@ import {
 import { FILES_PERMISSIONS } from './permissions.js'
 import { callerOf, db, fileRoutes, tenantOf } from './routes/files.js'
 import { signedRoutes } from './routes/signed.js'
+import { DirectUploads } from './services/direct.js'
 import { FileService } from './services/files.js'
 import { fromMultipartError } from './services/multipart-errors.js'
 import { Signer } from './services/signing.js'
@@ -51,6 +52,12 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
   const service = new FileService({
     storage,
     signer,
+    direct: new DirectUploads({
+      storage,
+      signer,
+      now: clock,
+      ttlSeconds: options.directUploadTtlSeconds,
+    }),
     clock,
     signedUrlTtlSeconds: options.signedUrlTtlSeconds,
     quotaOf: (plan) => {

@@ -174,7 +174,7 @@ describe('the file routes', () => {
     )
       .filter(([path]) => path.includes('/files'))
       .flatMap(([, methods]) => Object.values(methods))
-    expect(operations.length).toBe(7)
+    expect(operations.length).toBe(9)
     for (const operation of operations) {
       expect(operation.tags).toEqual(['files'])
       expect(operation.description?.length ?? 0).toBeGreaterThan(40)

@@ -9,6 +9,9 @@ import { type StoredFile, toView } from '../services/store.js'
 import type { TransactionalClient } from '../sql.js'
 import type { FileView } from '../types.js'
 import {
+  directUploadBody,
+  directUploadConfirm,
+  directUploadStart,
   fileBytes,
   fileList,
   fileParams,
@@ -113,6 +116,63 @@ export async function fileRoutes(app: FastifyInstance, options: FileRoutesOption
     async (request, reply) => {
       const items = await options.receive(request, limits)
       return reply.code(201).send({ items })
+    },
+  )
+
+  routes.post(
+    '/tenants/:tenantId/files/direct-uploads',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'Start a direct upload',
+        description:
+          'Signs a PUT straight to storage (S3-compatible drivers only; others answer 409) and ' +
+          'a ticket. Upload the bytes there, then confirm with the ticket: nothing is visible ' +
+          'before the confirmation has checked them. Valid 10 minutes by default.',
+        params: tenantParams,
+        body: directUploadBody,
+        response: { 201: directUploadStart },
+      },
+      config: write,
+    },
+    async (request, reply) => {
+      const started = await service.startDirect(
+        tenantOf(request),
+        callerOf(request),
+        request.body.name,
+        limits,
+      )
+      return reply.code(201).send({ ticket: started.ticket, ...started.upload })
+    },
+  )
+
+  routes.post(
+    '/tenants/:tenantId/files/direct-uploads/confirm',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'Confirm a direct upload',
+        description:
+          'Reads the uploaded object through the upload route’s checks (size, type by content ' +
+          'against the name, text parsing, quota) into a file of the tenant, and removes the ' +
+          'pending object. A refused upload is removed and answered as the upload route would ' +
+          '(413, 415); a ticket of another tenant or user, or expired, is 404.',
+        params: tenantParams,
+        body: directUploadConfirm,
+        response: { 201: fileView },
+      },
+      config: write,
+    },
+    async (request, reply) => {
+      const file = await service.confirmDirect({
+        db: db(request),
+        tenantId: tenantOf(request),
+        plan: request.tenant?.plan ?? '',
+        ownerId: callerOf(request),
+        limits,
+        ticket: request.body.ticket,
+      })
+      return reply.code(201).send(file)
     },
   )
 

@@ -1,4 +1,4 @@
-import { paginationQuery } from '@acme/core'
+import { paginationQuery, safeString } from '@acme/core'
 import { z } from 'zod'
 
 export const tenantParams = z.object({ tenantId: z.uuid() }).strict()
@@ -50,3 +50,30 @@ export const signedQuery = z
   .strict()
 
 export const fileBytes = z.string().describe('The file’s bytes, streamed, with its content type.')
+
+export const directUploadBody = z
+  .object({
+    name: safeString()
+      .min(1)
+      .max(255)
+      .describe('The file’s name: metadata, and its extension must match the content.'),
+  })
+  .strict()
+
+export const directUploadStart = z.object({
+  ticket: z.string().describe('Pass to the confirm route once the bytes are uploaded.'),
+  method: z.literal('PUT'),
+  url: z.string().describe('Where the client sends the bytes, directly to storage.'),
+  headers: z.record(z.string(), z.string()).describe('Headers to send with them.'),
+  expiresAt: z.date(),
+})
+
+export const directUploadConfirm = z
+  .object({
+    ticket: z
+      .string()
+      .min(1)
+      .max(2_000)
+      .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/),
+  })
+  .strict()

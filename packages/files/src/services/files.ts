@@ -5,6 +5,7 @@ import type { UploadLimits } from '../options.js'
 import type { SqlClient, TransactionalClient } from '../sql.js'
 import { type StorageDriver, StorageObjectMissing } from '../storage/driver.js'
 import type { FileView } from '../types.js'
+import type { DirectUploads } from './direct.js'
 import { DOWNLOAD_PURPOSE, type Signer } from './signing.js'
 import { fileStore, type NewFile, type StoredFile, toView } from './store.js'
 import { receiveParts, removeAll, type UploadPart } from './upload.js'
@@ -12,6 +13,7 @@ import { receiveParts, removeAll, type UploadPart } from './upload.js'
 export interface FileServiceDeps {
   storage: StorageDriver
   signer: Signer
+  direct: DirectUploads
   clock: Clock
   signedUrlTtlSeconds: number
   /** The tenant's plan quota in bytes (null: unlimited). */
@@ -88,6 +90,37 @@ export class FileService {
     }
     await this.deps.uploaded(tenantId, views)
     return views
+  }
+
+  /** Signs a direct upload to storage (drivers with `presignPut` only). */
+  startDirect(tenantId: string, ownerId: string, name: string, limits: UploadLimits) {
+    return this.deps.direct.start(tenantId, ownerId, name, limits)
+  }
+
+  /**
+   * Confirms a direct upload: the pending object goes through the upload route's checks into a
+   * file of its own (sniffed, hashed, parsed, counted against the quota) before any row shows
+   * it; a refused one is removed.
+   */
+  async confirmDirect(
+    request: Omit<UploadRequest, 'parts' | 'aborted'> & { ticket: string },
+  ): Promise<FileView> {
+    const { direct } = this.deps
+    const ticket = direct.read(request.ticket, request.tenantId, request.ownerId)
+    try {
+      const part = await direct.open(ticket, request.limits)
+      const [file] = await this.upload({
+        ...request,
+        parts: (async function* () {
+          yield part
+        })(),
+        aborted: () => false,
+      })
+      await direct.discard(ticket)
+      return file as FileView
+    } catch (error) {
+      return direct.settle(ticket, error)
+    }
   }
 
   get(db: SqlClient, tenantId: string, fileId: string): Promise<StoredFile> {

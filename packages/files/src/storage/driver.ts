@@ -50,9 +50,14 @@ export class StorageObjectMissing extends Error {
   }
 }
 
-/** Keys the product generates: `<uuid>/<uuid>`. Drivers refuse anything else. */
-export const STORAGE_KEY =
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+
+/**
+ * Keys the product generates: `<tenantId>/<fileId>`, and `pending/<tenantId>/<id>` for direct
+ * uploads not confirmed yet (a bucket lifecycle rule on `pending/` expires abandoned ones).
+ * Drivers refuse anything else, so no key can name a path outside the store.
+ */
+export const STORAGE_KEY = new RegExp(`^(?:pending/)?${UUID}/${UUID}$`)
 
 export function assertStorageKey(key: string): void {
   if (!STORAGE_KEY.test(key)) throw new TypeError('Not a storage key of this product')
