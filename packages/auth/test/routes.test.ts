@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, verify } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import { hash as argon2Hash } from '@node-rs/argon2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AuthTestApp, bearer, createAuthApp, login, register } from './support/app.js'
 
@@ -101,6 +102,44 @@ describe('POST /auth/login', () => {
   })
 })
 
+describe('PWD-02: a weaker hash is replaced at the next successful login', () => {
+  const email = 'old-hash@initech.test'
+  const users = () =>
+    t.app.prisma as unknown as {
+      user: {
+        update(args: object): Promise<unknown>
+        findUniqueOrThrow(args: object): Promise<{ passwordHash: string }>
+      }
+    }
+  const stored = async () =>
+    (await users().user.findUniqueOrThrow({ where: { email }, select: { passwordHash: true } }))
+      .passwordHash
+  const memoryCost = (hash: string) => Number(/\$m=(\d+),/.exec(hash)?.[1])
+
+  it('keeps it through a failed login and upgrades it on the right password', async () => {
+    await register(t, email)
+    // 8 MiB and one pass, as an older release of the product might have stored it (argon2id = 2).
+    const weak = await argon2Hash(PASSWORD, {
+      algorithm: 2,
+      memoryCost: 8_192,
+      timeCost: 1,
+      parallelism: 1,
+    })
+    await users().user.update({ where: { email }, data: { passwordHash: weak } })
+
+    expect((await login(t, email, 'not the password at all')).statusCode).toBe(401)
+    expect(await stored()).toBe(weak)
+
+    expect((await login(t, email)).statusCode).toBe(200)
+    const upgraded = await stored()
+    expect(upgraded).not.toBe(weak)
+    expect(upgraded).toMatch(/^\$argon2id\$v=19\$/)
+    expect(memoryCost(upgraded)).toBeGreaterThanOrEqual(19_456)
+    expect((await login(t, email)).statusCode).toBe(200)
+    expect(await stored()).toBe(upgraded)
+  })
+})
+
 describe('tokens on protected routes', () => {
   let accessToken: string
   let refreshToken: string
@@ -153,6 +192,20 @@ describe('tokens on protected routes', () => {
     })
     expect(response.statusCode).toBe(401)
     expect(response.json().code).toBe('ACME_AUTH_INVALID_TOKEN')
+  })
+
+  it('JWT-04: POST /auth/refresh refuses an access token, which stays valid', async () => {
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/auth/refresh',
+      payload: { refreshToken: accessToken },
+    })
+    // Refresh tokens are opaque base64url: a JWT does not even have their shape.
+    expect(response.statusCode).toBe(400)
+    expect(response.json().code).toBe('ACME_CORE_VALIDATION_FAILED')
+    expect(response.json().accessToken).toBeUndefined()
+    const me = await t.app.inject({ method: 'GET', url: '/auth/me', headers: bearer(accessToken) })
+    expect(me.statusCode).toBe(200)
   })
 
   it('POST /auth/refresh rotates; a spent token past the grace window ends the session', async () => {

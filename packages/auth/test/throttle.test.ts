@@ -1,3 +1,4 @@
+import { waitFor } from '@acme/test-kit'
 import {
   createTestApp,
   startTcpProxy,
@@ -147,6 +148,43 @@ describe('AUTH-01: per-account throttle shared by two instances', () => {
       expect(response.statusCode).toBe(401)
     }
     expect((await login(first, 'victim@initech.test', PASSWORD, guesser)).statusCode).toBe(429)
+  })
+  it('lets the owner reset the password while the account is throttled', async () => {
+    const email = 'reset-while-locked@initech.test'
+    const guesser = '198.51.100.8'
+    await register(first, email)
+    for (let attempt = 0; attempt < 10; attempt++) {
+      expect((await login(first, email, WRONG, guesser)).statusCode).toBe(401)
+    }
+    expect((await login(second, email, PASSWORD, guesser)).statusCode).toBe(429)
+
+    const forgot = await first.app.inject({
+      method: 'POST',
+      url: '/auth/password/forgot',
+      payload: { email },
+      remoteAddress: guesser,
+    })
+    expect(forgot.statusCode).toBe(202)
+    // Either instance's worker may send the mail: they share the queue.
+    const link = await waitFor(() => {
+      const mail = [...first.app.mailer.sent, ...second.app.mailer.sent].find(
+        (sent) => sent.to === email && sent.subject.includes('Reset your'),
+      )
+      return (mail && /https?:\/\/\S+/.exec(mail.text)?.[0]) ?? false
+    })
+    const token = new URL(link).searchParams.get('token')
+    const newPassword = 'a brand new passphrase'
+    const reset = await second.app.inject({
+      method: 'POST',
+      url: '/auth/password/reset',
+      payload: { token, password: newPassword },
+      remoteAddress: guesser,
+    })
+    expect(reset.statusCode).toBeLessThan(300)
+    // The guesses counted against the old password stay counted: the new one waits them out.
+    clock.advance(900)
+    expect((await login(first, email, newPassword, guesser)).statusCode).toBe(200)
+    expect((await login(first, email, PASSWORD, '198.51.100.9')).statusCode).toBe(401)
   })
 })
 

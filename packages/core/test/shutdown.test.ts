@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { waitFor } from '@acme/test-kit'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { buildTestApp } from './support/app.js'
@@ -18,56 +19,59 @@ function get(port: number, path: string): Promise<{ status: number; body: string
   })
 }
 
+const REQUESTS = 20
+const JOBS = 5
+
 describe('graceful shutdown', () => {
-  it('finishes in-flight requests and running jobs before closing, and refuses new connections', async () => {
-    let releaseRequest: () => void = () => {}
-    let requestStarted: () => void = () => {}
-    const started = new Promise<void>((resolve) => {
-      requestStarted = resolve
+  it('finishes 20 in-flight requests and 5 running jobs before closing, and refuses new connections', async () => {
+    let releaseRequests: () => void = () => {}
+    const released = new Promise<void>((resolve) => {
+      releaseRequests = resolve
     })
-    let jobFinished = false
-    let jobStarted: () => void = () => {}
-    const jobRunning = new Promise<void>((resolve) => {
-      jobStarted = resolve
-    })
+    let requestsStarted = 0
+    let jobsStarted = 0
+    let jobsFinished = 0
 
     const { app } = await buildTestApp({}, (instance) => {
-      instance.get('/slow', async () => {
-        requestStarted()
-        await new Promise<void>((resolve) => {
-          releaseRequest = resolve
-        })
-        return { finished: true }
+      instance.get('/slow/:n', async (request) => {
+        requestsStarted++
+        await released
+        return { finished: (request.params as { n: string }).n }
       })
       const handle = instance.jobs.define({
         name: 'test.slow-report',
         schema: z.object({ id: z.string() }),
+        concurrency: JOBS,
         handler: async () => {
-          jobStarted()
+          jobsStarted++
           await new Promise((resolve) => setTimeout(resolve, 300))
-          jobFinished = true
+          jobsFinished++
         },
       })
       instance.addHook('onReady', async () => {
-        await handle.enqueue({ id: 'r1' })
+        for (let i = 0; i < JOBS; i++) await handle.enqueue({ id: `r${i}` })
       })
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
     const { port } = app.server.address() as AddressInfo
 
-    const inFlight = get(port, '/slow')
-    await started
-    await jobRunning
+    const inFlight = Array.from({ length: REQUESTS }, (_, n) => get(port, `/slow/${n}`))
+    await waitFor(() => requestsStarted === REQUESTS && jobsStarted === JOBS)
     const closing = app.close()
     await new Promise((resolve) => setTimeout(resolve, 50))
     await expect(get(port, '/health/live')).rejects.toThrow(
       /ECONNREFUSED|ECONNRESET|socket hang up/,
     )
 
-    releaseRequest()
-    const response = await inFlight
-    expect(response).toEqual({ status: 200, body: JSON.stringify({ finished: true }) })
+    releaseRequests()
+    const responses = await Promise.all(inFlight)
+    expect(responses).toEqual(
+      Array.from({ length: REQUESTS }, (_, n) => ({
+        status: 200,
+        body: JSON.stringify({ finished: String(n) }),
+      })),
+    )
     await closing
-    expect(jobFinished).toBe(true)
+    expect(jobsFinished).toBe(JOBS)
   })
 })
