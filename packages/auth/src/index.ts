@@ -11,6 +11,7 @@ import { registerAccountTemplates } from './mail-templates-account.js'
 import { registerPasswordTemplates } from './mail-templates-password.js'
 import { type AuthOptions, authOptionsSchema } from './options.js'
 import { RefreshCookie, resolveRefreshCookie } from './refresh-cookie.js'
+import { mailOnRefreshReuse } from './reuse-alert.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { credentialRoutes } from './routes/credentials.js'
 import { emailRoutes } from './routes/email.js'
@@ -178,6 +179,7 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     confirmEmailChange:
       options.links.confirmEmailChange ?? `${app.brand.baseUrl}/confirm-email-change`,
   }
+  mailOnRefreshReuse(app, db, links)
   await app.register(
     async (scope) => {
       await scope.register(credentialRoutes, {

@@ -26,7 +26,8 @@ function ifNotYou(resetUrl: string, supportEmail: string | null) {
 }
 
 /**
- * Messages about changes to the account: email change, two-factor on or off, a new sign-in.
+ * Messages about changes to the account: email change, two-factor on or off, a new sign-in, a
+ * session ended because its refresh token was reused.
  * Links come from the configured pages only (RST-03); every value is escaped in the HTML part.
  */
 export function registerAccountTemplates(mailer: Mailer): void {
@@ -85,6 +86,23 @@ export function registerAccountTemplates(mailer: Mailer): void {
         `not seen recently.</p><ul><li>Time: ${escapeHtml(data.time)}</li><li>IP address: ` +
         `${escapeHtml(data.ip)}</li><li>Device: ${escapeHtml(data.device)}</li></ul>` +
         `<p>If this was you, there is nothing to do.</p>${help.html}`,
+    }
+  })
+
+  mailer.registerTemplate('auth.refresh-reuse', (data, brand) => {
+    const help = ifNotYou(data.resetUrl, data.supportEmail)
+    return {
+      subject: `We signed out a session of your ${brand.name} account`,
+      text:
+        `A sign-in token of your ${brand.name} account was used again after it had been ` +
+        "replaced, which happens when a copy of it is in someone else's hands. To be safe, " +
+        `that session was signed out on every device that shared it; sign in again there. ` +
+        help.text,
+      html:
+        `<p>A sign-in token of your ${escapeHtml(brand.name)} account was used again after it ` +
+        "had been replaced, which happens when a copy of it is in someone else's hands. To be " +
+        'safe, that session was signed out on every device that shared it; sign in again ' +
+        `there.</p>${help.html}`,
     }
   })
 

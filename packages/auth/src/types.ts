@@ -177,5 +177,6 @@ declare module '@acme/core' {
     }
     'auth.mfa-enabled': { resetUrl: string; supportEmail: string | null }
     'auth.mfa-disabled': { resetUrl: string; supportEmail: string | null }
+    'auth.refresh-reuse': { resetUrl: string; supportEmail: string | null }
   }
 }

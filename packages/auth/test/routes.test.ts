@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey, verify } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
+import { waitFor } from '@acme/test-kit'
 import { hash as argon2Hash } from '@node-rs/argon2'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AuthTestApp, bearer, createAuthApp, login, register } from './support/app.js'
@@ -238,6 +239,16 @@ describe('tokens on protected routes', () => {
       headers: bearer(next.accessToken),
     })
     expect(stale.statusCode).toBe(401)
+    // The owner is told, with the way out if the copy was not theirs.
+    const alert = await waitFor(
+      () =>
+        t.app.mailer.sent.find(
+          (mail) => mail.to === 'cy@initech.test' && mail.subject.startsWith('We signed out'),
+        ) ?? false,
+    )
+    expect(alert.subject).toBe('We signed out a session of your Initech account')
+    expect(alert.text).toContain('https://api.initech.test/reset-password')
+    expect(alert.text).not.toContain(refreshToken)
   })
 })
 
