@@ -1,7 +1,7 @@
 import type {} from '@acme/auth'
 import { AcmeConfigError, parseOptions, systemClock } from '@acme/core'
 import type {} from '@acme/tenancy'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { ActionRegistry } from './actions.js'
 import { BackgroundWriter } from './background-writer.js'
@@ -13,6 +13,7 @@ import { installResponseHook } from './response-hook.js'
 import { defineRetentionJob } from './retention-job.js'
 import { auditRoutes } from './routes/audit.js'
 import { CheckpointSigner } from './services/checkpoints.js'
+import { Linker } from './services/linker.js'
 import { type NewEntry, Recorder } from './services/recorder.js'
 import { Retention } from './services/retention.js'
 import { verifyChain } from './services/verifier.js'
@@ -42,6 +43,19 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
   const recorder = new Recorder(now)
   const requests = new RequestDirectory()
   requests.install(app)
+  const linker = new Linker({
+    db: prisma,
+    batchSize: options.link.batchSize,
+    sweepMs: options.link.sweepMs,
+    onError: (error, tenantId) =>
+      app.log.error({ err: error, tenantId }, 'audit: entries not linked (retried by the sweep)'),
+  })
+  // The chains a request recorded in: linked once it has answered, its transaction committed.
+  const recordedBy = new WeakMap<FastifyRequest, Set<string | null>>()
+  app.addHook('onResponse', (request, _reply, done) => {
+    for (const tenantId of recordedBy.get(request) ?? []) linker.soon(tenantId)
+    done()
+  })
   app.permissions.declare('@acme/audit', AUDIT_PERMISSIONS)
 
   const prepare = <K extends AuditActionName>(input: AuditRecordInput<K>): NewEntry => {
@@ -63,6 +77,7 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
         prisma,
         signer,
         now,
+        link: (tenantId) => linker.link(tenantId),
         batchSize: options.retention.batchSize,
         defaultDays: options.retention.retentionDays,
         daysFor: async (tenantId) => {
@@ -78,18 +93,40 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
     : null
   const services: AuditServices = {
     defineAction: (definition) => actions.define(definition),
-    record: async (db, input) => recorder.append(db, prepare(input)),
+    async record(db, input) {
+      const entry = prepare(input)
+      const appended = await recorder.append(db, entry)
+      const request = requests.current()
+      if (request) {
+        const chains = recordedBy.get(request) ?? new Set()
+        recordedBy.set(request, chains.add(entry.origin.tenantId))
+      }
+      // Outside a request (a job's transaction), the sweep links it once committed.
+      return appended
+    },
     async recordNow(input) {
       const entry = prepare(input)
-      return inTenant(prisma, entry.origin.tenantId, (tx) => recorder.append(tx, entry))
+      const appended = await inTenant(prisma, entry.origin.tenantId, (tx) =>
+        recorder.append(tx, entry),
+      )
+      linker.soon(entry.origin.tenantId)
+      return appended
     },
-    verify: (tenantId, range) =>
-      inTenant(prisma, tenantId, (tx) => verifyChain(tx, tenantId, signer, range)),
+    link: (tenantId) => linker.link(tenantId),
+    async verify(tenantId, range) {
+      await linker.link(tenantId)
+      return inTenant(prisma, tenantId, (tx) => verifyChain(tx, tenantId, signer, range))
+    },
     purge: async () => (retention ? retention.run() : { chains: 0, deleted: 0 }),
   }
   app.decorate('audit', services)
 
-  const writer = new BackgroundWriter(app, prisma, recorder)
+  const writer = new BackgroundWriter(app, prisma, recorder, linker)
+  app.addHook('onReady', async () => linker.start())
+  app.addHook('onClose', async () => {
+    await writer.idle()
+    await linker.close()
+  })
   if (options.events.enabled) {
     subscribeToEvents(app, { actions, requests, writer, ignore: options.events.ignore })
   }
@@ -101,6 +138,7 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
     prefix: options.prefix,
     prisma,
     signer,
+    linker,
     exportLimit: options.exportLimit,
   })
 }

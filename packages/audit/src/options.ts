@@ -50,6 +50,18 @@ export const auditOptionsSchema = z
     retention: maintenanceJobOptions({ everySeconds: 86_400 }),
     /** Days a tenant's entries are kept, by its plan. */
     retentionPlans: z.record(z.string(), days).default(() => ({ ...DEFAULT_RETENTION_DAYS })),
+    /**
+     * The linker, which gives committed entries their place in the chain: entries linked per
+     * transaction, and how often (ms) it looks for chains with entries still unlinked (those
+     * recorded outside a request, or by an instance that stopped first; 0: never).
+     */
+    link: z
+      .object({
+        batchSize: z.number().int().min(1).max(10_000).default(1_000),
+        sweepMs: z.number().int().min(0).max(3_600_000).default(2_000),
+      })
+      .strict()
+      .prefault({}),
     /** Longest export, in entries (bounded work per request). */
     exportLimit: z.number().int().min(1).max(10_000_000).default(1_000_000),
     /** Injectable time source (tests): entry times and retention cutoffs. */

@@ -56,11 +56,14 @@ export interface AuditRecordInput<K extends AuditActionName> {
   actor?: AuditActor
 }
 
-/** An entry as stored, read and exported: everything its hash covers, and the chain fields. */
+/**
+ * An entry as stored, read and exported: everything its hash covers, and the chain fields, null
+ * until the entry is linked into its chain (shortly after it commits).
+ */
 export interface AuditEntry {
   id: string
   tenantId: string | null
-  seq: number
+  seq: number | null
   action: string
   actionVersion: number
   occurredAt: string
@@ -73,8 +76,8 @@ export interface AuditEntry {
   ip: string | null
   userAgent: string | null
   requestId: string | null
-  prevHash: string
-  hash: string
+  prevHash: string | null
+  hash: string | null
 }
 
 export type VerifyProblemKind =
@@ -95,6 +98,11 @@ export interface VerifyReport {
   /** The chain's tip as stored: keep its hash to detect a later removal of recent entries. */
   head: { seq: number; hash: string } | null
   checkpoint: { seq: number; hash: string; prunedAt: string; keyId: string } | null
+  /**
+   * Entries recorded but not linked into the chain yet (verify links every committed entry
+   * first, so these are entries committed since): not covered by this report.
+   */
+  pending: number
   /** The first problem found, in chain order. */
   problem: { kind: VerifyProblemKind; seq: number; entryId: string | null; message: string } | null
 }
@@ -113,12 +121,18 @@ export interface AuditServices {
   record<K extends AuditActionName>(
     db: SqlClient,
     input: AuditRecordInput<K>,
-  ): Promise<{ id: string; seq: number; hash: string }>
+  ): Promise<{ id: string }>
   /** The same in a transaction of its own (jobs, scripts, reactions to events). */
-  recordNow<K extends AuditActionName>(
-    input: AuditRecordInput<K>,
-  ): Promise<{ id: string; seq: number; hash: string }>
-  /** Recomputes a tenant's chain (`null`: the app's own) and reports the first broken link. */
+  recordNow<K extends AuditActionName>(input: AuditRecordInput<K>): Promise<{ id: string }>
+  /**
+   * Links the chain's committed entries now (`null`: the app's own), as the background linker
+   * does shortly after each commit; the number linked.
+   */
+  link(tenantId: string | null): Promise<number>
+  /**
+   * Links the chain's committed entries, then recomputes the chain (`null`: the app's own) and
+   * reports the first broken link.
+   */
   verify(
     tenantId: string | null,
     range?: { fromSeq?: number; toSeq?: number; limit?: number },

@@ -11,6 +11,8 @@ import {
   PASSWORD,
   signUp,
   sql,
+  unlinkedCount,
+  untilLinked,
 } from './support/app.js'
 import { projectRoutes } from './support/project-routes.js'
 
@@ -47,6 +49,8 @@ describe('app.audit.record in the caller’s transaction', () => {
     })
     expect(response.statusCode).toBe(201)
     const projectId = response.json<{ id: string }>().id
+    // Linked into the chain by the background linker once the request has answered.
+    await untilLinked(t)
     const [entry] = await projectEntries()
     expect(entry).toMatchObject({
       tenant_id: tenant.id,
@@ -77,6 +81,7 @@ describe('app.audit.record in the caller’s transaction', () => {
   })
 
   it('rolls back with the caller’s transaction: no entry, no project, no gap in the chain', async () => {
+    await untilLinked(t)
     const before = await projectEntries()
     const failed = await t.app.inject({
       method: 'POST',
@@ -98,6 +103,7 @@ describe('app.audit.record in the caller’s transaction', () => {
       payload: { name: 'Survivor' },
     })
     expect(next.statusCode).toBe(201)
+    await untilLinked(t)
     const seqs = (await allEntries(t))
       .filter((entry) => entry.tenant_id === tenant.id)
       .map((entry) => entry.seq)
@@ -117,6 +123,7 @@ describe('app.audit.record in the caller’s transaction', () => {
       ),
     )
     expect(responses.map((response) => response.statusCode)).toEqual(responses.map(() => 201))
+    await untilLinked(t)
     const chain = (await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)
     expect(chain.map((entry) => entry.seq)).toEqual(chain.map((_, index) => index + 1))
     for (let index = 1; index < chain.length; index++) {
@@ -124,6 +131,61 @@ describe('app.audit.record in the caller’s transaction', () => {
     }
     const report = await t.app.audit.verify(tenant.id)
     expect(report).toMatchObject({ valid: true, problem: null, checked: chain.length })
+  })
+
+  it('records without waiting on the chain: a write goes through while a linker holds the head', async () => {
+    await untilLinked(t)
+    const lock = new pg.Client(t.db.owner.url)
+    await lock.connect()
+    try {
+      await lock.query('BEGIN')
+      const held = await lock.query(
+        'SELECT seq FROM audit_chain_heads WHERE chain_key = $1 FOR UPDATE',
+        [tenant.id],
+      )
+      expect(held.rowCount).toBe(1)
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/projects',
+        headers: as(alice.token),
+        payload: { name: 'Unhindered' },
+      })
+      expect(response.statusCode).toBe(201)
+      // Recorded and listed at once, its place in the chain still to come.
+      const listed = await t.app.inject({ url: '/audit/events?limit=1', headers: as(alice.token) })
+      expect(listed.json<{ items: unknown[] }>().items[0]).toMatchObject({
+        action: 'project.created',
+        metadata: { name: 'Unhindered' },
+        seq: null,
+        prevHash: null,
+        hash: null,
+      })
+      expect(await unlinkedCount(t)).toBe(1)
+      await lock.query('COMMIT')
+    } finally {
+      await lock.end()
+    }
+    await untilLinked(t)
+    const entry = (await projectEntries()).find((row) => row.metadata.name === 'Unhindered')
+    const chain = (await allEntries(t)).filter((row) => row.tenant_id === tenant.id)
+    expect(entry?.seq).toBe(chain.length)
+    expect(entry?.prev_hash).toBe(chain.at(-2)?.hash)
+    expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
+  })
+
+  it('links an entry of a job’s own transaction, outside any request, through the sweep', async () => {
+    const { id } = await t.app.audit.record(t.app.prisma, {
+      action: 'project.created',
+      tenantId: null,
+      metadata: { name: 'From a job' },
+    })
+    const linked = await waitFor(async () => {
+      const entry = (await allEntries(t)).find((row) => row.id === id)
+      return entry?.seq ? entry : false
+    })
+    expect(linked).toMatchObject({ tenant_id: null, actor: { type: 'system', id: 'app' } })
+    expect(linked.hash).toMatch(/^[0-9a-f]{64}$/)
+    expect(await t.app.audit.verify(null)).toMatchObject({ valid: true, pending: 0 })
   })
 
   it('records an API key as the actor, with the user who created it', async () => {
@@ -264,6 +326,39 @@ describe('the database keeps entries append-only and per tenant (LOG-02)', () =>
       })
     } finally {
       await client.end()
+    }
+    expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
+  })
+
+  it('lets no writer place an entry in the chain: the app’s role inserts it unlinked', async () => {
+    const client = new pg.Client(t.db.app.url)
+    await client.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query("SELECT set_config('app.tenant_id', $1, true)", [tenant.id])
+      await expect(
+        client.query(
+          `INSERT INTO audit_events (id, tenant_id, seq, action, action_version, occurred_at,
+             actor_type, actor, targets, target_ids, metadata, prev_hash, hash)
+           VALUES (gen_random_uuid(), $1, 999, 'forged.entry', 1, now(), 'user', '{}', '[]', '{}',
+             '{}', repeat('0', 64), repeat('0', 64))`,
+          [tenant.id],
+        ),
+      ).rejects.toMatchObject({ code: '42501' })
+      await client.query('ROLLBACK')
+    } finally {
+      await client.end()
+    }
+  })
+
+  it('lets even the tables’ owner only link an entry, once, changing nothing else of it', async () => {
+    await untilLinked(t)
+    const [entry] = (await allEntries(t)).filter((row) => row.tenant_id === tenant.id)
+    if (!entry) throw new Error('no entry')
+    for (const change of ["action = 'forged'", 'seq = 999', "hash = repeat('1', 64)"]) {
+      await expect(
+        sql(t.db.owner.url, `UPDATE audit_events SET ${change} WHERE id = $1`, [entry.id]),
+      ).rejects.toMatchObject({ code: '42501' })
     }
     expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
   })

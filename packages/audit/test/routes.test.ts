@@ -8,6 +8,7 @@ import {
   createAuditApp,
   createTenant,
   signUp,
+  untilLinked,
 } from './support/app.js'
 import { projectRoutes } from './support/project-routes.js'
 
@@ -74,6 +75,7 @@ afterAll(async () => {
 
 describe('GET /audit/events', () => {
   it('pages through the tenant’s entries newest first with an opaque cursor', async () => {
+    await untilLinked(t)
     const seen: number[] = []
     let cursor: string | null = null
     do {

@@ -5,7 +5,14 @@ import { z } from 'zod'
 import { csvRow } from '../csv.js'
 import { AuditErrors } from '../errors.js'
 import type { CheckpointSigner } from '../services/checkpoints.js'
-import { type EntryFilter, readPage } from '../services/entries.js'
+import {
+  type EntryFilter,
+  type PageKey,
+  publicEntry,
+  readPage,
+  type StoredEntry,
+} from '../services/entries.js'
+import type { Linker } from '../services/linker.js'
 import { verifyChain } from '../services/verifier.js'
 import { inTenant, type SqlClient, type TransactionalClient } from '../sql.js'
 import type { AuditEntry } from '../types.js'
@@ -15,22 +22,23 @@ export interface AuditRoutesOptions {
   /** The export streams after its handler returned: each page is a transaction of its own. */
   prisma: TransactionalClient
   signer: CheckpointSigner | null
+  linker: Linker
   exportLimit: number
 }
 
 const EXPORT_PAGE = 1_000
 
-/** The opaque cursor of the list: the seq the next page starts below. */
-const encodeCursor = (seq: number): string =>
-  Buffer.from(JSON.stringify({ s: seq })).toString('base64url')
+/** The opaque cursor of the list: the recording position the next page starts below. */
+const encodeCursor = (pos: string): string =>
+  Buffer.from(JSON.stringify({ p: pos })).toString('base64url')
 
-function decodeCursor(cursor: string): number {
+function decodeCursor(cursor: string): string {
   try {
     const parsed = z
-      .object({ s: z.number().int().min(1) })
+      .object({ p: z.string().regex(/^[1-9][0-9]{0,17}$/) })
       .strict()
       .parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')))
-    return parsed.s
+    return parsed.p
   } catch (error) {
     throw new AuditErrors.InvalidCursor({ cause: error })
   }
@@ -93,8 +101,9 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
         tags: ['audit'],
         summary: 'List audit entries',
         description:
-          'The tenant’s audit entries, newest first, filtered by actor, action, target, time ' +
-          'range and free text, one page at a time (`nextCursor`).',
+          'The tenant’s audit entries, newest first (in recording order), filtered by actor, ' +
+          'action, target, time range and free text, one page at a time (`nextCursor`). The ' +
+          'newest may not be linked into the chain yet (`seq` null).',
         querystring: listQuery,
         response: {
           200: z.object({ items: z.array(entrySchema), nextCursor: z.string().nullable() }),
@@ -105,15 +114,18 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
     async (request) => {
       const tenantId = tenantOf(request)
       const { limit, cursor } = request.query
-      const items = await readPage(db(request), tenantId, filterOf(request.query), {
-        beforeSeq: cursor ? decodeCursor(cursor) : undefined,
-        limit: limit + 1,
-      })
+      const items = await readPage(
+        db(request),
+        tenantId,
+        filterOf(request.query),
+        { kind: 'recent', beforePos: cursor ? decodeCursor(cursor) : undefined },
+        limit + 1,
+      )
       const page = items.slice(0, limit)
       const last = page.at(-1)
       return {
-        items: page,
-        nextCursor: items.length > limit && last ? encodeCursor(last.seq) : null,
+        items: page.map(publicEntry),
+        nextCursor: items.length > limit && last ? encodeCursor(last.pos) : null,
       }
     },
   )
@@ -125,10 +137,11 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
         tags: ['audit'],
         summary: 'Verify the hash chain',
         description:
-          'Recomputes the hash of every entry of the tenant’s chain (or of `fromSeq`..`toSeq`) ' +
-          'and reports the first entry changed, deleted or unlinked. Long chains are walked in ' +
-          'parts: call again from `nextSeq`. Keep the `head` hash to detect a later removal of the ' +
-          'newest entries.',
+          'Links the tenant’s committed entries into its chain, then recomputes the hash of every ' +
+          'entry of the chain (or of `fromSeq`..`toSeq`) and reports the first entry changed, ' +
+          'deleted or unlinked; `pending` counts entries committed since, not covered. Long ' +
+          'chains are walked in parts: call again from `nextSeq`. Keep the `head` hash to detect ' +
+          'a later removal of the newest entries.',
         querystring: verifyQuery,
         response: { 200: verifyReportSchema },
       },
@@ -149,6 +162,9 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
       ) {
         throw new AuditErrors.InvalidRange()
       }
+      // Linking is the linker's work, in a transaction of its own (the head's lock is not held
+      // for the walk); done here too so the report covers everything committed.
+      await options.linker.link(tenantId)
       return verifyChain(db(request), tenantId, options.signer, request.query)
     },
   )
@@ -160,8 +176,9 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
         tags: ['audit'],
         summary: 'Export audit entries',
         description:
-          'Every entry matching the filters, oldest first, streamed as JSON Lines (one entry per ' +
-          'line, with `seq`, `prevHash` and `hash`: verify it offline as the README describes) ' +
+          'Every entry matching the filters, in chain order, then those not linked yet (`seq` ' +
+          'null), streamed as JSON Lines (one entry per line, with `seq`, `prevHash` and `hash`: ' +
+          'verify it offline as the README describes) ' +
           "or CSV (JSON columns as JSON text; cells that start like a formula are prefixed with `'`).",
         querystring: exportQuery,
         response: { 200: z.string().describe('The entries, streamed.') },
@@ -181,28 +198,32 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
       const limit = options.exportLimit
       async function* lines(): AsyncGenerator<string> {
         if (csv) yield csvRow([...CSV_COLUMNS])
-        let afterSeq = 0
+        // Linked first, so the export is as much of the chain as has committed.
+        await options.linker.link(tenantId)
         let sent = 0
-        while (sent < limit) {
-          const from = afterSeq
-          const page = await inTenant(options.prisma, tenantId, (tx) =>
-            readPage(
-              tx,
-              tenantId,
-              filter,
-              { afterSeq: from, limit: Math.min(EXPORT_PAGE, limit - sent) },
-              'asc',
-            ),
+        let key: PageKey | null = { kind: 'chain', afterSeq: 0 }
+        while (key && sent < limit) {
+          const current: PageKey = key
+          const page: StoredEntry[] = await inTenant(options.prisma, tenantId, (tx) =>
+            readPage(tx, tenantId, filter, current, Math.min(EXPORT_PAGE, limit - sent)),
           )
           for (const entry of page) {
+            const shown = publicEntry(entry)
             yield csv
-              ? csvRow(CSV_COLUMNS.map((column) => cellOf(entry, column)))
-              : `${JSON.stringify(entry)}\n`
+              ? csvRow(CSV_COLUMNS.map((column) => cellOf(shown, column)))
+              : `${JSON.stringify(shown)}\n`
           }
           sent += page.length
           const last = page.at(-1)
-          if (!last || page.length < EXPORT_PAGE) return
-          afterSeq = last.seq
+          if (last && page.length === EXPORT_PAGE) {
+            key =
+              current.kind === 'chain'
+                ? { kind: 'chain', afterSeq: last.seq ?? 0 }
+                : { kind: 'pending', afterPos: last.pos }
+          } else {
+            // The chain is done: then the entries committed since the link, not linked yet.
+            key = current.kind === 'chain' ? { kind: 'pending' } : null
+          }
         }
       }
       const stamp = new Date().toISOString().slice(0, 10)

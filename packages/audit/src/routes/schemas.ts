@@ -6,7 +6,13 @@ const json = z.unknown().describe('Any JSON value, exactly as stored (hashed in 
 export const entrySchema = z.object({
   id: z.uuid(),
   tenantId: z.uuid().nullable(),
-  seq: z.number().int().describe('Position in the tenant’s chain: 1, 2, 3... without gaps.'),
+  seq: z
+    .number()
+    .int()
+    .nullable()
+    .describe(
+      'Position in the tenant’s chain: 1, 2, 3... without gaps; null for an entry not linked yet (it is, shortly after it commits).',
+    ),
   action: z.string(),
   actionVersion: z.number().int(),
   occurredAt: z.string().describe('UTC, ISO 8601 with milliseconds.'),
@@ -19,8 +25,8 @@ export const entrySchema = z.object({
   ip: z.string().nullable(),
   userAgent: z.string().nullable(),
   requestId: z.string().nullable(),
-  prevHash: z.string(),
-  hash: z.string(),
+  prevHash: z.string().nullable(),
+  hash: z.string().nullable(),
 })
 
 /** Filters of the list and the export. */
@@ -62,6 +68,10 @@ export const verifyReportSchema = z.object({
     .nullable()
     .describe('Call again with `fromSeq` = this to go on; null when the walk is complete.'),
   head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
+  pending: z
+    .number()
+    .int()
+    .describe('Entries recorded but not linked yet (committed after verify linked the chain).'),
   checkpoint: z
     .object({
       seq: z.number().int(),

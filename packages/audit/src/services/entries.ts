@@ -6,7 +6,8 @@ import type { AuditEntry } from '../types.js'
  * The columns of an entry, JSON read as text and parsed here, so what verify and export see is
  * exactly the stored JSON value (never a driver's interpretation of it).
  */
-export const ENTRY_COLUMNS = `"id"::text AS "id", "tenant_id"::text AS "tenantId", "seq",
+export const ENTRY_COLUMNS = `"id"::text AS "id", "tenant_id"::text AS "tenantId",
+  "pos"::text AS "pos", "seq",
   "action", "action_version" AS "actionVersion", "occurred_at" AS "occurredAt",
   "actor"::text AS "actor", "targets"::text AS "targets", "before"::text AS "before",
   "after"::text AS "after", "changes"::text AS "changes", "metadata"::text AS "metadata",
@@ -16,7 +17,8 @@ export const ENTRY_COLUMNS = `"id"::text AS "id", "tenant_id"::text AS "tenantId
 export interface EntryRow {
   id: string
   tenantId: string | null
-  seq: number
+  pos: string
+  seq: number | null
   action: string
   actionVersion: number
   occurredAt: Date | string
@@ -29,18 +31,29 @@ export interface EntryRow {
   ip: string | null
   userAgent: string | null
   requestId: string | null
-  prevHash: string
-  hash: string
+  prevHash: string | null
+  hash: string | null
+}
+
+/** An entry as read, with its recording position (the list's cursor). */
+export interface StoredEntry extends AuditEntry {
+  pos: string
 }
 
 const parse = (text: string | null): JsonValue =>
   text === null ? null : (JSON.parse(text) as JsonValue)
 
-export function toEntry(row: EntryRow): AuditEntry {
+/** The entry as the API shows it, without its recording position. */
+export function publicEntry({ pos: _pos, ...entry }: StoredEntry): AuditEntry {
+  return entry
+}
+
+export function toEntry(row: EntryRow): StoredEntry {
   return {
     id: row.id,
     tenantId: row.tenantId,
-    seq: Number(row.seq),
+    pos: row.pos,
+    seq: row.seq === null ? null : Number(row.seq),
     action: row.action,
     actionVersion: Number(row.actionVersion),
     occurredAt: new Date(row.occurredAt).toISOString(),
@@ -72,27 +85,47 @@ export interface EntryFilter {
 const likePattern = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 
 /**
- * One page of a tenant's entries, newest first, after `beforeSeq` (keyset pagination on the
- * `(tenant_id, seq)` index: constant cost per page however deep).
+ * Which entries a page holds, and in what order:
+ * - `recent`: all, newest first (recording order), before the `beforePos` cursor: the list;
+ * - `chain`: the linked ones in chain order after `afterSeq`: verify, and exports;
+ * - `pending`: the ones not linked yet, in recording order after `afterPos`: the end of exports.
+ * Each is keyset pagination on an index, so a page costs the same however deep.
  */
+export type PageKey =
+  | { kind: 'recent'; beforePos?: string | undefined }
+  | { kind: 'chain'; afterSeq: number }
+  | { kind: 'pending'; afterPos?: string | undefined }
+
+/** One page of a tenant's entries; `db` must be in the tenant. */
 export async function readPage(
   db: SqlClient,
   tenantId: string | null,
   filter: EntryFilter,
-  page: { beforeSeq?: number | undefined; afterSeq?: number | undefined; limit: number },
-  order: 'asc' | 'desc' = 'desc',
-): Promise<AuditEntry[]> {
+  key: PageKey,
+  limit: number,
+): Promise<StoredEntry[]> {
   const values: unknown[] = []
   const where: string[] = []
   const add = (clause: (placeholder: string) => string, value: unknown) => {
     values.push(value)
     where.push(clause(`$${values.length}`))
   }
-  // Spelled out (not IS NOT DISTINCT FROM) so the (tenant_id, seq) index serves it.
+  // Spelled out (not IS NOT DISTINCT FROM) so the indexes on (tenant_id, ...) serve it.
   if (tenantId === null) where.push('"tenant_id" IS NULL')
   else add((p) => `"tenant_id" = ${p}::uuid`, tenantId)
-  if (page.beforeSeq !== undefined) add((p) => `"seq" < ${p}::int`, page.beforeSeq)
-  if (page.afterSeq !== undefined) add((p) => `"seq" > ${p}::int`, page.afterSeq)
+  let order: string
+  if (key.kind === 'recent') {
+    if (key.beforePos !== undefined) add((p) => `"pos" < ${p}::bigint`, key.beforePos)
+    // Qualified: a bare "pos" would name the output column, the text.
+    order = '"audit_events"."pos" DESC'
+  } else if (key.kind === 'chain') {
+    add((p) => `"seq" > ${p}::int`, key.afterSeq)
+    order = '"seq" ASC'
+  } else {
+    where.push('"seq" IS NULL')
+    if (key.afterPos !== undefined) add((p) => `"pos" > ${p}::bigint`, key.afterPos)
+    order = '"audit_events"."pos" ASC'
+  }
   if (filter.actorId) add((p) => `"actor_id" = ${p}::text`, filter.actorId)
   if (filter.action) add((p) => `"action" = ${p}::text`, filter.action)
   if (filter.targetId) add((p) => `"target_ids" @> ARRAY[${p}::text]`, filter.targetId)
@@ -105,11 +138,22 @@ export async function readPage(
       likePattern(filter.q),
     )
   }
-  values.push(page.limit)
+  values.push(limit)
   const rows = await db.$queryRawUnsafe<EntryRow[]>(
     `SELECT ${ENTRY_COLUMNS} FROM "audit_events" WHERE ${where.join(' AND ')}
-     ORDER BY "seq" ${order === 'asc' ? 'ASC' : 'DESC'} LIMIT $${values.length}::int`,
+     ORDER BY ${order} LIMIT $${values.length}::int`,
     ...values,
   )
   return rows.map(toEntry)
+}
+
+/** How many of the chain's entries are recorded but not linked yet (the partial index). */
+export async function countPending(db: SqlClient, tenantId: string | null): Promise<number> {
+  const rows = await db.$queryRawUnsafe<Array<{ pending: number }>>(
+    `SELECT count(*)::int AS "pending" FROM "audit_events"
+     WHERE ${tenantId === null ? '"tenant_id" IS NULL AND $1::uuid IS NULL' : '"tenant_id" = $1::uuid'}
+       AND "seq" IS NULL`,
+    tenantId,
+  )
+  return Number(rows[0]?.pending ?? 0)
 }

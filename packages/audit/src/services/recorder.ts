@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { Clock } from '@acme/core'
 import type { CheckedContent } from '../actions.js'
-import { contentHash, GENESIS_HASH, type HashedContent, type JsonValue } from '../canonical.js'
+import { contentHash, type HashedContent, type JsonValue } from '../canonical.js'
 import type { Origin } from '../request-info.js'
-import { chainKeyOf, type SqlClient } from '../sql.js'
+import type { SqlClient } from '../sql.js'
 import type { AuditActor, AuditTarget } from '../types.js'
 
 /** An entry ready to append: everything but its place in the chain. */
@@ -16,38 +16,21 @@ export interface NewEntry {
 
 export interface Appended {
   id: string
-  seq: number
-  hash: string
 }
 
-// One statement, so it is atomic even on a client that runs each statement in a transaction of
-// its own (`request.db` in tenancy's statement scope), and joins the caller's transaction when
-// there is one. The head row is the lock: `ON CONFLICT DO UPDATE` waits for a concurrent writer
-// of the same chain to commit and then reads its new tip, so seqs follow commit order with no gap
-// or fork. PostgreSQL computes the chain hash there, from the tip it locked; the content hash
-// comes from here (see canonical.ts for both formulas).
+// One INSERT, so it is atomic even on a client that runs each statement in a transaction of its
+// own (`request.db` in tenancy's statement scope), and joins the caller's transaction when there
+// is one. It takes no lock: the entry's place in the chain (seq, prev_hash, hash) is left empty,
+// and the linker fills it in once the entry is committed (see linker.ts). The content hash is
+// computed here, from exactly what is stored (see canonical.ts).
 const APPEND = `
-WITH head AS (
-  INSERT INTO "audit_chain_heads" AS h ("chain_key", "tenant_id", "seq", "hash", "prev_hash", "updated_at")
-  VALUES ($1, $2::uuid, 1,
-          encode(sha256(convert_to($3::text || '|1|' || $4::text, 'UTF8')), 'hex'),
-          $3::text, now())
-  ON CONFLICT ("chain_key") DO UPDATE SET
-    "seq" = h."seq" + 1,
-    "prev_hash" = h."hash",
-    "hash" = encode(sha256(convert_to(h."hash" || '|' || (h."seq" + 1)::text || '|' || $4::text, 'UTF8')), 'hex'),
-    "updated_at" = now()
-  RETURNING "seq", "prev_hash", "hash"
-)
 INSERT INTO "audit_events" (
-  "id", "tenant_id", "seq", "action", "action_version", "occurred_at", "actor_type", "actor_id",
+  "id", "tenant_id", "action", "action_version", "occurred_at", "actor_type", "actor_id",
   "actor", "targets", "target_ids", "before", "after", "changes", "metadata", "ip", "user_agent",
-  "request_id", "prev_hash", "hash")
-SELECT $5::uuid, $2::uuid, head."seq", $6::text, $7::int, $8::timestamptz, $9::text, $10::text,
-  $11::jsonb, $12::jsonb, ARRAY(SELECT jsonb_array_elements_text($13::jsonb)), $14::jsonb,
-  $15::jsonb, $16::jsonb, $17::jsonb, $18::text, $19::text, $20::text, head."prev_hash", head."hash"
-FROM head
-RETURNING "seq", "hash"`
+  "request_id", "content_hash")
+VALUES ($1::uuid, $2::uuid, $3::text, $4::int, $5::timestamptz, $6::text, $7::text,
+  $8::jsonb, $9::jsonb, ARRAY(SELECT jsonb_array_elements_text($10::jsonb)), $11::jsonb, $12::jsonb, $13::jsonb, $14::jsonb, $15::text,
+  $16::text, $17::text, $18::text)`
 
 const json = (value: JsonValue): string | null => (value === null ? null : JSON.stringify(value))
 
@@ -60,7 +43,7 @@ function storedActor(actor: AuditActor): JsonValue {
   return stored
 }
 
-/** Appends entries to their tenant's chain. Fastify-free: the client and clock come in. */
+/** Records entries, to be linked into their tenant's chain. Fastify-free: the client and clock come in. */
 export class Recorder {
   readonly #now: Clock
 
@@ -87,13 +70,10 @@ export class Recorder {
       userAgent: origin.userAgent,
       requestId: origin.requestId,
     }
-    const rows = await db.$queryRawUnsafe<Array<{ seq: number; hash: string }>>(
+    await db.$queryRawUnsafe(
       APPEND,
-      chainKeyOf(origin.tenantId),
-      origin.tenantId,
-      GENESIS_HASH,
-      contentHash(hashed),
       id,
+      origin.tenantId,
       hashed.action,
       hashed.actionVersion,
       hashed.occurredAt,
@@ -109,9 +89,8 @@ export class Recorder {
       hashed.ip,
       hashed.userAgent,
       hashed.requestId,
+      contentHash(hashed),
     )
-    const row = rows[0]
-    if (!row) throw new Error('audit: the entry was not appended')
-    return { id, seq: Number(row.seq), hash: row.hash }
+    return { id }
   }
 }

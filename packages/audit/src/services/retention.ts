@@ -8,6 +8,8 @@ export interface RetentionOptions {
   prisma: TransactionalClient
   signer: CheckpointSigner
   now: Clock
+  /** Links the chain's committed entries (the linker's), so none outlives retention unlinked. */
+  link: (tenantId: string | null) => Promise<number>
   /** Days a tenant's entries are kept (its plan's), or null for the default. */
   daysFor: (tenantId: string) => Promise<number | null>
   defaultDays: number
@@ -67,6 +69,7 @@ export class Retention {
       (tenantId === null ? null : await this.#options.daysFor(tenantId)) ??
       this.#options.defaultDays
     const cutoff = new Date(now.getTime() - days * DAY_MS)
+    await this.#options.link(tenantId)
     await inTenant(prisma, tenantId, async (tx) => {
       const newest = await newestBefore(tx, tenantId, cutoff)
       if (!newest) return
@@ -90,7 +93,7 @@ export class Retention {
   }
 }
 
-/** The newest entry recorded before `cutoff`: everything up to it goes. */
+/** The newest linked entry recorded before `cutoff`: everything up to it goes. */
 async function newestBefore(
   db: SqlClient,
   tenantId: string | null,
@@ -99,7 +102,7 @@ async function newestBefore(
   const rows = await db.$queryRawUnsafe<Array<{ seq: number; hash: string }>>(
     `SELECT "seq", "hash" FROM "audit_events"
      WHERE ${tenantId === null ? '"tenant_id" IS NULL AND $1::uuid IS NULL' : '"tenant_id" = $1::uuid'}
-       AND "occurred_at" < $2::timestamptz
+       AND "occurred_at" < $2::timestamptz AND "seq" IS NOT NULL
      ORDER BY "seq" DESC LIMIT 1`,
     tenantId,
     cutoff.toISOString(),

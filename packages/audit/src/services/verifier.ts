@@ -2,7 +2,7 @@ import { chainHash, contentHash, GENESIS_HASH } from '../canonical.js'
 import { chainKeyOf, type SqlClient } from '../sql.js'
 import type { AuditEntry, VerifyReport } from '../types.js'
 import { type CheckpointSigner, latestCheckpoint } from './checkpoints.js'
-import { readPage } from './entries.js'
+import { countPending, readPage } from './entries.js'
 
 const PAGE = 1_000
 
@@ -17,7 +17,7 @@ export interface VerifyRange {
 export function expectedHash(entry: AuditEntry, prevHash: string): string {
   return chainHash(
     prevHash,
-    entry.seq,
+    entry.seq ?? 0,
     contentHash({
       tenantId: entry.tenantId,
       action: entry.action,
@@ -42,7 +42,8 @@ export function expectedHash(entry: AuditEntry, prevHash: string): string {
  * stops at the first problem: an entry whose content or hash changed (`altered`), a seq that is
  * skipped (`missing`: an entry was deleted), a `prevHash` that is not its predecessor's hash
  * (`broken_link`), a checkpoint whose signature fails (`checkpoint_invalid`), or a chain that
- * ends before its head says it does (`truncated`). `db` must be in the chain's tenant.
+ * ends before its head says it does (`truncated`). Only linked entries are walked; `pending`
+ * counts the others. `db` must be in the chain's tenant.
  */
 export async function verifyChain(
   db: SqlClient,
@@ -56,7 +57,9 @@ export async function verifyChain(
     'SELECT "seq", "hash" FROM "audit_chain_heads" WHERE "chain_key" = $1',
     chainKeyOf(tenantId),
   )
-  const head = heads[0] ? { seq: Number(heads[0].seq), hash: heads[0].hash } : null
+  // A head at 0 was created by a linker that found nothing to link yet.
+  const head =
+    heads[0] && Number(heads[0].seq) > 0 ? { seq: Number(heads[0].seq), hash: heads[0].hash } : null
   const report: VerifyReport = {
     valid: true,
     checked: 0,
@@ -64,6 +67,7 @@ export async function verifyChain(
     toSeq: null,
     nextSeq: null,
     head,
+    pending: await countPending(db, tenantId),
     checkpoint: checkpoint && {
       seq: checkpoint.seq,
       hash: checkpoint.hash,
@@ -91,7 +95,7 @@ export async function verifyChain(
   let prevHash = checkpoint && expectedSeq === start ? checkpoint.hash : GENESIS_HASH
   if (expectedSeq > start) {
     // A range in the middle trusts the stored hash of the entry before it.
-    const before = await readPage(db, tenantId, {}, { afterSeq: expectedSeq - 2, limit: 1 }, 'asc')
+    const before = await readPage(db, tenantId, {}, { kind: 'chain', afterSeq: expectedSeq - 2 }, 1)
     const anchor = before[0]
     if (!anchor || anchor.seq !== expectedSeq - 1) {
       return fail({
@@ -101,7 +105,7 @@ export async function verifyChain(
         message: `entry ${expectedSeq - 1}, which the range starts after, is missing`,
       })
     }
-    prevHash = anchor.hash
+    prevHash = anchor.hash ?? GENESIS_HASH
   }
   report.fromSeq = expectedSeq
   const last = range.toSeq ?? Number.POSITIVE_INFINITY
@@ -115,41 +119,44 @@ export async function verifyChain(
       db,
       tenantId,
       {},
-      { afterSeq: expectedSeq - 1, limit: Math.min(PAGE, limit - report.checked) },
-      'asc',
+      { kind: 'chain', afterSeq: expectedSeq - 1 },
+      Math.min(PAGE, limit - report.checked),
     )
     for (const entry of page) {
-      if (entry.seq > last) return done()
-      if (entry.seq !== expectedSeq) {
+      // Read in chain order: every entry of the page is linked.
+      const seq = entry.seq ?? 0
+      const hash = entry.hash ?? ''
+      if (seq > last) return done()
+      if (seq !== expectedSeq) {
         return fail({
           kind: 'missing',
           seq: expectedSeq,
           entryId: null,
           message:
-            entry.seq === expectedSeq + 1
-              ? `entry ${expectedSeq} is missing (deleted): ${expectedSeq - 1} is followed by ${entry.seq}`
-              : `entries ${expectedSeq} to ${entry.seq - 1} are missing (deleted)`,
+            seq === expectedSeq + 1
+              ? `entry ${expectedSeq} is missing (deleted): ${expectedSeq - 1} is followed by ${seq}`
+              : `entries ${expectedSeq} to ${seq - 1} are missing (deleted)`,
         })
       }
       if (entry.prevHash !== prevHash) {
         return fail({
           kind: 'broken_link',
-          seq: entry.seq,
+          seq: seq,
           entryId: entry.id,
-          message: `entry ${entry.seq} does not link to the hash of entry ${entry.seq - 1}`,
+          message: `entry ${seq} does not link to the hash of entry ${seq - 1}`,
         })
       }
-      if (expectedHash(entry, prevHash) !== entry.hash) {
+      if (expectedHash(entry, prevHash) !== hash) {
         return fail({
           kind: 'altered',
-          seq: entry.seq,
+          seq: seq,
           entryId: entry.id,
-          message: `entry ${entry.seq} (${entry.id}) was changed after it was recorded: its content does not match its hash`,
+          message: `entry ${seq} (${entry.id}) was changed after it was recorded: its content does not match its hash`,
         })
       }
       report.checked += 1
-      report.toSeq = entry.seq
-      prevHash = entry.hash
+      report.toSeq = seq
+      prevHash = hash
       expectedSeq += 1
     }
     if (page.length === 0) return done()

@@ -3,6 +3,7 @@ import acmeAuth, { type AuthOptions } from '@acme/auth'
 import type { CoreOptions } from '@acme/core'
 import acmeRbac from '@acme/rbac'
 import acmeTenancy from '@acme/tenancy'
+import { waitFor } from '@acme/test-kit'
 import {
   type AppRoleDatabase,
   type AppRoleTestApp,
@@ -89,6 +90,8 @@ export function allEntries(t: AuditTestApp) {
   return sql<{
     id: string
     tenant_id: string | null
+    pos: string
+    /** Null until the linker has linked the entry. */
     seq: number
     action: string
     action_version: number
@@ -102,7 +105,22 @@ export function allEntries(t: AuditTestApp) {
     user_agent: string | null
     request_id: string | null
     occurred_at: Date
+    content_hash: string
     hash: string
     prev_hash: string
-  }>(t.db.owner.url, 'SELECT * FROM audit_events ORDER BY tenant_id NULLS FIRST, seq')
+  }>(t.db.owner.url, 'SELECT * FROM audit_events ORDER BY tenant_id NULLS FIRST, seq, pos')
+}
+
+/** Entries recorded but not linked into their chain yet, read by the owner. */
+export async function unlinkedCount(t: AuditTestApp): Promise<number> {
+  const rows = await sql<{ n: number }>(
+    t.db.owner.url,
+    'SELECT count(*)::int AS n FROM audit_events WHERE seq IS NULL',
+  )
+  return rows[0]?.n ?? 0
+}
+
+/** Waits for the background linker to link every committed entry (a condition, not a sleep). */
+export async function untilLinked(t: AuditTestApp): Promise<void> {
+  await waitFor(async () => (await unlinkedCount(t)) === 0)
 }
