@@ -4,6 +4,7 @@ import type {} from '@acme/rbac'
 import type {} from '@acme/tenancy'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { z } from 'zod'
 import { FilesErrors } from './errors.js'
 import { filesMultipart } from './multipart.js'
 import {
@@ -19,7 +20,9 @@ import { signedRoutes } from './routes/signed.js'
 import { DirectUploads } from './services/direct.js'
 import { FileService } from './services/files.js'
 import { fromMultipartError } from './services/multipart-errors.js'
+import { scanFile } from './services/scanning.js'
 import { Signer } from './services/signing.js'
+import { fileStore } from './services/store.js'
 import type { UploadPart } from './services/upload.js'
 import type { SqlClient } from './sql.js'
 import { LocalDiskDriver } from './storage/local.js'
@@ -49,6 +52,28 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
   const inTenant = <R>(tenantId: string, work: (db: SqlClient) => Promise<R>) =>
     app.tenancy.tenants.run({ tenantId }, (tx) => work(tx as unknown as SqlClient))
 
+  const scanHook = options.scan
+  const scanDeps = scanHook
+    ? {
+        hook: scanHook,
+        storage,
+        inTenant,
+        infected: async (tenantId: string, fileId: string, reason: string) => {
+          app.log.warn({ tenantId, fileId, reason }, 'files: scanning refused a file; deleted')
+          await app.events.emit('file.deleted', { tenantId, fileId, reason: 'infected' })
+        },
+      }
+    : null
+  const scanJob = app.jobs.define({
+    name: 'files.scan',
+    schema: z.object({ tenantId: z.uuid(), fileId: z.uuid() }).strict(),
+    concurrency: 2,
+    attempts: 5,
+    handler: async ({ tenantId, fileId }) => {
+      if (scanDeps) await scanFile(scanDeps, tenantId, fileId)
+    },
+  })
+
   const service = new FileService({
     storage,
     signer,
@@ -71,6 +96,14 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
     scanning: options.scan !== undefined,
     uploaded: async (tenantId, files) => {
       for (const file of files) {
+        if (file.status === 'quarantined') {
+          // Committed already: a scan not queued now is queued by `scanPending`.
+          await scanJob
+            .enqueue({ tenantId, fileId: file.id }, { jobId: `files-scan-${file.id}` })
+            .catch((error: unknown) =>
+              app.log.warn({ err: error, fileId: file.id }, 'files: scan not queued'),
+            )
+        }
         await app.events.emit('file.uploaded', {
           tenantId,
           fileId: file.id,
@@ -133,7 +166,12 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
         expiresAt: new Date(link.expires * 1000),
       }
     },
-    scanPending: async () => 0,
+    async scanPending(tenantId) {
+      if (!scanDeps) return 0
+      const ids = await inTenant(tenantId, (db) => fileStore.quarantined(db, tenantId))
+      for (const fileId of ids) await scanFile(scanDeps, tenantId, fileId)
+      return ids.length
+    },
   }
   app.decorate('files', services)
   if (storage.check) {
