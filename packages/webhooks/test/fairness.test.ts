@@ -6,6 +6,7 @@ import {
   bearer,
   createTenant,
   createWebhooksApp,
+  newEncryptionKey,
   signUp,
   sql,
   type WebhooksTestApp,
@@ -17,6 +18,8 @@ let t: WebhooksTestApp
 let receiver: Receiver
 const held: ServerResponse[] = []
 const SLOW = { timeoutMs: 30_000, intervalMs: 25 }
+// Shared by the second instance of the cross-instance test: both read the endpoints' secrets.
+const encryptionKey = newEncryptionKey()
 
 async function endpointFor(token: string, tenantId: string, path: string) {
   const response = await t.app.inject({
@@ -55,6 +58,7 @@ beforeAll(async () => {
   })
   t = await createWebhooksApp(
     {
+      encryptionKey,
       clock: manualClock(new Date()).now,
       timeoutMs: 60_000,
       ssrf: { allowAddresses: ['127.0.0.1'] },
@@ -148,6 +152,7 @@ describe('fairness across tenants', () => {
     // Same database, same queues and counters; its own workers.
     const other = await createWebhooksApp(
       {
+        encryptionKey,
         clock: manualClock(new Date()).now,
         timeoutMs: 60_000,
         ssrf: { allowAddresses: ['127.0.0.1'] },

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto'
 import { type Clock, RLS_SETTINGS } from '@acme/core'
 import { endpointWants } from '../event-types.js'
 import type { SecretVault } from '../services/secrets.js'
-import { signedHeaders } from '../services/secrets.js'
 import { inTenant, type SqlClient, type TransactionalClient } from '../sql.js'
 import type { GuardSettings } from '../ssrf/guard.js'
+import { type Claim, type ClaimedRow, claimDelivery, signClaim } from './claim.js'
 import { DeliveryFailure, type PostResult, postWebhook } from './http.js'
-import { nextAttemptAt, parseRetryAfter } from './schedule.js'
+import { type AttemptOutcome, RESPONSE_BODY_BYTES, recordAttempt } from './record.js'
 import type { TenantSlots } from './tenant-slots.js'
 
 export interface EngineSettings {
@@ -47,8 +47,7 @@ export interface EngineDeps {
   }): Promise<void>
 }
 
-/** What one attempt came to; `skipped` when the endpoint's own rate put it off. */
-export type AttemptOutcome = 'skipped' | 'delivered' | 'retrying' | 'failed' | 'gone' | 'cancelled'
+export type { AttemptOutcome } from './record.js'
 
 /** What one run did: `capped` when the tenant had every slot taken (nothing was attempted). */
 export interface RunReport {
@@ -61,31 +60,11 @@ export interface RunReport {
  * run's current attempt only, and other jobs of the queue interleave with a long burst.
  */
 const RUN_BUDGET = { attempts: 200, ms: 10_000 }
+/** A run renews its slot's lease only when it has held it this long (far below the lease). */
+const RENEW_AFTER_MS = 20_000
 
-const RESPONSE_BODY_BYTES = 4_096
-// Response headers that may carry credentials of the receiver's own systems are not logged.
-const REDACTED_HEADERS = new Set([
-  'set-cookie',
-  'authorization',
-  'www-authenticate',
-  'proxy-authenticate',
-])
 /** A claimed attempt is the worker's for the timeout plus this; after a crash another takes it. */
 export const LEASE_MARGIN_MS = 60_000
-
-interface Claimed {
-  deliveryId: string
-  attempts: number
-  messageId: string
-  endpointId: string
-}
-
-interface SignedRequest {
-  url: string
-  rateLimit: number | null
-  body: string
-  headers: Record<string, string>
-}
 
 /**
  * The delivery engine: relays committed outbox rows into deliveries (one per matching enabled
@@ -167,40 +146,52 @@ export class DeliveryEngine {
    * One `webhooks.deliver` job: takes one of the tenant's slots (`perTenantConcurrency`, across
    * every worker), then attempts this delivery and, while the slot is held, whatever else the
    * tenant has due, oldest first, until nothing is due or the run's budget is spent. A job that
-   * finds every slot taken does nothing: the runs holding them pull its delivery in turn, so one
+   * finds every slot taken does nothing: the runs holding them take its delivery in turn, so one
    * tenant's burst flows at its cap without waiting for the sweeper, and its queued jobs cost
-   * one Redis round trip each. A run that ends leaves nothing due behind without a job: it hands
-   * what is still due (that a job capped meanwhile left to it) to a job of its own.
+   * one Redis round trip each. Each attempt's record and the next claim share one transaction.
+   * A run that ends with deliveries still due (that a job capped meanwhile left to it) hands
+   * them to a job of its own.
    */
   async run(tenantId: string, deliveryId: string): Promise<RunReport> {
+    const { prisma, clock, settings, slots } = this.#deps
     const holder = randomUUID()
-    if (!(await this.#deps.slots.take(tenantId, holder))) return { capped: true, outcomes: [] }
+    if (!(await slots.take(tenantId, holder))) return { capped: true, outcomes: [] }
     const outcomes: AttemptOutcome[] = []
     const started = performance.now()
-    let next: string | null = deliveryId
+    let leasedAt = started
     try {
-      for (;;) {
-        const claim = await this.#claim(tenantId, next)
-        if (!claim) {
-          // That delivery was done, held by another run or not due: take the tenant's next.
-          if (next === null) break
-          next = null
-          continue
+      let row = await inTenant(prisma, tenantId, async (tx) => {
+        // That delivery may be done, held by another run or not due: then the tenant's next.
+        return (
+          (await this.#claim(tx, tenantId, deliveryId)) ?? (await this.#claim(tx, tenantId, null))
+        )
+      })
+      while (row) {
+        const current = signClaim(row, clock(), this.#deps.vault)
+        const response = await this.#post(tenantId, current)
+        let goOn =
+          !this.#stopping &&
+          outcomes.length + 1 < RUN_BUDGET.attempts &&
+          performance.now() - started < RUN_BUDGET.ms
+        if (goOn && performance.now() - leasedAt > RENEW_AFTER_MS) {
+          // A run ends well within its slot's lease; one held up (a stalled database) renews
+          // it before taking more, and stops if the slot went to another run meanwhile.
+          goOn = await slots.take(tenantId, holder)
+          leasedAt = performance.now()
         }
-        next = null
-        outcomes.push(await this.#attempt(tenantId, claim))
-        if (
-          this.#stopping ||
-          outcomes.length >= RUN_BUDGET.attempts ||
-          performance.now() - started >= RUN_BUDGET.ms
-        ) {
-          break
-        }
-        // Renewed before each attempt: a long run keeps its slot, a dead one loses it.
-        if (!(await this.#deps.slots.take(tenantId, holder))) break
+        const step = await inTenant(prisma, tenantId, async (tx) => {
+          const recorded =
+            response.kind === 'posted'
+              ? await recordAttempt(tx, tenantId, current.claimed, response, clock(), settings)
+              : { outcome: response.outcome, disabled: null }
+          return { ...recorded, next: goOn ? await this.#claim(tx, tenantId, null) : null }
+        })
+        outcomes.push(step.outcome)
+        if (step.disabled) await this.#deps.onDisabled(step.disabled)
+        row = step.next
       }
     } finally {
-      await this.#deps.slots.give(tenantId, holder)
+      await slots.give(tenantId, holder)
     }
     // A run that attempted nothing hands nothing over: a delivery it saw due but could not
     // claim (a row another transaction holds) would otherwise bounce between jobs.
@@ -211,6 +202,12 @@ export class DeliveryEngine {
   /** Runs stop after their current attempt (the app is closing): the sweeper resumes the rest. */
   stop(): void {
     this.#stopping = true
+  }
+
+  #claim(tx: SqlClient, tenantId: string, deliveryId: string | null): Promise<ClaimedRow | null> {
+    const now = this.#deps.clock()
+    const leaseUntil = new Date(now.getTime() + this.#deps.settings.timeoutMs + LEASE_MARGIN_MS)
+    return claimDelivery(tx, tenantId, deliveryId, { now, leaseUntil })
   }
 
   /** Queues a run for the tenant's oldest due delivery, if any is left. */
@@ -234,62 +231,30 @@ export class DeliveryEngine {
   }
 
   /**
-   * Claims a delivery (this one, or with `null` the tenant's oldest due one): due by the
-   * injected clock and not leased. The lease (`timeoutMs` + a margin) keeps other runs off it
-   * while this one calls the receiver; after a crash it runs out and the sweeper queues it again.
+   * The attempt of a claimed delivery, with no transaction open: the POST, or, with its endpoint
+   * disabled, its cancellation, or, over the endpoint's own rate, the claim given back. Only a
+   * POST's outcome is left to record.
    */
-  async #claim(
+  async #post(
     tenantId: string,
-    deliveryId: string | null,
-  ): Promise<{ claimed: Claimed; request: SignedRequest | null } | null> {
+    { claimed, request }: Claim,
+  ): Promise<
+    | { kind: 'posted'; result: PostResult | null; failure: DeliveryFailure | null }
+    | { kind: 'settled'; outcome: AttemptOutcome }
+  > {
     const { prisma, clock, settings } = this.#deps
-    const claimedAt = clock()
-    return inTenant(prisma, tenantId, async (tx) => {
-      const rows = await tx.$queryRawUnsafe<Claimed[]>(
-        `WITH next AS (
-           SELECT id FROM webhook_deliveries
-           WHERE tenant_id = $1::uuid AND status = 'pending' AND next_attempt_at <= $2
-             AND (lease_until IS NULL OR lease_until < $2)
-             ${deliveryId === null ? '' : 'AND id = $4::uuid'}
-           ORDER BY next_attempt_at LIMIT 1
-           FOR UPDATE SKIP LOCKED
-         )
-         UPDATE webhook_deliveries d
-         SET attempts = d.attempts + 1, lease_until = $3, updated_at = $2
-         FROM next WHERE d.id = next.id
-         RETURNING d.id AS "deliveryId", d.attempts, d.message_id AS "messageId",
-           d.endpoint_id AS "endpointId"`,
-        tenantId,
-        claimedAt,
-        new Date(claimedAt.getTime() + settings.timeoutMs + LEASE_MARGIN_MS),
-        ...(deliveryId === null ? [] : [deliveryId]),
-      )
-      const claimed = rows[0]
-      if (!claimed) return null
-      return { claimed, request: await this.#request(tx, tenantId, claimed) }
-    })
-  }
-
-  /** One attempt of a claimed delivery: the POST, with no transaction open, then its record. */
-  async #attempt(
-    tenantId: string,
-    { claimed, request }: { claimed: Claimed; request: SignedRequest | null },
-  ): Promise<AttemptOutcome> {
-    const { prisma, clock, settings } = this.#deps
-    const { deliveryId } = claimed
     if (!request) {
       await inTenant(prisma, tenantId, async (tx) =>
         tx.$queryRawUnsafe(
           `UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL, updated_at = $3
            WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING id`,
           tenantId,
-          deliveryId,
+          claimed.deliveryId,
           clock(),
         ),
       )
-      return 'cancelled'
+      return { kind: 'settled', outcome: 'cancelled' }
     }
-
     if (request.rateLimit !== null) {
       const waitMs = await this.#deps.takeRate(claimed.endpointId, request.rateLimit)
       if (waitMs > 0) {
@@ -301,18 +266,15 @@ export class DeliveryEngine {
                next_attempt_at = $3
              WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING id`,
             tenantId,
-            deliveryId,
+            claimed.deliveryId,
             new Date(clock().getTime() + Math.ceil(waitMs)),
           ),
         )
-        return 'skipped'
+        return { kind: 'settled', outcome: 'skipped' }
       }
     }
-
-    let result: PostResult | null = null
-    let failure: DeliveryFailure | null = null
     try {
-      result = await postWebhook({
+      const result = await postWebhook({
         url: request.url,
         headers: request.headers,
         body: request.body,
@@ -320,187 +282,11 @@ export class DeliveryEngine {
         maxBodyBytes: RESPONSE_BODY_BYTES,
         guard: this.#deps.guard,
       })
+      return { kind: 'posted', result, failure: null }
     } catch (error) {
       if (!(error instanceof DeliveryFailure)) throw error
-      failure = error
+      return { kind: 'posted', result: null, failure: error }
     }
-    return this.#record(tenantId, deliveryId, claimed, result, failure)
-  }
-
-  /** The signed request of a claimed delivery, or null when its endpoint is disabled. */
-  async #request(tx: SqlClient, tenantId: string, claimed: Claimed): Promise<SignedRequest | null> {
-    const [endpoint] = await tx.$queryRawUnsafe<
-      Array<{
-        url: string
-        enabled: boolean
-        headers: Record<string, string>
-        secret: string
-        previousSecret: string | null
-        previousSecretUntil: Date | null
-        rateLimit: number | null
-      }>
-    >(
-      `SELECT url, enabled, headers, secret, previous_secret AS "previousSecret",
-         previous_secret_until AS "previousSecretUntil", rate_limit_per_second AS "rateLimit"
-       FROM webhook_endpoints WHERE tenant_id = $1::uuid AND id = $2::uuid`,
-      tenantId,
-      claimed.endpointId,
-    )
-    if (!endpoint?.enabled) return null
-    const [message] = await tx.$queryRawUnsafe<
-      Array<{ eventType: string; payload: unknown; createdAt: Date }>
-    >(
-      `SELECT event_type AS "eventType", payload, created_at AS "createdAt"
-       FROM webhook_messages WHERE tenant_id = $1::uuid AND id = $2`,
-      tenantId,
-      claimed.messageId,
-    )
-    if (!message) return null
-    const now = this.#deps.clock()
-    const secrets = [this.#deps.vault.open(endpoint.secret, claimed.endpointId)]
-    if (
-      endpoint.previousSecret &&
-      endpoint.previousSecretUntil &&
-      endpoint.previousSecretUntil > now
-    ) {
-      secrets.push(this.#deps.vault.open(endpoint.previousSecret, claimed.endpointId))
-    }
-    // The same body on every attempt: the envelope Standard Webhooks recommends.
-    const body = JSON.stringify({
-      type: message.eventType,
-      timestamp: message.createdAt.toISOString(),
-      data: message.payload,
-    })
-    return {
-      url: endpoint.url,
-      rateLimit: endpoint.rateLimit,
-      body,
-      headers: { ...endpoint.headers, ...signedHeaders(secrets, claimed.messageId, now, body) },
-    }
-  }
-
-  async #record(
-    tenantId: string,
-    deliveryId: string,
-    claimed: Claimed,
-    result: PostResult | null,
-    failure: DeliveryFailure | null,
-  ): Promise<AttemptOutcome> {
-    const { prisma, clock, settings } = this.#deps
-    const now = clock()
-    const status = result?.status ?? null
-    let outcome: AttemptOutcome
-    let next: Date | null = null
-    if (status !== null && status >= 200 && status < 300) outcome = 'delivered'
-    else if (status === 410) outcome = 'gone'
-    else {
-      const retryAfter =
-        status === 429 || status === 503
-          ? parseRetryAfter(result?.headers['retry-after'], now)
-          : null
-      next = nextAttemptAt(now, claimed.attempts, settings.retryScheduleSeconds, retryAfter)
-      outcome = next ? 'retrying' : 'failed'
-    }
-    const attemptOutcome =
-      outcome === 'delivered'
-        ? 'delivered'
-        : outcome === 'gone'
-          ? 'gone'
-          : (failure?.kind ?? 'failed')
-
-    const disabled = await inTenant(prisma, tenantId, async (tx) => {
-      await tx.$queryRawUnsafe(
-        `INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, status, outcome, error,
-           duration_ms, response_headers, response_body, attempted_at)
-         VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) RETURNING id`,
-        randomUUID(),
-        tenantId,
-        deliveryId,
-        claimed.attempts,
-        status,
-        attemptOutcome,
-        failure
-          ? failure.message.slice(0, 500)
-          : status !== null && outcome !== 'delivered'
-            ? `HTTP ${status}`
-            : null,
-        result?.durationMs ?? failure?.durationMs ?? 0,
-        JSON.stringify(redactHeaders(result?.headers ?? {})),
-        // PostgreSQL text cannot hold NUL.
-        (result?.body ?? '').replaceAll('\u0000', '').slice(0, RESPONSE_BODY_BYTES),
-        now,
-      )
-      let disabled: { tenantId: string; endpointId: string; reason: 'gone' | 'failing' } | null =
-        null
-      if (outcome === 'delivered') {
-        await tx.$queryRawUnsafe(
-          `UPDATE webhook_endpoints SET failing_since = NULL
-           WHERE tenant_id = $1::uuid AND id = $2::uuid AND failing_since IS NOT NULL RETURNING id`,
-          tenantId,
-          claimed.endpointId,
-        )
-      } else if (outcome === 'gone') {
-        disabled = await this.#disable(tx, tenantId, claimed.endpointId, 'gone', now)
-      } else {
-        const [endpoint] = await tx.$queryRawUnsafe<Array<{ failingSince: Date }>>(
-          `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $3)
-           WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING failing_since AS "failingSince"`,
-          tenantId,
-          claimed.endpointId,
-          now,
-        )
-        const failingFor = endpoint ? now.getTime() - endpoint.failingSince.getTime() : 0
-        if (failingFor >= settings.disableAfterFailingSeconds * 1000) {
-          disabled = await this.#disable(tx, tenantId, claimed.endpointId, 'failing', now)
-        }
-      }
-      // After the endpoint's other pending deliveries were cancelled: this one failed.
-      const finalStatus =
-        outcome === 'delivered'
-          ? 'delivered'
-          : outcome === 'retrying' && !disabled
-            ? 'pending'
-            : 'failed'
-      await tx.$queryRawUnsafe(
-        `UPDATE webhook_deliveries
-         SET status = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
-         WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING id`,
-        tenantId,
-        deliveryId,
-        finalStatus,
-        finalStatus === 'pending' ? next : null,
-        now,
-      )
-      return disabled
-    })
-    if (disabled) await this.#deps.onDisabled(disabled)
-    return disabled && outcome === 'retrying' ? 'failed' : outcome
-  }
-
-  /** Disables the endpoint and cancels what it still had pending. */
-  async #disable(
-    tx: SqlClient,
-    tenantId: string,
-    endpointId: string,
-    reason: 'gone' | 'failing',
-    now: Date,
-  ) {
-    await tx.$queryRawUnsafe(
-      `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3, updated_at = $4
-       WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING id`,
-      tenantId,
-      endpointId,
-      reason,
-      now,
-    )
-    await tx.$queryRawUnsafe(
-      `UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL, updated_at = $3
-       WHERE tenant_id = $1::uuid AND endpoint_id = $2::uuid AND status = 'pending' RETURNING id`,
-      tenantId,
-      endpointId,
-      now,
-    )
-    return { tenantId, endpointId, reason }
   }
 
   /**
@@ -560,12 +346,4 @@ export class DeliveryEngine {
     }
     return { messages: found.messages.length, deliveries: found.deliveries.length }
   }
-}
-
-function redactHeaders(headers: Record<string, string>): Record<string, string> {
-  const kept: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    kept[name] = REDACTED_HEADERS.has(name) ? '[REDACTED]' : value.slice(0, 512)
-  }
-  return kept
 }

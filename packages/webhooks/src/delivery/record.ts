@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto'
+import type { SqlClient } from '../sql.js'
+import type { Claimed } from './claim.js'
+import type { DeliveryFailure, PostResult } from './http.js'
+import { nextAttemptAt, parseRetryAfter } from './schedule.js'
+
+/** What one attempt came to; `skipped` when the endpoint's own rate put it off. */
+export type AttemptOutcome = 'skipped' | 'delivered' | 'retrying' | 'failed' | 'gone' | 'cancelled'
+
+export interface Disabled {
+  tenantId: string
+  endpointId: string
+  reason: 'gone' | 'failing'
+}
+
+export interface RecordSettings {
+  retryScheduleSeconds: readonly number[]
+  disableAfterFailingSeconds: number
+}
+
+/** The first bytes of a response body kept in the delivery log. */
+export const RESPONSE_BODY_BYTES = 4_096
+// Response headers that may carry credentials of the receiver's own systems are not logged.
+const REDACTED_HEADERS = new Set([
+  'set-cookie',
+  'authorization',
+  'www-authenticate',
+  'proxy-authenticate',
+])
+
+/**
+ * Records an attempt in `tx` (already in the tenant): its log row, the delivery's new state and
+ * the endpoint's failure run. A success, the common case, is one statement; a failure also
+ * computes the retry and may disable the endpoint (410, or failing too long), cancelling what it
+ * still had pending. `disabled` is for the caller to announce once the transaction committed.
+ */
+export async function recordAttempt(
+  tx: SqlClient,
+  tenantId: string,
+  claimed: Claimed,
+  response: { result: PostResult | null; failure: DeliveryFailure | null },
+  now: Date,
+  settings: RecordSettings,
+): Promise<{ outcome: AttemptOutcome; disabled: Disabled | null }> {
+  const { result, failure } = response
+  const status = result?.status ?? null
+  let outcome: AttemptOutcome
+  let next: Date | null = null
+  if (status !== null && status >= 200 && status < 300) outcome = 'delivered'
+  else if (status === 410) outcome = 'gone'
+  else {
+    const retryAfter =
+      status === 429 || status === 503 ? parseRetryAfter(result?.headers['retry-after'], now) : null
+    next = nextAttemptAt(now, claimed.attempts, settings.retryScheduleSeconds, retryAfter)
+    outcome = next ? 'retrying' : 'failed'
+  }
+  const log = [
+    randomUUID(),
+    tenantId,
+    claimed.deliveryId,
+    claimed.attempts,
+    status,
+    outcome === 'delivered'
+      ? 'delivered'
+      : outcome === 'gone'
+        ? 'gone'
+        : (failure?.kind ?? 'failed'),
+    failure
+      ? failure.message.slice(0, 500)
+      : status !== null && outcome !== 'delivered'
+        ? `HTTP ${status}`
+        : null,
+    result?.durationMs ?? failure?.durationMs ?? 0,
+    JSON.stringify(redactHeaders(result?.headers ?? {})),
+    // PostgreSQL text cannot hold NUL.
+    (result?.body ?? '').replaceAll('\u0000', '').slice(0, RESPONSE_BODY_BYTES),
+    now,
+  ]
+  const insertLog = `INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, status,
+      outcome, error, duration_ms, response_headers, response_body, attempted_at)
+    VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) RETURNING id`
+
+  if (outcome === 'delivered') {
+    await tx.$queryRawUnsafe(
+      `WITH logged AS (${insertLog}),
+         ended_run AS (
+           UPDATE webhook_endpoints SET failing_since = NULL
+           WHERE tenant_id = $2::uuid AND id = $12::uuid AND failing_since IS NOT NULL
+           RETURNING id
+         )
+       UPDATE webhook_deliveries
+       SET status = 'delivered', next_attempt_at = NULL, lease_until = NULL, updated_at = $11
+       WHERE tenant_id = $2::uuid AND id = $3::uuid RETURNING id`,
+      ...log,
+      claimed.endpointId,
+    )
+    return { outcome, disabled: null }
+  }
+
+  await tx.$queryRawUnsafe(insertLog, ...log)
+  let disabled: Disabled | null = null
+  if (outcome === 'gone') {
+    disabled = await disableEndpoint(tx, tenantId, claimed.endpointId, 'gone', now)
+  } else {
+    const [endpoint] = await tx.$queryRawUnsafe<Array<{ failingSince: Date }>>(
+      `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $3)
+       WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING failing_since AS "failingSince"`,
+      tenantId,
+      claimed.endpointId,
+      now,
+    )
+    const failingFor = endpoint ? now.getTime() - endpoint.failingSince.getTime() : 0
+    if (failingFor >= settings.disableAfterFailingSeconds * 1000) {
+      disabled = await disableEndpoint(tx, tenantId, claimed.endpointId, 'failing', now)
+    }
+  }
+  // After the endpoint's other pending deliveries were cancelled: this one failed.
+  const finalStatus = outcome === 'retrying' && !disabled ? 'pending' : 'failed'
+  await tx.$queryRawUnsafe(
+    `UPDATE webhook_deliveries
+     SET status = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
+     WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING id`,
+    tenantId,
+    claimed.deliveryId,
+    finalStatus,
+    finalStatus === 'pending' ? next : null,
+    now,
+  )
+  return { outcome: disabled && outcome === 'retrying' ? 'failed' : outcome, disabled }
+}
+
+/** Disables the endpoint and cancels what it still had pending. */
+async function disableEndpoint(
+  tx: SqlClient,
+  tenantId: string,
+  endpointId: string,
+  reason: 'gone' | 'failing',
+  now: Date,
+): Promise<Disabled> {
+  await tx.$queryRawUnsafe(
+    `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3, updated_at = $4
+     WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING id`,
+    tenantId,
+    endpointId,
+    reason,
+    now,
+  )
+  await tx.$queryRawUnsafe(
+    `UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL, updated_at = $3
+     WHERE tenant_id = $1::uuid AND endpoint_id = $2::uuid AND status = 'pending' RETURNING id`,
+    tenantId,
+    endpointId,
+    now,
+  )
+  return { tenantId, endpointId, reason }
+}
+
+function redactHeaders(headers: Record<string, string>): Record<string, string> {
+  const kept: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    kept[name] = REDACTED_HEADERS.has(name) ? '[REDACTED]' : value.slice(0, 512)
+  }
+  return kept
+}
