@@ -1,10 +1,11 @@
 // What the audit log costs: the same authenticated, tenant-scoped write (create one project)
 // without and with its audit entry, in both of request.db's modes (a statement of its own, and an
 // explicit transaction where the entry commits atomically with the change), and how long the
-// audit log's list route takes on a tenant holding one million entries. One server in a child
-// process, the four write routes measured in alternating rounds (the order rotates each round).
+// audit log's list route takes on a tenant holding one million entries. The writes go to one
+// tenant, and (the transaction mode again) spread over BENCH_TENANTS tenants. One server in a
+// child process, the write routes measured in alternating rounds (the order rotates each round).
 //   pnpm --filter @acme/bench bench:audit   [BENCH_DURATION=5 BENCH_ROUNDS=4 BENCH_CONNECTIONS=10
-//                                            BENCH_ENTRIES=1000000]
+//                                            BENCH_ENTRIES=1000000 BENCH_TENANTS=20]
 import { type ChildProcess, fork } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
@@ -18,8 +19,18 @@ const DURATION_S = Number(process.env.BENCH_DURATION ?? 5)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10)
 const ENTRIES = Number(process.env.BENCH_ENTRIES ?? 1_000_000)
-const WRITES = ['plain', 'plain-audited', 'tx', 'tx-audited'] as const
+const TENANTS = Number(process.env.BENCH_TENANTS ?? 20)
+const WRITES = [
+  'plain',
+  'plain-audited',
+  'tx',
+  'tx-audited',
+  'tx-spread',
+  'tx-audited-spread',
+] as const
 type Write = (typeof WRITES)[number]
+/** The route a write posts to: a spread write is the same route, for many tenants. */
+const routeOf = (write: Write) => write.replace('-spread', '')
 
 const migrationsDir = await packageMigrations('audit')
 const db = await createAppRoleDatabase({ migrationsDir, label: 'bench_audit' })
@@ -80,6 +91,8 @@ try {
   const tenant = async (name: string) =>
     (await json(base, 'POST', '/tenants', { authorization }, { name })).body.id as string
   const writer = { authorization, 'x-tenant-id': await tenant('Writes') }
+  const spread: string[] = []
+  for (let i = 0; i < TENANTS; i += 1) spread.push(await tenant(`Writes ${i + 1}`))
   const reader = { authorization, 'x-tenant-id': await tenant('Million') }
 
   // One million entries for the reading tenant, as the owner (no policy applies to it), after the
@@ -87,21 +100,27 @@ try {
   // it does in a real log. Their hashes are not a chain: the list route never checks.
   const seeded = performance.now()
   await owner(
-    `INSERT INTO audit_events (id, tenant_id, seq, action, action_version, occurred_at, actor_type,
-       actor_id, actor, targets, target_ids, metadata, ip, user_agent, request_id, prev_hash, hash)
-     SELECT gen_random_uuid(), $1::uuid, n + 1000,
-       (ARRAY['project.created', 'member.added', 'role.changed', 'auth.login'])[1 + n % 4], 1,
-       now() - make_interval(secs => $3::int - n), 'user', $2::text, jsonb_build_object('type', 'user', 'id', $2::text),
-       jsonb_build_array(jsonb_build_object('type', 'project', 'id', md5(n::text))), ARRAY[md5(n::text)],
-       '{}'::jsonb, '203.0.113.7', 'bench', md5('r' || n), repeat('0', 64), md5(n::text) || md5(n::text)
-     FROM generate_series(1, $3::int) n`,
+    `WITH entry AS (
+       INSERT INTO audit_events (id, tenant_id, seq, action, action_version, occurred_at, actor_type,
+         actor_id, actor, targets, metadata, ip, user_agent, request_id, prev_hash, hash)
+       SELECT gen_random_uuid(), $1::uuid, n + 1000,
+         (ARRAY['project.created', 'member.added', 'role.changed', 'auth.login'])[1 + n % 4], 1,
+         now() - make_interval(secs => $3::int - n), 'user', $2::text, jsonb_build_object('type', 'user', 'id', $2::text),
+         jsonb_build_array(jsonb_build_object('type', 'project', 'id', md5(n::text))),
+         '{}'::jsonb, '203.0.113.7', 'bench', md5('r' || n), repeat('0', 64), md5(n::text) || md5(n::text)
+       FROM generate_series(1, $3::int) n
+       RETURNING tenant_id, pos, targets
+     )
+     INSERT INTO audit_event_targets (tenant_id, target_id, pos)
+     SELECT tenant_id, targets->0->>'id', pos FROM entry`,
     [reader['x-tenant-id'], userId, ENTRIES],
   )
   await owner('ANALYZE audit_events')
+  await owner('ANALYZE audit_event_targets')
   const seedSeconds = (performance.now() - seeded) / 1000
 
   for (const route of WRITES) {
-    const check = await json(base, 'POST', `/projects/${route}`, writer)
+    const check = await json(base, 'POST', `/projects/${routeOf(route)}`, writer)
     if (check.status !== 200)
       throw new Error(`${route}: ${check.status} ${JSON.stringify(check.body)}`)
   }
@@ -109,11 +128,28 @@ try {
   for (let round = 0; round < ROUNDS; round += 1) {
     for (let i = 0; i < WRITES.length; i += 1) {
       const route = WRITES[(i + round) % WRITES.length] as Write
+      let next = 0
       const options = {
-        url: `${base}/projects/${route}`,
+        url: `${base}/projects/${routeOf(route)}`,
         method: 'POST' as const,
         headers: writer,
         connections: CONNECTIONS,
+        // Spread: each request for the next of the tenants, in turn.
+        ...(route.endsWith('-spread')
+          ? {
+              requests: [
+                {
+                  setupRequest: (request: autocannon.Request) => {
+                    next = (next + 1) % spread.length
+                    return {
+                      ...request,
+                      headers: { ...request.headers, 'x-tenant-id': spread[next] as string },
+                    }
+                  },
+                },
+              ],
+            }
+          : {}),
       }
       await autocannon({ ...options, duration: 1 })
       const before = await cpuOf(child)
@@ -138,6 +174,8 @@ try {
     ['newest page (50)', '/audit/events?limit=50'],
     ['by action (50)', '/audit/events?action=role.changed&limit=50'],
     ['by target', `/audit/events?targetId=${md5Of(123_456)}&limit=50`],
+    ['free text, common (50)', '/audit/events?q=member&limit=50'],
+    ['free text, one entry', `/audit/events?q=${md5Of(654_321).slice(0, 12)}&limit=50`],
     [
       'by actor and day (50)',
       `/audit/events?actorId=${userId}&from=${new Date(Date.now() - 86_400_000 * 3).toISOString()}&to=${new Date(Date.now() - 86_400_000 * 2).toISOString()}&limit=50`,
@@ -178,9 +216,19 @@ try {
     'plain-audited': '`request.db` create, then `record(request.db, …)`',
     tx: '`request.db.$transaction`: create (reference)',
     'tx-audited': '`request.db.$transaction`: create and `record(tx, …)`',
+    'tx-spread': `the same, over ${TENANTS} tenants (reference)`,
+    'tx-audited-spread': `the same with \`record(tx, …)\`, over ${TENANTS} tenants`,
+  }
+  const referenceOf: Record<Write, Write> = {
+    plain: 'plain',
+    'plain-audited': 'plain',
+    tx: 'tx',
+    'tx-audited': 'tx',
+    'tx-spread': 'tx-spread',
+    'tx-audited-spread': 'tx-spread',
   }
   for (const route of WRITES) {
-    const reference = route.startsWith('tx') ? 'tx' : 'plain'
+    const reference = referenceOf[route]
     console.log(
       `| ${label[route]} | ${Math.round(mean(of(route).map((row) => row.rps)))} | ${ratio(route, reference).toFixed(2)} | ${Math.max(...of(route).map((row) => row.p99))} | ${Math.round(mean(of(route).map((row) => row.cpuUs)))} |`,
     )

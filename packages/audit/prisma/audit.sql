@@ -47,6 +47,20 @@ CREATE POLICY "acme_audit_owner_finds_pending" ON "audit_events" FOR SELECT
 -- Entries not linked yet, in recording order: what the linker reads, and nothing else.
 CREATE INDEX "audit_events_pending_idx" ON "audit_events" ("tenant_id", "pos") WHERE "seq" IS NULL;
 
+-- Targets (the target filter's index): read and added with their entry, in its tenant; removed
+-- only with it, by the purge.
+ALTER TABLE "audit_event_targets" ENABLE ROW LEVEL SECURITY;
+ALTER TABLE "audit_event_targets" FORCE ROW LEVEL SECURITY;
+CREATE POLICY "acme_tenant_isolation" ON "audit_event_targets"
+  USING (
+    "tenant_id" = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+    OR ("tenant_id" IS NULL AND NULLIF(current_setting('app.tenant_id', true), '') IS NULL)
+  )
+  WITH CHECK (
+    "tenant_id" = NULLIF(current_setting('app.tenant_id', true), '')::uuid
+    OR ("tenant_id" IS NULL AND NULLIF(current_setting('app.tenant_id', true), '') IS NULL)
+  );
+
 -- Checkpoints: read and added in their tenant, never changed or removed.
 ALTER TABLE "audit_checkpoints" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "audit_checkpoints" FORCE ROW LEVEL SECURITY;
@@ -114,6 +128,8 @@ CREATE TRIGGER "acme_audit_link_only" BEFORE UPDATE ON "audit_events"
   FOR EACH ROW EXECUTE FUNCTION "acme_audit_link_only"();
 CREATE TRIGGER "acme_audit_append_only" BEFORE UPDATE OR DELETE OR TRUNCATE ON "audit_checkpoints"
   FOR EACH STATEMENT EXECUTE FUNCTION "acme_audit_append_only"();
+CREATE TRIGGER "acme_audit_append_only" BEFORE UPDATE OR DELETE OR TRUNCATE ON "audit_event_targets"
+  FOR EACH STATEMENT EXECUTE FUNCTION "acme_audit_append_only"();
 
 -- The one way entries leave: up to `p_limit` of the tenant's oldest entries, none past its last
 -- checkpoint. Runs as the owner (SECURITY DEFINER), in the caller's transaction.
@@ -129,12 +145,17 @@ BEGIN
   IF upto IS NULL THEN
     RETURN 0;
   END IF;
-  DELETE FROM "audit_events" WHERE "id" IN (
-    SELECT "id" FROM "audit_events"
-    WHERE "tenant_id" IS NOT DISTINCT FROM p_tenant AND "seq" <= upto
-    ORDER BY "seq" LIMIT p_limit
-  );
-  GET DIAGNOSTICS deleted = ROW_COUNT;
+  WITH gone AS (
+    DELETE FROM "audit_events" WHERE "id" IN (
+      SELECT "id" FROM "audit_events"
+      WHERE "tenant_id" IS NOT DISTINCT FROM p_tenant AND "seq" <= upto
+      ORDER BY "seq" LIMIT p_limit
+    )
+    RETURNING "pos"
+  ), targets AS (
+    DELETE FROM "audit_event_targets" t USING gone WHERE t."pos" = gone."pos"
+  )
+  SELECT count(*) INTO deleted FROM gone;
   RETURN deleted;
 END
 $acme$;

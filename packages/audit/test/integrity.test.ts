@@ -153,6 +153,13 @@ describe('retention', () => {
 
     const after = (await allEntries(t)).filter((entry) => entry.tenant_id === tenant.id)
     expect(after).toHaveLength(2)
+    // The target filter's rows went with their entries.
+    const targets = await sql<{ pos: string }>(
+      t.db.owner.url,
+      'SELECT pos::text AS pos FROM audit_event_targets WHERE tenant_id = $1',
+      [tenant.id],
+    )
+    expect(new Set(targets.map((row) => row.pos))).toEqual(new Set(after.map((entry) => entry.pos)))
     // The Pro tenant keeps a year: nothing of its chain went, and it has no checkpoint.
     const pro = (await allEntries(t)).filter((entry) => entry.tenant_id === proTenant.id)
     expect(pro.map((entry) => entry.metadata.name)).toContain('kept a year')

@@ -339,8 +339,8 @@ describe('the database keeps entries append-only and per tenant (LOG-02)', () =>
       await expect(
         client.query(
           `INSERT INTO audit_events (id, tenant_id, seq, action, action_version, occurred_at,
-             actor_type, actor, targets, target_ids, metadata, prev_hash, hash)
-           VALUES (gen_random_uuid(), $1, 999, 'forged.entry', 1, now(), 'user', '{}', '[]', '{}',
+             actor_type, actor, targets, metadata, prev_hash, hash)
+           VALUES (gen_random_uuid(), $1, 999, 'forged.entry', 1, now(), 'user', '{}', '[]',
              '{}', repeat('0', 64), repeat('0', 64))`,
           [tenant.id],
         ),
@@ -403,8 +403,8 @@ describe('the database keeps entries append-only and per tenant (LOG-02)', () =>
       await expect(
         client.query(
           `INSERT INTO audit_events (id, tenant_id, seq, action, action_version, occurred_at,
-             actor_type, actor, targets, target_ids, metadata, prev_hash, hash)
-           VALUES (gen_random_uuid(), $1, 999, 'forged.entry', 1, now(), 'user', '{}', '[]', '{}',
+             actor_type, actor, targets, metadata, prev_hash, hash)
+           VALUES (gen_random_uuid(), $1, 999, 'forged.entry', 1, now(), 'user', '{}', '[]',
              '{}', repeat('0', 64), repeat('0', 64))`,
           [tenant.id],
         ),

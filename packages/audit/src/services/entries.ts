@@ -128,7 +128,16 @@ export async function readPage(
   }
   if (filter.actorId) add((p) => `"actor_id" = ${p}::text`, filter.actorId)
   if (filter.action) add((p) => `"action" = ${p}::text`, filter.action)
-  if (filter.targetId) add((p) => `"target_ids" @> ARRAY[${p}::text]`, filter.targetId)
+  if (filter.targetId) {
+    // The targets table's (tenant_id, target_id, pos) index: the target's entries directly.
+    add(
+      (p) =>
+        `"pos" IN (SELECT t."pos" FROM "audit_event_targets" t WHERE ${
+          tenantId === null ? 't."tenant_id" IS NULL' : 't."tenant_id" = $1::uuid'
+        } AND t."target_id" = ${p}::text)`,
+      filter.targetId,
+    )
+  }
   if (filter.from) add((p) => `"occurred_at" >= ${p}::timestamptz`, filter.from.toISOString())
   if (filter.to) add((p) => `"occurred_at" < ${p}::timestamptz`, filter.to.toISOString())
   if (filter.q) {

@@ -23,14 +23,22 @@ export interface Appended {
 // is one. It takes no lock: the entry's place in the chain (seq, prev_hash, hash) is left empty,
 // and the linker fills it in once the entry is committed (see linker.ts). The content hash is
 // computed here, from exactly what is stored (see canonical.ts).
+// The entry's target ids go to `audit_event_targets` in the same statement (the target filter's
+// index), distinct per entry.
 const APPEND = `
-INSERT INTO "audit_events" (
-  "id", "tenant_id", "action", "action_version", "occurred_at", "actor_type", "actor_id",
-  "actor", "targets", "target_ids", "before", "after", "changes", "metadata", "ip", "user_agent",
-  "request_id", "content_hash")
-VALUES ($1::uuid, $2::uuid, $3::text, $4::int, $5::timestamptz, $6::text, $7::text,
-  $8::jsonb, $9::jsonb, ARRAY(SELECT jsonb_array_elements_text($10::jsonb)), $11::jsonb, $12::jsonb, $13::jsonb, $14::jsonb, $15::text,
-  $16::text, $17::text, $18::text)`
+WITH entry AS (
+  INSERT INTO "audit_events" (
+    "id", "tenant_id", "action", "action_version", "occurred_at", "actor_type", "actor_id",
+    "actor", "targets", "before", "after", "changes", "metadata", "ip", "user_agent",
+    "request_id", "content_hash")
+  VALUES ($1::uuid, $2::uuid, $3::text, $4::int, $5::timestamptz, $6::text, $7::text,
+    $8::jsonb, $9::jsonb, $11::jsonb, $12::jsonb, $13::jsonb, $14::jsonb, $15::text,
+    $16::text, $17::text, $18::text)
+  RETURNING "tenant_id", "pos"
+)
+INSERT INTO "audit_event_targets" ("tenant_id", "target_id", "pos")
+SELECT DISTINCT entry."tenant_id", target."id", entry."pos"
+FROM entry, jsonb_array_elements_text($10::jsonb) AS target("id")`
 
 const json = (value: JsonValue): string | null => (value === null ? null : JSON.stringify(value))
 
