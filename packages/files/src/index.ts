@@ -15,7 +15,7 @@ import {
   uploadLimitsSchema,
 } from './options.js'
 import { FILES_PERMISSIONS } from './permissions.js'
-import { callerOf, db, fileRoutes, tenantOf } from './routes/files.js'
+import { callerOf, fileRoutes, tenantOf } from './routes/files.js'
 import { signedRoutes } from './routes/signed.js'
 import { DirectUploads } from './services/direct.js'
 import { FileService } from './services/files.js'
@@ -24,7 +24,7 @@ import { scanFile } from './services/scanning.js'
 import { Signer } from './services/signing.js'
 import { fileStore } from './services/store.js'
 import type { UploadPart } from './services/upload.js'
-import type { SqlClient } from './sql.js'
+import type { SqlClient, TransactionalClient } from './sql.js'
 import { LocalDiskDriver } from './storage/local.js'
 import type { FilesServices, FileView } from './types.js'
 
@@ -51,6 +51,13 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
 
   const inTenant = <R>(tenantId: string, work: (db: SqlClient) => Promise<R>) =>
     app.tenancy.tenants.run({ tenantId }, (tx) => work(tx as unknown as SqlClient))
+  // Uploads take as long as the client sends: they never hold the request's transaction (a
+  // `request`-scope tenant transaction would time out), only short transactions of their own.
+  const tenantClient = (tenantId: string): TransactionalClient => ({
+    $queryRawUnsafe: <T>(sql: string, ...values: unknown[]) =>
+      inTenant(tenantId, (tx) => Promise.resolve(tx.$queryRawUnsafe<T>(sql, ...values))),
+    $transaction: (work) => inTenant(tenantId, work),
+  })
 
   const scanHook = options.scan
   const scanDeps = scanHook
@@ -131,7 +138,7 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
     const tenantId = tenantOf(request)
     try {
       return await service.upload({
-        db: db(request),
+        db: tenantClient(tenantId),
         tenantId,
         plan: request.tenant?.plan ?? '',
         ownerId: callerOf(request),
@@ -190,6 +197,7 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
         service,
         limits: options.upload,
         receive,
+        tenantClient,
         prefix: options.prefix,
       })
       await scope.register(signedRoutes, { service, inTenant })

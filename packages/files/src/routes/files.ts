@@ -27,6 +27,8 @@ export interface FileRoutesOptions {
   limits: UploadLimits
   /** Reads a request's multipart files with limits and stores them (`app.files.receive`). */
   receive(request: FastifyRequest, limits: UploadLimits): Promise<FileView[]>
+  /** Short transactions of the tenant's own, for work that outlasts a statement (uploads). */
+  tenantClient(tenantId: string): TransactionalClient
   /** The path prefix of the plugin's routes, for the links it signs. */
   prefix: string
 }
@@ -164,9 +166,10 @@ export async function fileRoutes(app: FastifyInstance, options: FileRoutesOption
       config: write,
     },
     async (request, reply) => {
+      const tenantId = tenantOf(request)
       const file = await service.confirmDirect({
-        db: db(request),
-        tenantId: tenantOf(request),
+        db: options.tenantClient(tenantId),
+        tenantId,
         plan: request.tenant?.plan ?? '',
         ownerId: callerOf(request),
         limits,

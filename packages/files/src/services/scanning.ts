@@ -26,7 +26,7 @@ export async function scanFile(deps: ScanDeps, tenantId: string, fileId: string)
       if (isAcmeError(error) && error.statusCode === 404) return null
       throw error
     })
-  if (!file || file.status !== 'quarantined') return
+  if (file?.status !== 'quarantined') return
   const result = await deps.hook({
     tenantId,
     fileId,
