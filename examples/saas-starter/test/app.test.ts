@@ -164,6 +164,24 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     })
     expect(crossing.statusCode).toBe(404)
 
+    // AZ-02: a cursor taken from Globex's pages shows Acme none of Globex's rows.
+    for (const name of ['Moon', 'Mars', 'Venus']) {
+      await app.inject({ method: 'POST', url: '/projects', headers: globex, payload: { name } })
+    }
+    const globexNames = ['Moon', 'Mars', 'Venus']
+    for (const list of ['/projects', '/audit/events']) {
+      const page = await app.inject({ method: 'GET', url: `${list}?limit=1`, headers: globex })
+      const cursor = page.json().nextCursor
+      expect(cursor, list).toEqual(expect.any(String))
+      const copied = await app.inject({
+        method: 'GET',
+        url: `${list}?limit=100&cursor=${encodeURIComponent(cursor)}`,
+        headers: acme,
+      })
+      expect(copied.statusCode, list).toBeLessThan(500)
+      for (const globexName of globexNames) expect(copied.body, list).not.toContain(globexName)
+    }
+
     // A viewer of the tenant reads its projects but may not create one.
     const viewer = await signUp('viewer@viewer.test')
     const me = await app.inject({
