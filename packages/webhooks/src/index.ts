@@ -15,12 +15,14 @@ import { DeliveryEngine, LEASE_MARGIN_MS } from './delivery/engine.js'
 import { TenantSlots } from './delivery/tenant-slots.js'
 import { WebhooksErrors } from './errors.js'
 import { EventTypeCatalog } from './event-types.js'
+import { registerWebhooksTemplates } from './mail.js'
 import { type WebhooksOptions, webhooksOptionsSchema } from './options.js'
 import { WEBHOOKS_PERMISSIONS } from './permissions.js'
 import { deliveryRoutes } from './routes/deliveries.js'
 import { endpointRoutes } from './routes/endpoints.js'
 import { eventTypeRoutes } from './routes/event-types.js'
 import { DeliveryLog } from './services/deliveries.js'
+import { mailEndpointDisabled } from './services/disabled-mail.js'
 import { EndpointService } from './services/endpoints.js'
 import { writeOutbox } from './services/outbox.js'
 import { purgeMessages } from './services/retention.js'
@@ -51,6 +53,7 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     maxEndpointsPerTenant: options.maxEndpointsPerTenant,
   })
   app.permissions.declare('@acme/webhooks', WEBHOOKS_PERMISSIONS)
+  registerWebhooksTemplates(app.mailer)
 
   const checkUrl = async (url: string): Promise<void> => {
     try {
@@ -88,6 +91,21 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
           'webhooks: the tenant has every delivery slot in use; a running delivery takes this one in turn',
         )
       }
+    },
+  })
+  const disabledMailJob = app.jobs.define({
+    name: 'webhooks.disabled-mail',
+    schema: z
+      .object({ tenantId: z.uuid(), endpointId: z.uuid(), reason: z.enum(['gone', 'failing']) })
+      .strict(),
+    concurrency: 2,
+    handler: async (event) => {
+      await mailEndpointDisabled(
+        app.prisma as unknown as TransactionalClient,
+        app.mailer,
+        event,
+        clock(),
+      )
     },
   })
   const sweepJob = app.jobs.define({
@@ -151,7 +169,17 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
       })
       return decision.allowed ? 0 : Math.max(1, decision.retryAfterMs)
     },
-    onDisabled: (event) => app.events.emit('webhook.endpoint.disabled', event),
+    onDisabled: async (event) => {
+      await app.events.emit('webhook.endpoint.disabled', event)
+      if (!options.mailAdminsOnDisable) return
+      // A job of its own: the lookup and the mails are retried apart from the delivery run.
+      await disabledMailJob.enqueue(event).catch((error: unknown) => {
+        app.log.warn(
+          { err: error, tenantId: event.tenantId, endpointId: event.endpointId },
+          'webhooks: the mail about a disabled endpoint was not queued',
+        )
+      })
+    },
   })
 
   // Messages sent during a request, relayed once the request's transaction has committed
@@ -262,6 +290,7 @@ export default acmeWebhooks
 
 export { WebhooksErrors } from './errors.js'
 export { type EventTypeInfo, endpointWants, filterMatches } from './event-types.js'
+export type { EndpointDisabledMail } from './mail.js'
 export {
   DEFAULT_RETRY_SCHEDULE_SECONDS,
   type ResolvedWebhooksOptions,

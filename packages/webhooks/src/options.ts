@@ -66,6 +66,8 @@ export const webhooksOptionsSchema = z
       .default(() => [...DEFAULT_RETRY_SCHEDULE_SECONDS]),
     /** A response slower than this is a failed attempt. */
     timeoutMs: z.number().int().min(100).max(60_000).default(15_000),
+    /** Mail the tenant's owners and admins when the engine disables an endpoint (410, failing). */
+    mailAdminsOnDisable: z.boolean().default(true),
     /** An endpoint failing without a success for this long is disabled. */
     disableAfterFailingSeconds: z
       .number()

@@ -2,6 +2,7 @@ import type {} from '@acme/auth'
 import type {} from '@acme/tenancy'
 import type { z } from 'zod'
 import type { EventTypeInfo } from './event-types.js'
+import type { EndpointDisabledMail } from './mail.js'
 import type { SqlClient } from './sql.js'
 
 /**
@@ -75,6 +76,12 @@ declare module '@acme/core' {
     'webhooks.sweep': Record<string, never>
     /** Deletes messages past their retention, with their deliveries and attempt log. */
     'webhooks.retention': Record<string, never>
+    /** Mails the tenant's owners and admins that the engine disabled an endpoint. */
+    'webhooks.disabled-mail': { tenantId: string; endpointId: string; reason: 'gone' | 'failing' }
+  }
+  interface AcmeMailTemplates {
+    /** To each owner and admin of the tenant when the engine disabled one of its endpoints. */
+    'webhooks.endpoint-disabled': EndpointDisabledMail
   }
   interface AcmeEvents {
     /** An endpoint was disabled: its receiver answered 410, or it failed for too long. */
