@@ -303,7 +303,12 @@ export type {
   MailMessage,
   MailTemplate,
 } from './mail/types.js'
-export type { OpenApiRegistry, OpenApiSecurityScheme, OpenApiTag } from './openapi.js'
+export type {
+  OpenApiPathItem,
+  OpenApiRegistry,
+  OpenApiSecurityScheme,
+  OpenApiTag,
+} from './openapi.js'
 export {
   type Brand,
   type CoreOptions,

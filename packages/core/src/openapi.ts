@@ -15,10 +15,14 @@ export type OpenApiSecurityScheme =
   | { type: 'http'; scheme: 'bearer'; bearerFormat?: string; description?: string }
   | { type: 'apiKey'; in: 'header' | 'cookie'; name: string; description?: string }
 
+/** An OpenAPI 3.1 Path Item: the requests an API sends to its consumers (`webhooks` section). */
+export type OpenApiPathItem = Record<string, unknown>
+
 /** `app.openapi`: what plugins contribute to the one OpenAPI document. */
 export class OpenApiRegistry {
   readonly #tags = new Map<string, OpenApiTag>()
   readonly #securitySchemes = new Map<string, OpenApiSecurityScheme>()
+  readonly #webhookSources: Array<() => Record<string, OpenApiPathItem>> = []
 
   addTag(tag: OpenApiTag): void {
     this.#tags.set(tag.name, tag)
@@ -26,6 +30,18 @@ export class OpenApiRegistry {
 
   addSecurityScheme(name: string, scheme: OpenApiSecurityScheme): void {
     this.#securitySchemes.set(name, scheme)
+  }
+
+  /**
+   * Entries of the document's `webhooks` section (OpenAPI 3.1), by name. Read when the document
+   * is generated, not now: a plugin lists what the app defines after registering it.
+   */
+  addWebhooks(source: () => Record<string, OpenApiPathItem>): void {
+    this.#webhookSources.push(source)
+  }
+
+  get webhooks(): Record<string, OpenApiPathItem> {
+    return Object.assign({}, ...this.#webhookSources.map((source) => source()))
   }
 
   get tags(): OpenApiTag[] {
@@ -137,8 +153,10 @@ export async function registerOpenApi(
     transformObject: (document) => {
       const object = jsonSchemaTransformObject(document) as Record<string, unknown>
       const components = (object.components as Record<string, unknown> | undefined) ?? {}
+      const webhooks = registry.webhooks
       return {
         ...object,
+        ...(Object.keys(webhooks).length > 0 ? { webhooks } : {}),
         tags: registry.tags,
         components: {
           ...components,

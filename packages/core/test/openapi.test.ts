@@ -15,6 +15,22 @@ declare module 'fastify' {
 
 function routes(app: FastifyInstance) {
   app.openapi.addTag({ name: 'projects', description: 'Projects of a tenant.' })
+  // Read when the document is generated: an entry added after this call is listed too.
+  const sent: Record<string, Record<string, unknown>> = {}
+  app.openapi.addWebhooks(() => sent)
+  sent['project.created'] = {
+    post: {
+      summary: 'A project was created',
+      requestBody: {
+        content: {
+          'application/json': {
+            schema: { type: 'object', properties: { id: { type: 'string' } } },
+          },
+        },
+      },
+      responses: { '200': { description: 'Received.' } },
+    },
+  }
   app.openapi.addSecurityScheme('bearerAuth', {
     type: 'http',
     scheme: 'bearer',
@@ -54,6 +70,12 @@ describe('OpenAPI document', () => {
     const result = await new Validator().validate(document)
     expect(result.errors ?? []).toEqual([])
     expect(result.valid).toBe(true)
+  })
+
+  it('lists what plugins send in the `webhooks` section, read when it is generated', async () => {
+    const document = (await t.app.inject({ method: 'GET', url: '/docs/openapi.json' })).json()
+    expect(Object.keys(document.webhooks)).toEqual(['project.created'])
+    expect(document.webhooks['project.created'].post.summary).toBe('A project was created')
   })
 
   it("shows a route's zod schemas, tags, auth mode and permission", async () => {
