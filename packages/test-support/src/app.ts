@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { createTestDatabase, type TestDatabase } from './database.js'
 import { TEST_REDIS_URL, uniquePrefix } from './env.js'
+import { logCaptureSink } from './log-capture.js'
 
 export const TEST_BRAND = {
   name: 'Initech',
@@ -57,7 +58,13 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
 
   const stream = new PassThrough()
   const lines: string[] = []
-  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)))
+  // Also to the run's capture file, which the global setup scans for secrets after the run.
+  const capture = logCaptureSink()
+  stream.on('data', (chunk: Buffer) => {
+    const text = chunk.toString()
+    lines.push(...text.split('\n').filter(Boolean))
+    capture?.(text)
+  })
   const app = Fastify({
     ...serverOptions({ logger: { stream }, level: 'debug' }),
     // Fastify gives plugins and onReady hooks 10 s; a loaded 2-core CI machine can need more to

@@ -1,13 +1,16 @@
 import type { TestProject } from 'vitest/node'
-import { SCHEMA_MIGRATIONS_KEY } from './provided.js'
+import { prepareLogCapture, scanCapturedLogs } from './log-capture.js'
+import { LOG_CAPTURE_KEY, SCHEMA_MIGRATIONS_KEY } from './provided.js'
 import { schemaMigrations } from './schema/index.js'
 
 /**
  * vitest `globalSetup` (`globalSetup: ['@acme/test-support/global-setup']`): builds the package's
  * schema migration once per run, before any test file starts, rather than once per file in
  * parallel forks each starting the schema engine; test files read it with `schemaMigrationsDir()`.
+ * It also collects every test app's log lines, and after the last test file fails the run if
+ * they hold a test password, a JWT, an API key or an opaque token (LOG-01, whole suite).
  */
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => void> {
   const started = performance.now()
   const { migrationsDir, built } = await schemaMigrations({ packageDir: project.config.root })
   const seconds = ((performance.now() - started) / 1000).toFixed(1)
@@ -15,4 +18,18 @@ export default async function setup(project: TestProject): Promise<void> {
     `Test schema ${built ? 'computed from the fragments' : 'unchanged, reused'} in ${seconds} s: ${migrationsDir}`,
   )
   project.provide(SCHEMA_MIGRATIONS_KEY, migrationsDir)
+  const logDir = prepareLogCapture(project.config.root)
+  project.provide(LOG_CAPTURE_KEY, logDir)
+  return () => {
+    const findings = scanCapturedLogs(logDir)
+    if (findings.length === 0) return
+    const listed = findings
+      .slice(0, 20)
+      .map((finding) => `  ${finding.kind} ${finding.excerpt} at ${finding.file}:${finding.line}`)
+    // vitest reports an error thrown here but still exits 0: the exit code is set too.
+    process.exitCode = 1
+    throw new Error(
+      `The tests' logs hold ${findings.length} secret(s) (LOG-01):\n${listed.join('\n')}`,
+    )
+  }
 }

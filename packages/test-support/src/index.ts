@@ -16,6 +16,13 @@ export {
 } from './app-role-database.js'
 export { createTestDatabase, type TestDatabase } from './database.js'
 export { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName, uniquePrefix } from './env.js'
+export {
+  type LogFinding,
+  type LogSecretKind,
+  scanCapturedLogs,
+  secretsIn,
+  TEST_PASSWORDS,
+} from './log-capture.js'
 export { bearer, createTenant, signUp, TEST_PASSWORD } from './plugin-helpers.js'
 export { scheduledRunIds } from './scheduled-runs.js'
 export { schemaMigrationsDir } from './schema-migrations-dir.js'

@@ -1,0 +1,104 @@
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { inject } from 'vitest'
+import { TEST_PASSWORD } from './plugin-helpers.js'
+import { LOG_CAPTURE_KEY } from './provided.js'
+
+/**
+ * LOG-01 across the whole suite: every test app's log lines also go to a file of this run
+ * (one per test process), and the global setup's teardown scans them all for secrets, so a leak
+ * in any test file fails the run even when that file asserts nothing about its logs.
+ */
+
+/** The run's capture folder, made empty: `test-results/logs` of the package. */
+export function prepareLogCapture(packageDir: string): string {
+  const dir = join(packageDir, 'test-results', 'logs')
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
+/** Appends log text to this process's capture file; null outside a run with the global setup. */
+export function logCaptureSink(): ((text: string) => void) | null {
+  let dir: unknown
+  try {
+    dir = inject(LOG_CAPTURE_KEY)
+  } catch {
+    // Not under vitest (a benchmark using the harness): nothing to capture for.
+    return null
+  }
+  if (typeof dir !== 'string') return null
+  const file = join(dir, `${process.pid}.ndjson`)
+  // Synchronous: a test process may exit right after its last test, with nothing left buffered.
+  return (text) => appendFileSync(file, text)
+}
+
+/** Passwords the suites sign up, sign in and change passwords with. */
+export const TEST_PASSWORDS: readonly string[] = [
+  TEST_PASSWORD,
+  'correct horse battery staple',
+  'operator horse battery staple',
+  'another operator horse battery',
+  'another horse battery staple',
+  'another long passphrase',
+  'an entirely new passphrase',
+  'a brand new horse',
+  'a new correct horse',
+  'wrong horse battery',
+  'wrong password here',
+  'not my password!',
+  'password1234',
+]
+
+export type LogSecretKind = 'password' | 'jwt' | 'api_key' | 'opaque_token'
+
+export interface LogFinding {
+  file: string
+  line: number
+  kind: LogSecretKind
+  /** The match, cut short so the report does not repeat the secret. */
+  excerpt: string
+}
+
+const JWT = /eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{16,}/g
+const API_KEY = /(?<![A-Za-z0-9_-])ak_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g
+/**
+ * Refresh tokens, reset, verification and invitation tokens: 32 random bytes as base64url, 43
+ * characters, mixing cases and digits (a hex digest or a UUID never matches).
+ */
+const OPAQUE =
+  /(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/g
+
+const cut = (secret: string) => `${secret.slice(0, 6)}…(${secret.length} chars)`
+
+/** The secrets one log line holds. */
+export function secretsIn(line: string, passwords: readonly string[] = TEST_PASSWORDS) {
+  const found: Array<{ kind: LogSecretKind; excerpt: string }> = []
+  const lower = line.toLowerCase()
+  for (const password of passwords) {
+    if (lower.includes(password.toLowerCase()))
+      found.push({ kind: 'password', excerpt: cut(password) })
+  }
+  for (const [kind, pattern] of [
+    ['jwt', JWT],
+    ['api_key', API_KEY],
+    ['opaque_token', OPAQUE],
+  ] as const) {
+    for (const match of line.matchAll(pattern)) found.push({ kind, excerpt: cut(match[0]) })
+  }
+  return found
+}
+
+/** Every secret in the run's captured logs. */
+export function scanCapturedLogs(dir: string, passwords?: readonly string[]): LogFinding[] {
+  const findings: LogFinding[] = []
+  for (const name of readdirSync(dir).sort()) {
+    const lines = readFileSync(join(dir, name), 'utf8').split('\n')
+    lines.forEach((text, index) => {
+      for (const secret of secretsIn(text, passwords)) {
+        findings.push({ file: join(dir, name), line: index + 1, ...secret })
+      }
+    })
+  }
+  return findings
+}
