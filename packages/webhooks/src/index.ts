@@ -16,6 +16,7 @@ import { TenantSlots } from './delivery/tenant-slots.js'
 import { WebhooksErrors } from './errors.js'
 import { EventTypeCatalog } from './event-types.js'
 import { registerWebhooksTemplates } from './mail.js'
+import { openApiWebhooks } from './openapi.js'
 import { type WebhooksOptions, webhooksOptionsSchema } from './options.js'
 import { WEBHOOKS_PERMISSIONS } from './permissions.js'
 import { deliveryRoutes } from './routes/deliveries.js'
@@ -259,6 +260,7 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     })
   }
 
+  app.openapi.addWebhooks(() => openApiWebhooks(catalog.list()))
   app.openapi.addTag({
     name: 'webhooks',
     description:

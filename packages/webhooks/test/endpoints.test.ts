@@ -398,4 +398,47 @@ describe('the event-type catalog', () => {
     const response = await t.app.inject({ method: 'GET', url: '/webhooks/event-types' })
     expect(response.statusCode).toBe(401)
   })
+
+  it("is the OpenAPI document's `webhooks` section: each type's signed POST and its payload", async () => {
+    const response = await t.app.inject({ method: 'GET', url: '/docs/openapi.json' })
+    expect(response.statusCode).toBe(200)
+    const document = response.json<{
+      openapi: string
+      webhooks: Record<string, { post: Record<string, unknown> }>
+    }>()
+    expect(document.openapi).toBe('3.1.0')
+    // Defined after the plugin was registered, listed all the same.
+    expect(Object.keys(document.webhooks).sort()).toEqual([
+      'invoice.paid',
+      'invoice.voided',
+      'project.created',
+    ])
+    const post = document.webhooks['invoice.paid']?.post
+    expect(post).toMatchObject({
+      tags: ['webhooks'],
+      summary: 'An invoice was paid.',
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              required: ['type', 'timestamp', 'data'],
+              properties: {
+                type: { const: 'invoice.paid' },
+                data: {
+                  type: 'object',
+                  properties: { invoiceId: { type: 'string' }, amount: { type: 'integer' } },
+                },
+              },
+            },
+          },
+        },
+      },
+      responses: { '2XX': expect.any(Object), '410': expect.any(Object) },
+    })
+    expect(
+      ((post?.parameters ?? []) as Array<{ name: string }>).map((header) => header.name),
+    ).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature'])
+    expect(JSON.stringify(post)).not.toContain('$schema')
+  })
 })
