@@ -181,10 +181,8 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
     },
   }
   app.decorate('files', services)
-  if (storage.check) {
-    const check = storage.check.bind(storage)
-    app.health.register('files', () => check())
-  }
+  // Not a readiness check: a storage outage fails uploads and downloads (503), it does not take
+  // every instance out of the load balancer. `app.files.storage.check()` is there to monitor it.
 
   app.openapi.addTag({
     name: 'files',

@@ -172,3 +172,36 @@ describe('direct uploads on a driver that cannot presign', () => {
     expect(response.json().code).toBe('ACME_FILES_DIRECT_UPLOAD_UNAVAILABLE')
   })
 })
+
+describe('a store that fails', () => {
+  let s3: TestS3
+  let t: FilesTestApp
+  beforeAll(async () => {
+    s3 = await startS3()
+    // A real store whose bucket is missing: every write fails there.
+    t = await createFilesApp({ storage: new S3Driver({ client: s3.client, bucket: 'missing' }) })
+  })
+  afterAll(async () => {
+    await t?.close()
+    await s3?.close()
+  })
+
+  it('answers 503 and records nothing, using no quota', async () => {
+    const owner = await ownerOfNewTenant(t, 'down@example.com', 'Down')
+    const body = multipart([{ name: 'scan.png', content: PNG }])
+    const response = await t.app.inject({
+      method: 'POST',
+      url: `/tenants/${owner.tenantId}/files`,
+      headers: { ...owner.headers, ...body.headers },
+      payload: body.payload,
+    })
+    expect(response.statusCode).toBe(503)
+    expect(response.json().code).toBe('ACME_FILES_STORAGE_UNAVAILABLE')
+    expect(response.body).not.toContain('missing')
+    const listed = await t.app.inject({
+      url: `/tenants/${owner.tenantId}/files`,
+      headers: owner.headers,
+    })
+    expect(listed.json().items).toEqual([])
+  })
+})

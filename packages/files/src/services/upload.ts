@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { Readable } from 'node:stream'
+import { isAcmeError } from '@acme/core'
 import { FilesErrors } from '../errors.js'
 import { sanitiseFileName } from '../names.js'
 import type { UploadLimits } from '../options.js'
@@ -150,7 +151,14 @@ async function storeOne(
     }
   }
   const source = Readable.from(body(), { objectMode: false })
-  await context.storage.put(storageKey, source, { contentType: sniffed.type })
+  try {
+    await context.storage.put(storageKey, source, { contentType: sniffed.type })
+  } catch (error) {
+    // Our own refusals and the parser's errors pass through the stream; anything else is the
+    // store failing (its partial object is the driver's to remove).
+    if (isAcmeError(error) || isParserError(error)) throw error
+    throw new FilesErrors.StorageUnavailable({ cause: error })
+  }
   return {
     id,
     ownerId: context.ownerId,
@@ -161,4 +169,12 @@ async function storeOne(
     sha256: hash.digest('hex'),
     status: context.status,
   }
+}
+
+/** An error of the multipart parser or of the client's connection, not of the store. */
+function isParserError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && (code.startsWith('FST_') || code === 'ECONNRESET')) return true
+  const message = error instanceof Error ? error.message : ''
+  return /multipart|terminated early|unexpected end|aborted/i.test(message)
 }

@@ -38,7 +38,7 @@ export interface StorageDriver {
     key: string,
     options: { contentType: string; contentLength: number; expiresInSeconds: number },
   ): Promise<PresignedUpload>
-  /** Checks the store answers (readiness). */
+  /** Checks the store answers (for monitoring; not part of the app's readiness). */
   check?(): Promise<void>
 }
 

@@ -84,8 +84,4 @@ export class LocalDiskDriver implements StorageDriver {
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true })
   }
-
-  async check(): Promise<void> {
-    await mkdir(this.directory, { recursive: true })
-  }
 }
