@@ -1,16 +1,19 @@
+import { dirname, join } from 'node:path'
 import acmeAudit from '@acme/audit'
 import acmeAuth from '@acme/auth'
 import acmeCore, { serverOptions } from '@acme/core'
+import acmeFiles from '@acme/files'
 import acmeFlags from '@acme/flags'
 import acmeRbac from '@acme/rbac'
 import acmeTenancy, { DEFAULT_PLANS } from '@acme/tenancy'
 import acmeWebhooks from '@acme/webhooks'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { migrationsDir, openDatabase } from './database.js'
-import { webhooksEncryptionKey } from './dev-keys.js'
+import { filesSigningKey, webhooksEncryptionKey } from './dev-keys.js'
 import type { Env } from './env.js'
 import type { PrismaClient } from './generated/prisma/client.js'
 import { aboutRoutes } from './routes/about.js'
+import { documentRoutes } from './routes/documents.js'
 import { projectRoutes } from './routes/projects.js'
 import { betaReportsFlag, reportRoutes } from './routes/reports.js'
 
@@ -133,6 +136,11 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
     flags: [betaReportsFlag],
     ...(env.OPERATOR_TENANT_ID ? { operatorTenantId: env.OPERATOR_TENANT_ID } : {}),
   })
+  // Uploads on local disk under the data folder; a production deployment gives an S3Driver.
+  await app.register(acmeFiles, {
+    localDirectory: env.FILES_DIR ?? join(dirname(env.PGLITE_DATA_DIR), 'files'),
+    signingKey: filesSigningKey(env, (line) => app.log.warn(line)),
+  })
   if (database.role === 'switched') {
     app.log.warn(
       `the app works as database role ${env.APP_DATABASE_ROLE} by switching to it on the owner's ` +
@@ -144,5 +152,6 @@ export async function buildApp(env: Env, options: BuildOptions = {}): Promise<Fa
   await app.register(aboutRoutes)
   await app.register(projectRoutes)
   await app.register(reportRoutes)
+  await app.register(documentRoutes)
   return app
 }

@@ -9,19 +9,45 @@ import type { Env } from './env.js'
  * the embedded database, so endpoints created yesterday still deliver after a restart.
  */
 export function webhooksEncryptionKey(env: Env, warn: (line: string) => void): string {
-  if (env.WEBHOOKS_ENCRYPTION_KEY) return env.WEBHOOKS_ENCRYPTION_KEY
+  return developmentKey(env, warn, {
+    variable: 'WEBHOOKS_ENCRYPTION_KEY',
+    value: env.WEBHOOKS_ENCRYPTION_KEY,
+    file: 'webhooks-encryption.key',
+    use: 'endpoint secrets are encrypted with',
+  })
+}
+
+/**
+ * The key that signs file download links (FILES_SIGNING_KEY); in development one kept in the
+ * data folder, so links made before a restart still work after it.
+ */
+export function filesSigningKey(env: Env, warn: (line: string) => void): string {
+  return developmentKey(env, warn, {
+    variable: 'FILES_SIGNING_KEY',
+    value: env.FILES_SIGNING_KEY,
+    file: 'files-signing.key',
+    use: 'download links are signed with',
+  })
+}
+
+function developmentKey(
+  env: Env,
+  warn: (line: string) => void,
+  key: { variable: string; value: string | undefined; file: string; use: string },
+): string {
+  if (key.value) return key.value
   if (env.NODE_ENV === 'production') {
     throw new Error(
-      'WEBHOOKS_ENCRYPTION_KEY is required in production: 32 random bytes in base64 (openssl rand -base64 32)',
+      `${key.variable} is required in production: 32 random bytes in base64 (openssl rand -base64 32)`,
     )
   }
-  const file = join(dirname(env.PGLITE_DATA_DIR), 'webhooks-encryption.key')
+  const file = join(dirname(env.PGLITE_DATA_DIR), key.file)
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true })
     writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' })
   }
   warn(
-    `WEBHOOKS_ENCRYPTION_KEY is not set: endpoint secrets are encrypted with a development key kept in ${file} (development only)`,
+    `${key.variable} is not set: ${key.use} a development key kept in ${file} (development only)`,
   )
   return readFileSync(file, 'utf8').trim()
 }

@@ -78,6 +78,13 @@ const envSchema = z.object({
     .enum(['true', 'false'])
     .default('false')
     .transform((value) => value === 'true'),
+  /** Where uploaded files are kept (the local-disk driver); default: `files` beside PGLITE_DATA_DIR. */
+  FILES_DIR: z.preprocess((value) => (value === '' ? undefined : value), z.string().optional()),
+  /** 32 random bytes in base64 (`openssl rand -base64 32`): signs file download links. */
+  FILES_SIGNING_KEY: z.preprocess(
+    (value) => (value === '' ? undefined : value),
+    z.base64().optional(),
+  ),
   /** The operators' tenant: its admins manage feature flags for every tenant (`/flags`). */
   OPERATOR_TENANT_ID: z.preprocess(
     (value) => (value === '' ? undefined : value),

@@ -7,14 +7,14 @@ export const TIERS = {
     planned: [],
   },
   pro: {
-    label: 'Pro: + many tenants with members and invitations, the audit log (files, jobs to come)',
+    label: 'Pro: + many tenants with members and invitations, the audit log, uploads (jobs to come)',
     tenancy: 'multi',
-    planned: ['@acme/files', '@acme/jobs'],
+    planned: ['@acme/jobs'],
   },
   enterprise: {
     label: 'Enterprise: Pro + webhooks, feature flags (admin to come)',
     tenancy: 'multi',
-    planned: ['@acme/files', '@acme/jobs', '@acme/admin'],
+    planned: ['@acme/jobs', '@acme/admin'],
   },
 } as const
 

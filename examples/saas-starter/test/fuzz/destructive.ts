@@ -61,6 +61,7 @@ export const DESTRUCTIVE: Record<string, Restore> = {
   'DELETE /tenants/{tenantId}/webhooks/endpoints/{endpointId}': redo((fixtures, owner) =>
     fixtures.newEndpoint(owner),
   ),
+  'DELETE /tenants/{tenantId}/files/{fileId}': redo((fixtures, owner) => fixtures.newFile(owner)),
   'DELETE /auth/sessions/{sessionId}': redo((fixtures, owner) => fixtures.newOtherSession(owner)),
   'POST /auth/logout': relogin,
   'POST /auth/logout-all': relogin,

@@ -23,6 +23,8 @@ export interface Owner {
   endpointId: string
   /** Another live session of the owner (`sessionId` path parameters). */
   otherSessionId: string
+  /** An uploaded file of the tenant (`fileId` path parameters). */
+  fileId: string
 }
 
 /** Builds owners and their rows through the API, as a client would; every secret is recorded. */
@@ -67,6 +69,7 @@ export class Fixtures {
       roleId: '',
       endpointId: '',
       otherSessionId: '',
+      fileId: '',
     }
     await this.newTenant(owner)
     if (options.accountOnly) return owner
@@ -82,6 +85,7 @@ export class Fixtures {
     await this.newInvitation(owner)
     await this.newRole(owner)
     await this.newEndpoint(owner)
+    await this.newFile(owner)
     return owner
   }
 
@@ -193,6 +197,27 @@ export class Fixtures {
     owner.endpointId = endpoint.id
   }
 
+  async newFile(owner: Owner): Promise<void> {
+    const boundary = `fuzz${randomBytes(6).toString('hex')}`
+    const payload = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="rows.csv"\r\n` +
+        `Content-Type: text/csv\r\n\r\nname,size\r\nRocket,3\r\n\r\n--${boundary}--\r\n`,
+    )
+    const created = await this.expect(
+      {
+        method: 'POST',
+        url: `/tenants/${owner.tenantId}/files`,
+        payload,
+        headers: {
+          ...this.headers(owner),
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+        },
+      },
+      201,
+    )
+    owner.fileId = (created.json() as { items: Array<{ id: string }> }).items[0]?.id ?? ''
+  }
+
   /** The id of the session an access token belongs to. */
   async sessionOf(access: string): Promise<string> {
     const response = await this.expect(
@@ -216,7 +241,12 @@ export class Fixtures {
   }
 
   private async expect(
-    request: { method: string; url: string; payload?: object; headers?: Record<string, string> },
+    request: {
+      method: string
+      url: string
+      payload?: object | Buffer
+      headers?: Record<string, string>
+    },
     status: number,
   ): Promise<Response> {
     const response = await this.#client.send({

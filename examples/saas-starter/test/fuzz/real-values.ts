@@ -42,6 +42,8 @@ function idFor(name: string, path: string, owner: Owner): string | undefined {
       return owner.projectId
     case 'endpointId':
       return owner.endpointId
+    case 'fileId':
+      return owner.fileId
     // No delivery exists (the endpoint is disabled): an id of another kind answers 404.
     case 'deliveryId':
       return owner.projectId
