@@ -5,7 +5,7 @@ import { schemaMigrations } from '@acme/test-support/schema'
 
 /** The migrations folder of `packages/<name>`'s merged schema. */
 export async function packageMigrations(
-  name: 'auth' | 'tenancy' | 'rbac' | 'flags' | 'webhooks' | 'audit',
+  name: 'auth' | 'tenancy' | 'rbac' | 'flags' | 'webhooks' | 'audit' | 'files',
 ): Promise<string> {
   const packageDir = fileURLToPath(new URL(`../../packages/${name}`, import.meta.url))
   return (await schemaMigrations({ packageDir })).migrationsDir
