@@ -112,6 +112,41 @@ describe('the file routes', () => {
     expect(deleted.statusCode).toBe(404)
   })
 
+  it('files:read:own reads only the caller’s own files', async () => {
+    const role = await t.app.inject({
+      method: 'POST',
+      url: '/rbac/roles',
+      headers: { ...alice.headers, 'x-tenant-id': alice.tenantId },
+      payload: { name: 'contractor', permissions: ['files:read:own', 'files:write:own'] },
+    })
+    expect(role.statusCode).toBe(201)
+    const carl = await signUp(t, 'carl@example.com')
+    await t.app.tenancy.tenants.addMember(alice.tenantId, carl.userId, ['contractor'])
+    const carls = (await uploadAs(bearer(carl.token), 'carl.png')).json().items[0]
+    const admins = (await uploadAs(alice.headers, 'board.png')).json().items[0]
+    const listed = await call(
+      'GET',
+      `/tenants/${alice.tenantId}/files?limit=100`,
+      bearer(carl.token),
+    )
+    expect(listed.statusCode).toBe(200)
+    expect(listed.json().items.map((file: { id: string }) => file.id)).toEqual([carls.id])
+    for (const path of ['', '/content']) {
+      const other = await call(
+        'GET',
+        `/tenants/${alice.tenantId}/files/${admins.id}${path}`,
+        bearer(carl.token),
+      )
+      expect(other.statusCode).toBe(404)
+    }
+    const own = await call(
+      'GET',
+      `/tenants/${alice.tenantId}/files/${carls.id}/content`,
+      bearer(carl.token),
+    )
+    expect(own.statusCode).toBe(200)
+  })
+
   it('gets metadata and downloads with the sniffed type', async () => {
     const file = (await uploadAs(alice.headers, 'logo.png')).json().items[0]
     const meta = await call('GET', `/tenants/${alice.tenantId}/files/${file.id}`, alice.headers)
