@@ -60,8 +60,6 @@ export interface RunReport {
  * run's current attempt only, and other jobs of the queue interleave with a long burst.
  */
 const RUN_BUDGET = { attempts: 200, ms: 10_000 }
-/** A run renews its slot's lease only when it has held it this long (far below the lease). */
-const RENEW_AFTER_MS = 20_000
 
 /** A claimed attempt is the worker's for the timeout plus this; after a crash another takes it. */
 export const LEASE_MARGIN_MS = 60_000
@@ -158,7 +156,6 @@ export class DeliveryEngine {
     if (!(await slots.take(tenantId, holder))) return { capped: true, outcomes: [] }
     const outcomes: AttemptOutcome[] = []
     const started = performance.now()
-    let leasedAt = started
     try {
       let row = await inTenant(prisma, tenantId, async (tx) => {
         // That delivery may be done, held by another run or not due: then the tenant's next.
@@ -169,16 +166,12 @@ export class DeliveryEngine {
       while (row) {
         const current = signClaim(row, clock(), this.#deps.vault)
         const response = await this.#post(tenantId, current)
-        let goOn =
+        // A run ends within its budget plus one attempt, well inside its slot's lease
+        // (`timeoutMs` + 60 s): the lease needs no renewal, and a killed run's slot comes back.
+        const goOn =
           !this.#stopping &&
           outcomes.length + 1 < RUN_BUDGET.attempts &&
           performance.now() - started < RUN_BUDGET.ms
-        if (goOn && performance.now() - leasedAt > RENEW_AFTER_MS) {
-          // A run ends well within its slot's lease; one held up (a stalled database) renews
-          // it before taking more, and stops if the slot went to another run meanwhile.
-          goOn = await slots.take(tenantId, holder)
-          leasedAt = performance.now()
-        }
         const step = await inTenant(prisma, tenantId, async (tx) => {
           const recorded =
             response.kind === 'posted'

@@ -5,7 +5,7 @@ import type { CounterStore } from '@acme/core'
  * worker of every instance: core's expiring leases, one sorted set per tenant in Redis (in
  * memory without Redis). Taking or checking a slot is one round trip, whatever the tenant's
  * backlog; a worker killed while holding a slot frees it when its lease runs out (`ttlMs` after
- * its last renewal, by the webhooks clock), so a crash cannot shrink a tenant's share for good.
+ * it was taken, by the webhooks clock), so a crash cannot shrink a tenant's share for good.
  */
 export class TenantSlots {
   readonly #counters: CounterStore
@@ -18,7 +18,7 @@ export class TenantSlots {
     this.#ttlMs = ttlMs
   }
 
-  /** Takes a slot for `holder`, or renews the one it has; false when the tenant is at its cap. */
+  /** Takes a slot for `holder`; false when the tenant is at its cap. */
   async take(tenantId: string, holder: string): Promise<boolean> {
     const decision = await this.#counters.lease(key(tenantId), holder, {
       limit: this.#limit,
