@@ -47,6 +47,7 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
     db: prisma,
     batchSize: options.link.batchSize,
     sweepMs: options.link.sweepMs,
+    delayMs: options.link.delayMs,
     onError: (error, tenantId) =>
       app.log.error({ err: error, tenantId }, 'audit: entries not linked (retried by the sweep)'),
   })
@@ -78,6 +79,7 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
         signer,
         now,
         link: (tenantId) => linker.link(tenantId),
+        linkPending: () => linker.linkPending(),
         batchSize: options.retention.batchSize,
         defaultDays: options.retention.retentionDays,
         daysFor: async (tenantId) => {
@@ -140,6 +142,7 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
     signer,
     linker,
     exportLimit: options.exportLimit,
+    searchWindow: options.searchWindow,
   })
 }
 

@@ -52,16 +52,23 @@ export const auditOptionsSchema = z
     retentionPlans: z.record(z.string(), days).default(() => ({ ...DEFAULT_RETENTION_DAYS })),
     /**
      * The linker, which gives committed entries their place in the chain: entries linked per
-     * transaction, and how often (ms) it looks for chains with entries still unlinked (those
-     * recorded outside a request, or by an instance that stopped first; 0: never).
+     * transaction, how often (ms) it looks for chains with entries still unlinked (those
+     * recorded outside a request, or by an instance that stopped first; 0: never), and how long
+     * (ms) a request to link waits for others to join its pass.
      */
     link: z
       .object({
         batchSize: z.number().int().min(1).max(10_000).default(1_000),
         sweepMs: z.number().int().min(0).max(3_600_000).default(2_000),
+        delayMs: z.number().int().min(0).max(10_000).default(100),
       })
       .strict()
       .prefault({}),
+    /**
+     * Entries one page of a free-text search reads at most (bounded work per page: free text
+     * has no index); a page that read them all without filling up returns a cursor to go on.
+     */
+    searchWindow: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Longest export, in entries (bounded work per request). */
     exportLimit: z.number().int().min(1).max(10_000_000).default(1_000_000),
     /** Injectable time source (tests): entry times and retention cutoffs. */

@@ -7,6 +7,7 @@ import {
   bearer,
   createAuditApp,
   createTenant,
+  PASSWORD,
   signUp,
   untilLinked,
 } from './support/app.js'
@@ -118,6 +119,45 @@ describe('GET /audit/events', () => {
     expect(await list('q=100%25')).toHaveLength(0)
     expect(await list('from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z')).toHaveLength(0)
     expect((await list('from=2000-01-01T00:00:00Z&limit=100')).length).toBeGreaterThanOrEqual(8)
+  })
+
+  it('reads a bounded window per free-text page, and hands back a cursor to go on', async () => {
+    // A second instance on the same database, reading 3 entries per free-text page.
+    const narrow = await createAuditApp(
+      { searchWindow: 3 },
+      { label: 'audit_routes_search', database: t.db, routes: projectRoutes },
+    )
+    try {
+      // Its own signing keys: alice signs in there.
+      const login = await narrow.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { email: 'alice@routes.test', password: PASSWORD },
+      })
+      expect(login.statusCode).toBe(200)
+      const token = login.json<{ accessToken: string }>().accessToken
+      const found: string[] = []
+      const sizes: number[] = []
+      let cursor: string | null = null
+      do {
+        const query: string = cursor ? `&cursor=${cursor}` : ''
+        const response = await narrow.app.inject({
+          url: `/audit/events?q=hyperlink&limit=100${query}`,
+          headers: inA(token),
+        })
+        expect(response.statusCode).toBe(200)
+        const page = response.json<Listed>()
+        found.push(...page.items.map((item) => item.id))
+        sizes.push(page.items.length)
+        cursor = page.nextCursor
+      } while (cursor)
+      // Every match once, over pages shorter than the limit that still had more to read.
+      expect(found).toHaveLength(7)
+      expect(new Set(found).size).toBe(7)
+      expect(sizes.length).toBeGreaterThan(1)
+    } finally {
+      await narrow.close()
+    }
   })
 
   it('answers bad input with a 400 problem and no rows', async () => {

@@ -11,6 +11,7 @@ import {
   publicEntry,
   readPage,
   type StoredEntry,
+  searchPage,
 } from '../services/entries.js'
 import type { Linker } from '../services/linker.js'
 import { verifyChain } from '../services/verifier.js'
@@ -24,6 +25,7 @@ export interface AuditRoutesOptions {
   signer: CheckpointSigner | null
   linker: Linker
   exportLimit: number
+  searchWindow: number
 }
 
 const EXPORT_PAGE = 1_000
@@ -103,7 +105,9 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
         description:
           'The tenant’s audit entries, newest first (in recording order), filtered by actor, ' +
           'action, target, time range and free text, one page at a time (`nextCursor`). The ' +
-          'newest may not be linked into the chain yet (`seq` null).',
+          'newest may not be linked into the chain yet (`seq` null). A free-text page reads ' +
+          'a bounded number of entries (10,000 by default): it may hold fewer items than ' +
+          '`limit`, even none, with a `nextCursor` to go on.',
         querystring: listQuery,
         response: {
           200: z.object({ items: z.array(entrySchema), nextCursor: z.string().nullable() }),
@@ -114,19 +118,31 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
     async (request) => {
       const tenantId = tenantOf(request)
       const { limit, cursor } = request.query
-      const items = await readPage(
-        db(request),
-        tenantId,
-        filterOf(request.query),
-        { kind: 'recent', beforePos: cursor ? decodeCursor(cursor) : undefined },
-        limit + 1,
-      )
+      const filter = filterOf(request.query)
+      const beforePos = cursor ? decodeCursor(cursor) : undefined
+      const { q } = filter
+      // Free text reads a bounded window per page: a short page with a cursor means "go on".
+      const { items, scannedTo } = q
+        ? await searchPage(
+            db(request),
+            tenantId,
+            { ...filter, q },
+            { beforePos, limit, window: options.searchWindow },
+          )
+        : {
+            items: await readPage(
+              db(request),
+              tenantId,
+              filter,
+              { kind: 'recent', beforePos },
+              limit + 1,
+            ),
+            scannedTo: null,
+          }
       const page = items.slice(0, limit)
       const last = page.at(-1)
-      return {
-        items: page.map(publicEntry),
-        nextCursor: items.length > limit && last ? encodeCursor(last.pos) : null,
-      }
+      const next = items.length > limit && last ? last.pos : scannedTo
+      return { items: page.map(publicEntry), nextCursor: next ? encodeCursor(next) : null }
     },
   )
 

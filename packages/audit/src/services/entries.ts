@@ -96,14 +96,18 @@ export type PageKey =
   | { kind: 'chain'; afterSeq: number }
   | { kind: 'pending'; afterPos?: string | undefined }
 
-/** One page of a tenant's entries; `db` must be in the tenant. */
-export async function readPage(
-  db: SqlClient,
+interface Conditions {
+  values: unknown[]
+  where: string[]
+  order: string
+}
+
+/** The WHERE and ORDER BY of a page (every value a parameter), free text aside. */
+function conditionsOf(
   tenantId: string | null,
-  filter: EntryFilter,
+  filter: Omit<EntryFilter, 'q'>,
   key: PageKey,
-  limit: number,
-): Promise<StoredEntry[]> {
+): Conditions & { add: (clause: (placeholder: string) => string, value: unknown) => void } {
   const values: unknown[] = []
   const where: string[] = []
   const add = (clause: (placeholder: string) => string, value: unknown) => {
@@ -140,13 +144,22 @@ export async function readPage(
   }
   if (filter.from) add((p) => `"occurred_at" >= ${p}::timestamptz`, filter.from.toISOString())
   if (filter.to) add((p) => `"occurred_at" < ${p}::timestamptz`, filter.to.toISOString())
-  if (filter.q) {
-    add(
-      (p) =>
-        `("action" ILIKE ${p} OR "actor"::text ILIKE ${p} OR "targets"::text ILIKE ${p} OR "metadata"::text ILIKE ${p})`,
-      likePattern(filter.q),
-    )
-  }
+  return { values, where, order, add }
+}
+
+const textMatch = (p: string) =>
+  `("action" ILIKE ${p} OR "actor"::text ILIKE ${p} OR "targets"::text ILIKE ${p} OR "metadata"::text ILIKE ${p})`
+
+/** One page of a tenant's entries; `db` must be in the tenant. */
+export async function readPage(
+  db: SqlClient,
+  tenantId: string | null,
+  filter: EntryFilter,
+  key: PageKey,
+  limit: number,
+): Promise<StoredEntry[]> {
+  const { values, where, order, add } = conditionsOf(tenantId, filter, key)
+  if (filter.q) add(textMatch, likePattern(filter.q))
   values.push(limit)
   const rows = await db.$queryRawUnsafe<EntryRow[]>(
     `SELECT ${ENTRY_COLUMNS} FROM "audit_events" WHERE ${where.join(' AND ')}
@@ -154,6 +167,56 @@ export async function readPage(
     ...values,
   )
   return rows.map(toEntry)
+}
+
+export interface SearchPage {
+  /** Up to `limit + 1` matches, newest first (one more than asked: there are more). */
+  items: StoredEntry[]
+  /** Where the scan stopped short of the tenant's oldest entry: the next page starts below. */
+  scannedTo: string | null
+}
+
+/**
+ * A page of the list with free text: of the newest `window` entries below the cursor that match
+ * the other filters (through their indexes), those whose text matches. Free text has no index (a
+ * substring of JSON text): bounding the scan keeps every page's cost the same on any tenant, and
+ * the cursor carries the search on.
+ */
+export async function searchPage(
+  db: SqlClient,
+  tenantId: string | null,
+  filter: EntryFilter & { q: string },
+  page: { beforePos: string | undefined; limit: number; window: number },
+): Promise<SearchPage> {
+  const { beforePos, limit } = page
+  const { values, where, order } = conditionsOf(tenantId, filter, { kind: 'recent', beforePos })
+  values.push(likePattern(filter.q))
+  const text = `$${values.length}`
+  values.push(page.window)
+  const window = `$${values.length}::int`
+  values.push(limit + 2)
+  // The window's last row comes back too (hit or not), to say where the scan stopped; the
+  // subquery's order carries through, so the outer LIMIT stops the scan at the page's end.
+  const rows = await db.$queryRawUnsafe<Array<EntryRow & { hit: boolean; rn: bigint | number }>>(
+    `SELECT * FROM (
+       SELECT ${ENTRY_COLUMNS}, "audit_events"."pos" AS "sortPos", ${textMatch(text)} AS "hit",
+         row_number() OVER (ORDER BY ${order}) AS "rn"
+       FROM "audit_events" WHERE ${where.join(' AND ')}
+       ORDER BY ${order} LIMIT ${window}
+     ) AS "scanned"
+     WHERE "hit" OR "rn" = ${window}
+     ORDER BY "sortPos" DESC LIMIT $${values.length}::int`,
+    ...values,
+  )
+  const items: StoredEntry[] = []
+  let scannedTo: string | null = null
+  for (const { hit, rn, sortPos: _sortPos, ...row } of rows as Array<
+    EntryRow & { hit: boolean; rn: bigint | number; sortPos?: unknown }
+  >) {
+    if (hit && items.length <= limit) items.push(toEntry(row))
+    if (Number(rn) === page.window) scannedTo = row.pos
+  }
+  return { items, scannedTo: items.length > limit ? null : scannedTo }
 }
 
 /** How many of the chain's entries are recorded but not linked yet (the partial index). */

@@ -7,6 +7,11 @@ export interface LinkerOptions {
   batchSize: number
   /** How often every chain with unlinked entries is looked for, in ms (0: never). */
   sweepMs: number
+  /**
+   * How long a request to link waits for others to join it, in ms: one pass then links the
+   * entries of many requests, so linking costs a few statements a second, not one per request.
+   */
+  delayMs: number
   /** Where a failed link is reported; it never reaches a request. */
   onError: (error: unknown, tenantId: string | null) => void
 }
@@ -18,14 +23,15 @@ export interface LinkerOptions {
  * tip. One linker per chain runs at a time (the head's row lock), across instances too.
  *
  * `soon(tenant)` is called once an entry is known to be committed (after the response of the
- * request that recorded it, after a background write); requests to link one chain coalesce while
- * a pass runs. The sweep finds what those miss: entries of a job's own transaction, of an
+ * request that recorded it, after a background write); requests to link coalesce for `delayMs`
+ * and while a pass runs. The sweep finds what those miss: entries of a job's own transaction, of an
  * instance that stopped before linking them.
  */
 export class Linker {
   readonly #options: LinkerOptions
   readonly #dirty = new Set<string | null>()
   #running: Promise<void> | null = null
+  #timer: NodeJS.Timeout | null = null
   #sweep: NodeJS.Timeout | null = null
   #closed = false
 
@@ -69,7 +75,7 @@ export class Linker {
   soon(tenantId: string | null): void {
     if (this.#closed) return
     this.#dirty.add(tenantId)
-    this.#kick()
+    this.#schedule()
   }
 
   /** Starts the sweep timer (not holding the process open). */
@@ -92,25 +98,29 @@ export class Linker {
     this.#closed = true
     if (this.#sweep) clearInterval(this.#sweep)
     this.#sweep = null
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
     while (this.#running) await this.#running
     if (this.#dirty.size > 0) await this.#drain()
   }
 
-  /** One pass at a time; chains asked for meanwhile are linked by the next. */
-  #kick(): void {
-    if (!this.#running && this.#dirty.size > 0) this.#run(() => this.#drain())
+  /** One pass at a time, `delayMs` after it is asked for; chains asked for meanwhile wait for the next. */
+  #schedule(): void {
+    if (this.#closed || this.#timer || this.#running || this.#dirty.size === 0) return
+    this.#timer = setTimeout(() => {
+      this.#timer = null
+      if (!this.#running) this.#run(() => this.#drain())
+    }, this.#options.delayMs)
   }
 
   #run(pass: () => Promise<void>): void {
     this.#running = pass().finally(() => {
       this.#running = null
-      if (!this.#closed) this.#kick()
+      this.#schedule()
     })
   }
 
   async #drain(): Promise<void> {
-    // Let the request that asked finish its own work first: linking is not on its path.
-    await new Promise((resolve) => setImmediate(resolve))
     while (this.#dirty.size > 0) {
       const chains = [...this.#dirty]
       this.#dirty.clear()

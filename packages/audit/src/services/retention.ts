@@ -10,6 +10,8 @@ export interface RetentionOptions {
   now: Clock
   /** Links the chain's committed entries (the linker's), so none outlives retention unlinked. */
   link: (tenantId: string | null) => Promise<number>
+  /** Links every chain with unlinked entries: a chain's first entries make its head. */
+  linkPending: () => Promise<number>
   /** Days a tenant's entries are kept (its plan's), or null for the default. */
   daysFor: (tenantId: string) => Promise<number | null>
   defaultDays: number
@@ -42,6 +44,7 @@ export class Retention {
     const pageSize = this.#options.chainPageSize ?? 500
     const now = this.#options.now()
     const report: RetentionReport = { chains: 0, deleted: 0 }
+    await this.#options.linkPending()
     let after = ''
     for (;;) {
       // The app's role cannot list other tenants' heads: the owner's function does.
