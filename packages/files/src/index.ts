@@ -157,6 +157,14 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
         aborted: () => request.raw.aborted === true,
       })
     } catch (error) {
+      // Refused before the body was read to its end (a type decided on the first bytes, a
+      // limit): the parser stops pulling, so the rest of the body would sit unread and the
+      // connection stay stuck. Discard what is left, so the client gets the answer and the
+      // connection ends or is reused as usual.
+      if (!request.raw.complete) {
+        request.raw.unpipe()
+        request.raw.resume()
+      }
       throw fromMultipartError(error)
     }
   }
