@@ -99,6 +99,11 @@ describe('uploading (POST /tenants/:tenantId/files)', () => {
       )
       expect(csv.statusCode).toBe(201)
       expect(csv.json().items[0].contentType).toBe('text/csv')
+      // What browsers on Windows with Excel installed send for a .csv file.
+      const fromExcel = await upload(
+        multipart([{ name: 'rows.csv', type: 'application/vnd.ms-excel', content: 'a,b\n1,2\n' }]),
+      )
+      expect(fromExcel.json().items[0].contentType).toBe('text/csv')
       const json = await upload(
         multipart([{ name: 'data.json', content: '{"a":[1,2,{"b":null}]}' }]),
       )

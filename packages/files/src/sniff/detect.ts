@@ -18,6 +18,8 @@ const ALIASES: Record<string, string> = {
   'image/pjpeg': 'image/jpeg',
   'text/x-csv': 'text/csv',
   'application/csv': 'text/csv',
+  // What browsers on Windows with Excel installed send for a .csv file.
+  'application/vnd.ms-excel': 'text/csv',
   'text/json': 'application/json',
   'application/x-pdf': 'application/pdf',
 }
