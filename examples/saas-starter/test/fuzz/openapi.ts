@@ -1,4 +1,5 @@
 import { dereference, type JsonSchema } from './json-schema.js'
+import { JSON_BODY } from './response-shape.js'
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
@@ -21,6 +22,8 @@ export interface Operation {
   body?: JsonSchema
   /** `x-auth` of the route: `public`, `optional` or `required`. */
   auth: string
+  /** The documented JSON body of each response, by status (`200`, `4XX`, `default`). */
+  responses: Map<string, JsonSchema>
 }
 
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete'])
@@ -28,6 +31,7 @@ const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete'])
 interface RawOperation {
   parameters?: Array<{ name: string; in: string; required?: boolean; schema?: JsonSchema }>
   requestBody?: { content?: Record<string, { schema?: JsonSchema }> }
+  responses?: Record<string, { content?: Record<string, { schema?: JsonSchema }> }>
   'x-auth'?: string
   security?: unknown[]
 }
@@ -58,6 +62,7 @@ export function operationsOf(document: {
         queryParams: parameters.filter((parameter) => parameter.in === 'query'),
         ...(bodySchema ? { body: dereference(bodySchema, document) } : {}),
         auth: operation['x-auth'] ?? (operation.security ? 'required' : 'public'),
+        responses: responseSchemas(operation, document),
       })
     }
   }
@@ -67,4 +72,13 @@ export function operationsOf(document: {
 /** The path with each `{name}` replaced by its (already encoded) value. */
 export function fillPath(path: string, values: Record<string, string>): string {
   return path.replace(/\{([^}]+)\}/g, (_, name: string) => values[name] ?? `{${name}}`)
+}
+
+function responseSchemas(operation: RawOperation, document: unknown): Map<string, JsonSchema> {
+  const schemas = new Map<string, JsonSchema>()
+  for (const [status, response] of Object.entries(operation.responses ?? {})) {
+    const json = Object.entries(response.content ?? {}).find(([type]) => JSON_BODY.test(type))
+    if (json?.[1].schema) schemas.set(status, dereference(json[1].schema, document))
+  }
+  return schemas
 }

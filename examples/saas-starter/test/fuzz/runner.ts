@@ -6,6 +6,7 @@ import type { Restore } from './destructive.js'
 import type { Fixtures, Owner } from './fixtures.js'
 import type { Operation } from './openapi.js'
 import { realBody, realIds, realQuery } from './real-values.js'
+import { shapeMismatch } from './response-shape.js'
 import { arbitraryFor } from './schema-arbitrary.js'
 import { buildVariants, type Variant } from './variants.js'
 
@@ -134,7 +135,10 @@ export class FuzzRunner {
     this.responses++
     if (response.status >= 500) this.serverErrors++
     if (TOKEN_OPERATIONS.has(operation.key) && response.status < 300) this.#remember(response)
-    for (const finding of checkResponse(operation.key, response, this.#fixtures.secrets)) {
+    const findings = checkResponse(operation.key, response, this.#fixtures.secrets)
+    const mismatch = shapeMismatch(operation, response.status, response.contentType, response.body)
+    if (mismatch) findings.push({ check: 'does not match its documented schema', code: mismatch })
+    for (const finding of findings) {
       const cause =
         response.status >= 500 ? this.#options.causeOf(requestIdOf(response)) : undefined
       this.failures.push({
