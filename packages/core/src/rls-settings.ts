@@ -18,6 +18,11 @@ export const RLS_SETTINGS = {
    * and due deliveries (ids and times, no content) before working on each in its tenant.
    */
   webhooksRelay: 'app.webhooks_relay',
+  /**
+   * `on` only inside the audit log's `acme_audit_pending_chains` function (run as the tables'
+   * owner): it lists which chains have entries waiting to be linked, and nothing else.
+   */
+  auditPendingChains: 'acme.audit_pending_chains',
 } as const
 
 export type RlsSetting = (typeof RLS_SETTINGS)[keyof typeof RLS_SETTINGS]
