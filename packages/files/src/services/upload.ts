@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { Readable } from 'node:stream'
+import { Readable, Transform } from 'node:stream'
 import { isAcmeError } from '@acme/core'
 import { FilesErrors } from '../errors.js'
 import { sanitiseFileName } from '../names.js'
@@ -77,22 +77,9 @@ async function storeOne(
 ): Promise<NewFile> {
   const name = sanitiseFileName(part.filename)
   const claims = claimedTypes(part.mimetype, part.filename ?? '')
-  const chunks = part.file[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-
-  // The head: the first bytes, read before anything is stored.
-  const head: Buffer[] = []
-  let headBytes = 0
-  let ended = false
-  while (headBytes < SNIFF_BYTES) {
-    const next = await chunks.next()
-    if (next.done) {
-      ended = true
-      break
-    }
-    head.push(next.value)
-    headBytes += next.value.length
-  }
-  const sniffed = await sniff(Buffer.concat(head), claims, allowed)
+  // The head: the first bytes, read before anything is stored, then put back in the stream.
+  const { head, source } = await readHead(part.file, SNIFF_BYTES)
+  const sniffed = await sniff(head, claims, allowed)
   if (sniffed.kind === 'refused') {
     throw new FilesErrors.UnsupportedType({
       detail: `"${name}" looks like ${sniffed.type}: ${sniffed.reason}.`,
@@ -131,28 +118,34 @@ async function storeOne(
     }
     return chunk
   }
-  const truncated = () => part.file.truncated === true
-  async function* body(): AsyncGenerator<Buffer> {
-    for (const chunk of head) yield take(chunk)
-    if (!ended) {
-      for (;;) {
-        const next = await chunks.next()
-        if (next.done) break
-        yield take(next.value)
+  // Counted, hashed and checked on the way to storage; the first error stops the write.
+  const checked = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      try {
+        done(null, take(chunk))
+      } catch (error) {
+        done(error as Error)
       }
-    }
-    // The parser stops a file at the route's limit and marks it truncated: never stored.
-    if (truncated()) throw new FilesErrors.FileTooLarge()
-    const problem = validator?.end()
-    if (problem) {
-      throw new FilesErrors.UnsupportedType({
-        detail: `"${name}" is not valid ${sniffed.type}: ${problem}.`,
-      })
-    }
-  }
-  const source = Readable.from(body(), { objectMode: false })
+    },
+    flush(done) {
+      // The parser stops a file at the route's limit and marks it truncated: never stored.
+      if (part.file.truncated === true) return done(new FilesErrors.FileTooLarge())
+      const problem = validator?.end()
+      if (problem) {
+        return done(
+          new FilesErrors.UnsupportedType({
+            detail: `"${name}" is not valid ${sniffed.type}: ${problem}.`,
+          }),
+        )
+      }
+      done()
+    },
+  })
+  // A client that goes away makes the part's stream fail: so does the write.
+  source.once('error', (error) => checked.destroy(error))
+  source.pipe(checked)
   try {
-    await context.storage.put(storageKey, source, { contentType: sniffed.type })
+    await context.storage.put(storageKey, checked, { contentType: sniffed.type })
   } catch (error) {
     // Our own refusals and the parser's errors pass through the stream; anything else is the
     // store failing (its partial object is the driver's to remove).
@@ -177,4 +170,48 @@ function isParserError(error: unknown): boolean {
   if (typeof code === 'string' && (code.startsWith('FST_') || code === 'ECONNRESET')) return true
   const message = error instanceof Error ? error.message : ''
   return /multipart|terminated early|unexpected end|aborted/i.test(message)
+}
+
+/**
+ * Reads at least `bytes` from the start of `stream` (fewer when it is shorter), then puts them
+ * back, so the whole content still flows from the answered `source`.
+ */
+async function readHead(
+  stream: Readable,
+  bytes: number,
+): Promise<{ head: Buffer; source: Readable }> {
+  const chunks: Buffer[] = []
+  let size = 0
+  let ended = false
+  while (size < bytes) {
+    const chunk = stream.read() as Buffer | null
+    if (chunk !== null) {
+      chunks.push(chunk)
+      size += chunk.length
+      continue
+    }
+    if (stream.readableEnded) {
+      ended = true
+      break
+    }
+    ended = await new Promise<boolean>((resolve, reject) => {
+      const settle = (value: boolean | Error) => {
+        stream.off('readable', onReadable)
+        stream.off('end', onEnd)
+        stream.off('error', settle)
+        if (value instanceof Error) reject(value)
+        else resolve(value)
+      }
+      const onReadable = () => settle(false)
+      const onEnd = () => settle(true)
+      stream.once('readable', onReadable)
+      stream.once('end', onEnd)
+      stream.once('error', settle)
+    })
+    if (ended) break
+  }
+  const head = Buffer.concat(chunks)
+  if (ended || stream.readableEnded) return { head, source: Readable.from([head]) }
+  if (head.length > 0) stream.unshift(head)
+  return { head, source: stream }
 }
