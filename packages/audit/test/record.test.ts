@@ -173,6 +173,58 @@ describe('app.audit.record in the caller’s transaction', () => {
     expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
   })
 
+  it('links entries in the order they commit: one recorded first but committed last comes last', async () => {
+    await untilLinked(t)
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let recorded: () => void = () => undefined
+    const didRecord = new Promise<void>((resolve) => {
+      recorded = resolve
+    })
+    // A job's transaction records an entry and stays open while a request records and commits.
+    const slow = t.app.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRawUnsafe("SELECT set_config('app.tenant_id', $1, true)", tenant.id)
+        const entry = await t.app.audit.record(tx, {
+          action: 'project.created',
+          tenantId: tenant.id,
+          metadata: { name: 'Recorded first' },
+        })
+        recorded()
+        await held
+        return entry
+      },
+      { timeout: 60_000 },
+    )
+    await didRecord
+    const fast = await t.app.inject({
+      method: 'POST',
+      url: '/projects',
+      headers: as(alice.token),
+      payload: { name: 'Committed first' },
+    })
+    expect(fast.statusCode).toBe(201)
+    const named = async (name: string) =>
+      (await projectEntries()).find((row) => row.metadata.name === name)
+    // Linked while the earlier-recorded entry is still uncommitted (invisible to the linker).
+    await waitFor(async () => Boolean((await named('Committed first'))?.seq))
+    release()
+    await slow
+    await untilLinked(t)
+    const first = await named('Recorded first')
+    const second = await named('Committed first')
+    expect(BigInt(first?.pos ?? 0)).toBeLessThan(BigInt(second?.pos ?? 0))
+    expect(first?.seq).toBe((second?.seq ?? 0) + 1)
+    expect(first?.prev_hash).toBe(second?.hash)
+    const seqs = (await allEntries(t))
+      .filter((entry) => entry.tenant_id === tenant.id)
+      .map((entry) => entry.seq)
+    expect(seqs).toEqual(seqs.map((_, index) => index + 1))
+    expect((await t.app.audit.verify(tenant.id)).valid).toBe(true)
+  })
+
   it('links an entry of a job’s own transaction, outside any request, through the sweep', async () => {
     const { id } = await t.app.audit.record(t.app.prisma, {
       action: 'project.created',
