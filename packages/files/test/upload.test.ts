@@ -124,6 +124,14 @@ describe('uploading (POST /tenants/:tenantId/files)', () => {
       }
     })
 
+    it('refuses a script, whatever its name', async () => {
+      const response = await upload(
+        multipart([{ name: 'notes.txt', content: '#!/bin/sh\nrm -rf ~\n' }]),
+      )
+      expect(response.statusCode).toBe(415)
+      expect(response.json().detectedType).toBe('text/x-shellscript')
+    })
+
     it('refuses SVG: it is not sanitised', async () => {
       const svg =
         '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'

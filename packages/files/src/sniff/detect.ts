@@ -78,6 +78,9 @@ export async function sniff(
   const text = Buffer.from(head)
     .toString('utf8')
     .replace(/^\uFEFF/, '')
+  if (text.startsWith('#!')) {
+    return { kind: 'refused', type: 'text/x-shellscript', reason: 'a script (#!)' }
+  }
   if (MARKUP.test(text)) {
     const svg = /<svg\b/i.test(text)
     return {

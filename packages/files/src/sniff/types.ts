@@ -32,6 +32,7 @@ export const REFUSED_TYPES = new Set([
   'application/x-msdownload',
   'application/x-mach-binary',
   'application/x-sh',
+  'text/x-shellscript',
 ])
 
 /** Extensions a client's file name may claim, for the mismatch check. */
