@@ -33,6 +33,17 @@ export interface PostOptions {
 }
 
 /**
+ * Connections are kept open between deliveries to the same checked address (a connection costs
+ * more than a local delivery). The pool is keyed by the address the guard just checked, never
+ * by name, so a reused connection goes where this attempt's check allowed. An idle connection
+ * is closed after 4 s, before the 5 s after which Node's servers (and most others later) close
+ * theirs; one the receiver closed anyway is retried once on a new connection (nothing reached
+ * the receiver, so no duplicate).
+ */
+const KEEP_ALIVE = { keepAlive: true, timeout: 4_000, scheduling: 'lifo' } as const
+const agents = { http: new http.Agent(KEEP_ALIVE), https: new https.Agent(KEEP_ALIVE) }
+
+/**
  * POSTs one delivery. The host is resolved and checked here, at connect time, and the socket
  * goes to the checked address (TLS still verifies the certificate against the host name).
  * Redirects are answers like any other: a 3xx is returned, never followed.
@@ -48,11 +59,32 @@ export async function postWebhook(options: PostOptions): Promise<PostResult> {
     const reason = error instanceof SsrfRefusal ? error.reason : 'the host could not be checked'
     throw new DeliveryFailure('refused', reason, elapsed())
   }
+  try {
+    return await send(url, pinned, options, started, false)
+  } catch (error) {
+    if (!(error instanceof StaleConnection)) throw error
+    return await send(url, pinned, options, started, true)
+  }
+}
+
+/** A kept-open connection the receiver had closed before our request reached it. */
+class StaleConnection extends Error {}
+
+function send(
+  url: URL,
+  pinned: { address: string; family: 4 | 6 },
+  options: PostOptions,
+  started: number,
+  fresh: boolean,
+): Promise<PostResult> {
+  const elapsed = () => Math.round(performance.now() - started)
   const secure = url.protocol === 'https:'
   const client = secure ? https : http
   const port = url.port ? Number(url.port) : secure ? 443 : 80
+  const remainingMs = Math.max(1, options.timeoutMs - (performance.now() - started))
   return new Promise<PostResult>((resolve, reject) => {
     let settled = false
+    let responded = false
     const finish = (outcome: () => void) => {
       if (settled) return
       settled = true
@@ -74,7 +106,7 @@ export async function postWebhook(options: PostOptions): Promise<PostResult> {
         'content-length': String(Buffer.byteLength(options.body)),
         'user-agent': 'webhooks/1.0',
       },
-      agent: false,
+      agent: fresh ? false : secure ? agents.https : agents.http,
     })
     const timer = setTimeout(() => {
       finish(() =>
@@ -83,11 +115,20 @@ export async function postWebhook(options: PostOptions): Promise<PostResult> {
         ),
       )
       request.destroy()
-    }, options.timeoutMs)
-    request.on('error', (error) => {
+    }, remainingMs)
+    request.on('error', (error: Error & { code?: string }) => {
+      if (
+        request.reusedSocket &&
+        !responded &&
+        (error.code === 'ECONNRESET' || error.code === 'EPIPE')
+      ) {
+        finish(() => reject(new StaleConnection()))
+        return
+      }
       finish(() => reject(new DeliveryFailure('network', networkMessage(error), elapsed())))
     })
     request.on('response', (response) => {
+      responded = true
       const chunks: Buffer[] = []
       let kept = 0
       response.on('data', (chunk: Buffer) => {
