@@ -74,6 +74,35 @@ describe('signed download links', () => {
     expect(withA.statusCode).toBe(404)
   })
 
+  it('tenant B’s genuine link used by a caller signed in to tenant A answers 404', async () => {
+    const { url } = (await sign(b, bFile)).json()
+    // A's session switched to A (its token carries A), and an API key bound to A.
+    const switched = await t.app.inject({
+      method: 'POST',
+      url: `/tenants/${a.tenantId}/switch`,
+      headers: a.headers,
+    })
+    expect(switched.statusCode).toBe(200)
+    const asA = { authorization: `Bearer ${switched.json().accessToken}` }
+    const bySession = await t.app.inject({ method: 'GET', url, headers: asA })
+    expect(bySession.statusCode).toBe(404)
+    const key = await t.app.inject({
+      method: 'POST',
+      url: `/tenants/${a.tenantId}/api-keys`,
+      headers: a.headers,
+      payload: { name: 'links', scopes: ['files:read'] },
+    })
+    const byKey = await t.app.inject({
+      method: 'GET',
+      url,
+      headers: { 'x-api-key': key.json().key },
+    })
+    expect(byKey.statusCode).toBe(404)
+    // B itself, signed in, and anyone without credentials, download it.
+    expect((await t.app.inject({ method: 'GET', url, headers: b.headers })).statusCode).toBe(200)
+    expect((await fetchLink(url)).statusCode).toBe(200)
+  })
+
   it('binds a link to its file and its expiry: any change answers 404', async () => {
     const { url } = (await sign(a, aFile)).json()
     const otherFile = url.replace(aFile, bFile)

@@ -27,18 +27,24 @@ export async function signedRoutes(app: FastifyInstance, options: SignedRoutesOp
         description:
           'The file of a link made by `POST /tenants/:tenantId/files/:fileId/signed-url`. A ' +
           'signature that does not match the tenant, the file and the expiry answers 404, as an ' +
-          'unknown file does; a genuine link past its expiry answers 403.',
+          'unknown file does; a genuine link past its expiry answers 403. No sign-in is needed; ' +
+          'a caller signed in to another tenant (a session switched to it, or an API key bound ' +
+          'to it) gets 404 for this tenant’s links.',
         params: signedParams,
         querystring: signedQuery,
         response: { 200: fileBytes },
       },
-      // Public, and no tenant is resolved from the path: the signature alone decides.
-      config: { auth: 'public', tenant: false },
+      // No sign-in needed: the signature is the credential, and no tenant is resolved from the
+      // path. A caller who does sign in (a session or an API key working in a tenant) may only
+      // use links of that tenant: another tenant's answers the 404 of an unknown file.
+      config: { auth: 'optional', tenant: false, apiKeys: 'allow' },
     },
     async (request, reply) => {
       const { tenantId, fileId } = request.params
       const { expires, signature } = request.query
       options.service.checkLink(tenantId, fileId, expires, signature)
+      const callerTenant = request.principal?.tenantId
+      if (callerTenant && callerTenant !== tenantId) throw new FilesErrors.FileNotFound()
       const file = await options.inTenant(tenantId, (db) =>
         options.service.get(db, tenantId, fileId),
       )
