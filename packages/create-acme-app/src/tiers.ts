@@ -7,7 +7,8 @@ export const TIERS = {
     planned: [],
   },
   pro: {
-    label: 'Pro: + many tenants with members and invitations, the audit log, uploads (jobs to come)',
+    label:
+      'Pro: + many tenants with members and invitations, the audit log, uploads (jobs to come)',
     tenancy: 'multi',
     planned: ['@acme/jobs'],
   },
