@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -64,5 +64,20 @@ describe('the local-disk driver', () => {
         driver.put(key, Readable.from([Buffer.from('x')]), { contentType: 'text/plain' }),
       ).rejects.toThrow(TypeError)
     }
+  })
+
+  it('sweeps the temporary files a crash left behind, and only old ones', async () => {
+    const key = keyOf()
+    await driver.put(key, Readable.from([Buffer.from('kept')]), { contentType: 'text/plain' })
+    const folder = join(directory, key.split('/')[0] as string)
+    const old = join(folder, 'abandoned.part')
+    const fresh = join(folder, 'in-progress.part')
+    await writeFile(old, 'x')
+    await writeFile(fresh, 'y')
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    await utimes(old, hourAgo, hourAgo)
+    expect(await driver.sweepPartials(new Date(Date.now() - 60_000))).toBe(1)
+    expect((await readdir(folder)).sort()).toEqual([key.split('/')[1], 'in-progress.part'].sort())
+    expect(await new LocalDiskDriver(join(directory, 'none')).sweepPartials(new Date())).toBe(0)
   })
 })

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -83,5 +83,30 @@ export class LocalDiskDriver implements StorageDriver {
 
   async delete(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true })
+  }
+
+  /**
+   * Removes temporary files (`*.part`) last written before `olderThan`: what a process that
+   * crashed mid-upload left behind. Run it from a scheduled job, with a margin longer than any
+   * upload (an hour, say). Answers how many it removed.
+   */
+  async sweepPartials(olderThan: Date): Promise<number> {
+    let removed = 0
+    const entries = await readdir(this.directory, { recursive: true, withFileTypes: true }).catch(
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return []
+        throw error
+      },
+    )
+    for (const entry of entries) {
+      if (!entry.isFile() || !entry.name.endsWith('.part')) continue
+      const path = join(entry.parentPath, entry.name)
+      const { mtime } = await stat(path).catch(() => ({ mtime: new Date() }))
+      if (mtime < olderThan) {
+        await rm(path, { force: true })
+        removed += 1
+      }
+    }
+    return removed
   }
 }
