@@ -143,9 +143,17 @@ async function storeOne(
   })
   // A client that goes away makes the part's stream fail: so does the write.
   source.once('error', (error) => checked.destroy(error))
+  // The check can refuse before the driver listens (a driver may await before it reads): an
+  // 'error' with no listener would be an uncaught exception that ends the process. The refusal
+  // still reaches the driver, which reads a destroyed stream, and is thrown below regardless.
+  let refusal: Error | undefined
+  checked.on('error', (error) => {
+    refusal ??= error
+  })
   source.pipe(checked)
   try {
     await context.storage.put(storageKey, checked, { contentType: sniffed.type })
+    if (refusal) throw refusal
   } catch (error) {
     // Our own refusals and the parser's errors pass through the stream; anything else is the
     // store failing (its partial object is the driver's to remove).
