@@ -99,8 +99,11 @@ export async function recordAttempt(
 
   await tx.$queryRawUnsafe(insertLog, ...log)
   let disabled: Disabled | null = null
+  // Off now, whether this attempt disabled it or a concurrent one of the endpoint did first.
+  let endpointOff = false
   if (outcome === 'gone') {
     disabled = await disableEndpoint(tx, tenantId, claimed.endpointId, 'gone', now)
+    endpointOff = true
   } else {
     const [endpoint] = await tx.$queryRawUnsafe<Array<{ failingSince: Date }>>(
       `UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $3)
@@ -112,10 +115,11 @@ export async function recordAttempt(
     const failingFor = endpoint ? now.getTime() - endpoint.failingSince.getTime() : 0
     if (failingFor >= settings.disableAfterFailingSeconds * 1000) {
       disabled = await disableEndpoint(tx, tenantId, claimed.endpointId, 'failing', now)
+      endpointOff = true
     }
   }
   // After the endpoint's other pending deliveries were cancelled: this one failed.
-  const finalStatus = outcome === 'retrying' && !disabled ? 'pending' : 'failed'
+  const finalStatus = outcome === 'retrying' && !endpointOff ? 'pending' : 'failed'
   await tx.$queryRawUnsafe(
     `UPDATE webhook_deliveries
      SET status = $3, next_attempt_at = $4, lease_until = NULL, updated_at = $5
@@ -126,20 +130,23 @@ export async function recordAttempt(
     finalStatus === 'pending' ? next : null,
     now,
   )
-  return { outcome: disabled && outcome === 'retrying' ? 'failed' : outcome, disabled }
+  return { outcome: endpointOff && outcome === 'retrying' ? 'failed' : outcome, disabled }
 }
 
-/** Disables the endpoint and cancels what it still had pending. */
+/**
+ * Disables the endpoint and cancels what it still had pending. Null when it was already off:
+ * two of its attempts failing at once must not tell the tenant (event, admins' mail) twice.
+ */
 async function disableEndpoint(
   tx: SqlClient,
   tenantId: string,
   endpointId: string,
   reason: 'gone' | 'failing',
   now: Date,
-): Promise<Disabled> {
-  await tx.$queryRawUnsafe(
+): Promise<Disabled | null> {
+  const turnedOff = await tx.$queryRawUnsafe<Array<{ id: string }>>(
     `UPDATE webhook_endpoints SET enabled = false, disabled_reason = $3, updated_at = $4
-     WHERE tenant_id = $1::uuid AND id = $2::uuid RETURNING id`,
+     WHERE tenant_id = $1::uuid AND id = $2::uuid AND enabled RETURNING id`,
     tenantId,
     endpointId,
     reason,
@@ -152,7 +159,7 @@ async function disableEndpoint(
     endpointId,
     now,
   )
-  return { tenantId, endpointId, reason }
+  return turnedOff.length > 0 ? { tenantId, endpointId, reason } : null
 }
 
 function redactHeaders(headers: Record<string, string>): Record<string, string> {
