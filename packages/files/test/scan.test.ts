@@ -95,10 +95,14 @@ describe('the scanning hook', () => {
   it('deletes a file the hook refuses: row, object and quota', async () => {
     const before = await usage()
     const file = await upload('eicar.txt', EICAR)
-    // The job queued by the upload scans it.
-    await waitFor(async () => (await metadata(file.id)).statusCode === 404, { timeoutMs: 20_000 })
+    // The job queued by the upload scans it: the row goes first, then the stored object.
+    const key = `${owner.tenantId}/${file.id}`
+    await waitFor(
+      async () =>
+        (await metadata(file.id)).statusCode === 404 && !(await filesOn(t.directory)).includes(key),
+      { timeoutMs: 20_000 },
+    )
     expect(scanned).toContain(file.id)
-    expect(await filesOn(t.directory)).not.toContain(`${owner.tenantId}/${file.id}`)
     expect(await usage()).toBe(before)
   })
 })
