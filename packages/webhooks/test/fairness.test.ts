@@ -18,6 +18,8 @@ let t: WebhooksTestApp
 let receiver: Receiver
 const held: ServerResponse[] = []
 const SLOW = { timeoutMs: 30_000, intervalMs: 25 }
+/** Two instances on one loaded CI machine: each wait gets the time a busy run has needed. */
+const CROSS = { timeoutMs: 90_000, intervalMs: 50 }
 // Shared by the second instance of the cross-instance test: both read the endpoints' secrets.
 const encryptionKey = newEncryptionKey()
 
@@ -168,7 +170,7 @@ describe('fairness across tenants', () => {
     try {
       await send(shared.id, 3)
       await t.app.webhooks.sweep()
-      await waitFor(() => receiver.at('/shared').length === 2, SLOW)
+      await waitFor(() => receiver.at('/shared').length === 2, CROSS)
       // The third delivery's job, until the second instance's worker is the one taking it (both
       // instances work the shared queue): it finds both slots in use, held by attempts of the
       // first instance, and leaves the delivery to them.
@@ -193,7 +195,7 @@ describe('fairness across tenants', () => {
           { jobId: `cap-check-${++tries}` },
         )
         return false
-      }, SLOW)
+      }, CROSS)
       expect(receiver.at('/shared')).toHaveLength(2)
       expect((await statuses(endpoint.id)).sort()).toEqual(['pending', 'pending', 'pending'])
 
@@ -209,5 +211,5 @@ describe('fairness across tenants', () => {
       for (const response of waiting) if (!response.writableEnded) response.writeHead(204).end()
       await other.close()
     }
-  })
+  }, 240_000)
 })
