@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { waitFor } from '@acme/test-kit'
+import { parseRawMail, waitFor } from '@acme/test-kit'
 import addressparser from 'nodemailer/lib/addressparser'
 import { SMTPServer } from 'smtp-server'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -14,7 +14,6 @@ import { createMailTransport, type MailOptions } from '../src/mail/transport.js'
 import type { MailTemplate } from '../src/mail/types.js'
 import type { Brand } from '../src/options.js'
 import { type CapturingLogger, createCapturingLogger } from './support/capture-logger.js'
-import { parseRawMail } from './support/raw-mail.js'
 
 declare module '../src/mail/types.js' {
   interface AcmeMailTemplates {

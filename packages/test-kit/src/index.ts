@@ -3,6 +3,7 @@ export { type PgBouncer, type PgBouncerOptions, startPgBouncer } from './pgbounc
 export { freePort } from './port.js'
 export { acceptsConnections, isRunning, processTree } from './processes.js'
 export { checkPublishedTypes, type PublishedTypesOptions } from './published-types.js'
+export { type ParsedMail, parseRawMail } from './raw-mail.js'
 export {
   type RedisCluster,
   type RedisClusterOptions,

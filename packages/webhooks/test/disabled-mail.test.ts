@@ -1,4 +1,4 @@
-import { manualClock, waitFor } from '@acme/test-kit'
+import { manualClock, parseRawMail, waitFor } from '@acme/test-kit'
 import { SMTPServer } from 'smtp-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SqlClient } from '../src/index.js'
@@ -11,7 +11,6 @@ import {
   type WebhooksTestApp,
 } from './support/app.js'
 import { projectRoutes } from './support/project-routes.js'
-import { parseRawMail } from './support/raw-mail.js'
 import { type Receiver, startReceiver, status } from './support/receiver.js'
 
 /**
