@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { migrationsDir } from '../src/database.js'
 import { loadEnv } from '../src/env.js'
+import { ownerOfNewTenant } from './support/owner.js'
 
 /** The migrations the starter ships, one folder each (a new plugin adds one). */
 const migrationFolders = readdirSync(migrationsDir, { withFileTypes: true })
@@ -116,20 +117,7 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
   })
 
   it('keeps each tenant’s projects to itself, with a bounded page size', async () => {
-    const signUp = async (email: string) => {
-      const credentials = { email, password: 'correct horse battery' }
-      await app.inject({ method: 'POST', url: '/auth/register', payload: credentials })
-      const login = await app.inject({ method: 'POST', url: '/auth/login', payload: credentials })
-      const authorization = `Bearer ${login.json().accessToken}`
-      const tenant = await app.inject({
-        method: 'POST',
-        url: '/tenants',
-        headers: { authorization },
-        payload: { name: email.split('@')[1] },
-      })
-      expect(tenant.statusCode).toBe(201)
-      return { authorization, 'x-tenant-id': tenant.json().id as string }
-    }
+    const signUp = (email: string) => ownerOfNewTenant(app, email, email.split('@')[1] ?? email)
     const acme = await signUp('owner@acme.test')
     const globex = await signUp('owner@globex.test')
     const created = await app.inject({
@@ -230,17 +218,7 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
   })
 
   it('shows the beta report to Enterprise tenants only, from the next request after a plan change', async () => {
-    const credentials = { email: 'beta@reports.test', password: 'correct horse battery' }
-    await app.inject({ method: 'POST', url: '/auth/register', payload: credentials })
-    const login = await app.inject({ method: 'POST', url: '/auth/login', payload: credentials })
-    const authorization = `Bearer ${login.json().accessToken}`
-    const tenant = await app.inject({
-      method: 'POST',
-      url: '/tenants',
-      headers: { authorization },
-      payload: { name: 'Beta' },
-    })
-    const headers = { authorization, 'x-tenant-id': tenant.json().id as string }
+    const headers = await ownerOfNewTenant(app, 'beta@reports.test', 'Beta')
     const hidden = await app.inject({ method: 'GET', url: '/reports/beta', headers })
     expect(hidden.statusCode).toBe(404)
     await app.tenancy.tenants.setPlan(headers['x-tenant-id'], 'enterprise')

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { loadEnv } from '../src/env.js'
+import { ownerOfNewTenant } from './support/owner.js'
 
 /** A real 1x1 PNG. */
 const PNG = Buffer.from(
@@ -51,17 +52,7 @@ describe('the starter’s document uploads (@acme/files)', () => {
     )
     app = await buildApp(env)
     await app.ready()
-    const credentials = { email: 'owner@docs.test', password: 'correct horse battery' }
-    await app.inject({ method: 'POST', url: '/auth/register', payload: credentials })
-    const login = await app.inject({ method: 'POST', url: '/auth/login', payload: credentials })
-    const authorization = `Bearer ${login.json().accessToken}`
-    const tenant = await app.inject({
-      method: 'POST',
-      url: '/tenants',
-      headers: { authorization },
-      payload: { name: 'Docs' },
-    })
-    owner = { authorization, 'x-tenant-id': tenant.json().id }
+    owner = await ownerOfNewTenant(app, 'owner@docs.test', 'Docs')
   })
 
   afterAll(async () => {

@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { loadEnv } from '../src/env.js'
+import { OWNER_PASSWORD, ownerOfNewTenant } from './support/owner.js'
 
 // The starter in real mode with its Redis behind a proxy the test cuts: what a buyer's API does
 // while Redis is down (security checklist CH-01).
@@ -75,17 +76,8 @@ afterAll(async () => {
 
 describe('the starter while Redis is down', () => {
   it('keeps writing, refuses logins with 503, and delivers the outage’s events once Redis is back', async () => {
-    const credentials = { email: 'owner@outage.test', password: 'correct horse battery' }
-    await app.inject({ method: 'POST', url: '/auth/register', payload: credentials })
-    const login = await app.inject({ method: 'POST', url: '/auth/login', payload: credentials })
-    const authorization = `Bearer ${login.json().accessToken}`
-    const tenant = await app.inject({
-      method: 'POST',
-      url: '/tenants',
-      headers: { authorization },
-      payload: { name: 'Outage' },
-    })
-    const headers = { authorization, 'x-tenant-id': tenant.json().id as string }
+    const credentials = { email: 'owner@outage.test', password: OWNER_PASSWORD }
+    const headers = await ownerOfNewTenant(app, credentials.email, 'Outage')
     const { port } = receiver.address() as AddressInfo
     const endpoint = await app.inject({
       method: 'POST',
