@@ -342,12 +342,15 @@ describe('retries on the injected clock (WH-06)', () => {
     })
     // Nothing is left to deliver: the first message's retry was due too (failed, or cancelled
     // when the second one's failure disabled the endpoint first). A delivery the relay created
-    // while the endpoint was being disabled is cancelled by its own attempt, just after.
+    // while the endpoint was being disabled is cancelled by its own attempt, just after; one the
+    // relay would create after it is not created at all.
     const statuses = await waitFor(async () => {
       const all = (await deliveriesOf(endpoint.id)).map((row) => row.status)
       return all.includes('pending') ? false : all
     }, SLOW)
-    expect(statuses).toHaveLength(2)
+    // The second message gets no delivery when the relay finds the endpoint already disabled.
+    expect(statuses.length).toBeGreaterThanOrEqual(1)
+    expect(statuses.length).toBeLessThanOrEqual(2)
     expect(statuses.every((value) => value === 'failed' || value === 'cancelled')).toBe(true)
     expect(statuses).toContain('failed')
   })

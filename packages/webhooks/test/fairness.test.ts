@@ -18,10 +18,11 @@ let t: WebhooksTestApp
 let receiver: Receiver
 const held: ServerResponse[] = []
 const SLOW = { timeoutMs: 30_000, intervalMs: 25 }
-/** Two instances on one loaded CI machine: each wait gets the time a busy run has needed. */
-const CROSS = { timeoutMs: 90_000, intervalMs: 50 }
 // Shared by the second instance of the cross-instance test: both read the endpoints' secrets.
 const encryptionKey = newEncryptionKey()
+// And one clock, as synced instances have: slot leases expire by it, so two frozen clocks minutes
+// apart (a slow run reaching the test late) would disagree on which leases are live.
+const time = manualClock(new Date())
 
 async function endpointFor(token: string, tenantId: string, path: string) {
   const response = await t.app.inject({
@@ -61,7 +62,7 @@ beforeAll(async () => {
   t = await createWebhooksApp(
     {
       encryptionKey,
-      clock: manualClock(new Date()).now,
+      clock: time.now,
       timeoutMs: 60_000,
       ssrf: { allowAddresses: ['127.0.0.1'] },
       delivery: { sweepEverySeconds: 3_600, concurrency: 8, perTenantConcurrency: 2 },
@@ -155,7 +156,7 @@ describe('fairness across tenants', () => {
     const other = await createWebhooksApp(
       {
         encryptionKey,
-        clock: manualClock(new Date()).now,
+        clock: time.now,
         timeoutMs: 60_000,
         ssrf: { allowAddresses: ['127.0.0.1'] },
         delivery: { sweepEverySeconds: 3_600, concurrency: 8, perTenantConcurrency: 2 },
@@ -170,7 +171,7 @@ describe('fairness across tenants', () => {
     try {
       await send(shared.id, 3)
       await t.app.webhooks.sweep()
-      await waitFor(() => receiver.at('/shared').length === 2, CROSS)
+      await waitFor(() => receiver.at('/shared').length === 2, SLOW)
       // The third delivery's job, until the second instance's worker is the one taking it (both
       // instances work the shared queue): it finds both slots in use, held by attempts of the
       // first instance, and leaves the delivery to them.
@@ -195,7 +196,7 @@ describe('fairness across tenants', () => {
           { jobId: `cap-check-${++tries}` },
         )
         return false
-      }, CROSS)
+      }, SLOW)
       expect(receiver.at('/shared')).toHaveLength(2)
       expect((await statuses(endpoint.id)).sort()).toEqual(['pending', 'pending', 'pending'])
 
@@ -211,5 +212,5 @@ describe('fairness across tenants', () => {
       for (const response of waiting) if (!response.writableEnded) response.writeHead(204).end()
       await other.close()
     }
-  }, 240_000)
+  })
 })
