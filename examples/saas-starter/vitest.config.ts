@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/log-scan.ts'],
     pool: 'forks',
     // One file at a time: test/start.test.ts runs `pnpm start`, whose `acme prisma generate`
     // rewrites src/generated while another file could be importing it.

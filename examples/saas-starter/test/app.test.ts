@@ -2,7 +2,12 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '@acme/test-support'
+import {
+  captureLogStream,
+  createTestDatabase,
+  TEST_REDIS_URL,
+  type TestDatabase,
+} from '@acme/test-support'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -51,7 +56,7 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
       },
       join(dataDir, 'no.env'),
     )
-    app = await buildApp(env, { logStream })
+    app = await buildApp(env, { logStream: captureLogStream(logStream) })
     await app.ready()
   })
 

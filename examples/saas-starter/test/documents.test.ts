@@ -1,7 +1,12 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '@acme/test-support'
+import {
+  captureLogStream,
+  createTestDatabase,
+  TEST_REDIS_URL,
+  type TestDatabase,
+} from '@acme/test-support'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
@@ -50,7 +55,7 @@ describe('the starter’s document uploads (@acme/files)', () => {
       },
       join(dataDir, 'no.env'),
     )
-    app = await buildApp(env)
+    app = await buildApp(env, { logStream: captureLogStream() })
     await app.ready()
     owner = await ownerOfNewTenant(app, 'owner@docs.test', 'Docs')
   })

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { PassThrough } from 'node:stream'
+import { captureLogStream } from '@acme/test-support'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
@@ -68,7 +69,7 @@ describe('the starter started with PORT, no PUBLIC_BASE_URL and generated JWT_PR
     )
     const logStream = new PassThrough()
     logStream.on('data', (chunk: Buffer) => logLines.push(chunk.toString()))
-    app = await buildApp(env, { logStream })
+    app = await buildApp(env, { logStream: captureLogStream(logStream) })
     await app.ready()
   })
 

@@ -20,7 +20,12 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '@acme/test-support'
+import {
+  captureLogStream,
+  createTestDatabase,
+  TEST_REDIS_URL,
+  type TestDatabase,
+} from '@acme/test-support'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
@@ -115,11 +120,12 @@ describe('VAL-02: every operation survives hostile input (OpenAPI-driven fuzzing
         DATABASE_URL: database.url,
         REDIS_URL: TEST_REDIS_URL,
         RATE_LIMIT_MAX: String(RATE_LIMIT_MAX),
-        LOG_LEVEL: 'error',
+        // The production default: the run's secret scan reads what a real server would log.
+        LOG_LEVEL: 'info',
       },
       join(dataDir, 'no.env'),
     )
-    app = await buildApp(env, { logStream: errorLog(causes) })
+    app = await buildApp(env, { logStream: captureLogStream(errorLog(causes)) })
     await app.ready()
     client = new InjectClient(app)
     fixtures = new Fixtures(app, client)

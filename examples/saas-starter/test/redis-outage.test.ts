@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  captureLogStream,
   createTestDatabase,
   startTcpProxy,
   type TcpProxy,
@@ -61,7 +62,7 @@ beforeAll(async () => {
     },
     join(dataDir, 'no.env'),
   )
-  app = await buildApp(env)
+  app = await buildApp(env, { logStream: captureLogStream() })
   await app.ready()
   await until(() => app.redis?.status === 'ready')
 })

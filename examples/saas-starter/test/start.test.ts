@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   acceptsConnections,
+  captureLogStream,
   createTestDatabase,
   freePort,
   isRunning,
@@ -83,11 +84,15 @@ async function start(): Promise<Started> {
     },
   })
   let output = ''
+  // The child's logs join the run's capture: the secret scan covers the server as started.
+  const capture = captureLogStream()
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
     output += chunk
+    capture.write(chunk)
   })
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     output += chunk
+    capture.write(chunk)
   })
   const exited = once(child, 'exit')
   const entry: Started = { child, port, tree: [], output: () => output, exited }

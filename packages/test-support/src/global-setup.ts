@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node'
-import { prepareLogCapture, scanCapturedLogs } from './log-capture.js'
-import { LOG_CAPTURE_KEY, SCHEMA_MIGRATIONS_KEY } from './provided.js'
+import { startLogScan } from './log-capture.js'
+import { SCHEMA_MIGRATIONS_KEY } from './provided.js'
 import { schemaMigrations } from './schema/index.js'
 
 /**
@@ -18,18 +18,5 @@ export default async function setup(project: TestProject): Promise<() => void> {
     `Test schema ${built ? 'computed from the fragments' : 'unchanged, reused'} in ${seconds} s: ${migrationsDir}`,
   )
   project.provide(SCHEMA_MIGRATIONS_KEY, migrationsDir)
-  const logDir = prepareLogCapture(project.config.root)
-  project.provide(LOG_CAPTURE_KEY, logDir)
-  return () => {
-    const findings = scanCapturedLogs(logDir)
-    if (findings.length === 0) return
-    const listed = findings
-      .slice(0, 20)
-      .map((finding) => `  ${finding.kind} ${finding.excerpt} at ${finding.file}:${finding.line}`)
-    // vitest reports an error thrown here but still exits 0: the exit code is set too.
-    process.exitCode = 1
-    throw new Error(
-      `The tests' logs hold ${findings.length} secret(s) (LOG-01):\n${listed.join('\n')}`,
-    )
-  }
+  return startLogScan(project)
 }

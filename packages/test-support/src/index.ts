@@ -17,10 +17,12 @@ export {
 export { createTestDatabase, type TestDatabase } from './database.js'
 export { TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName, uniquePrefix } from './env.js'
 export {
+  captureLogStream,
   type LogFinding,
   type LogSecretKind,
   scanCapturedLogs,
   secretsIn,
+  startLogScan,
   TEST_PASSWORDS,
 } from './log-capture.js'
 export { bearer, createTenant, signUp, TEST_PASSWORD } from './plugin-helpers.js'

@@ -1,6 +1,8 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import { inject } from 'vitest'
+import type { TestProject } from 'vitest/node'
 import { TEST_PASSWORD } from './plugin-helpers.js'
 import { LOG_CAPTURE_KEY } from './provided.js'
 
@@ -31,6 +33,21 @@ export function logCaptureSink(): ((text: string) => void) | null {
   const file = join(dir, `${process.pid}.ndjson`)
   // Synchronous: a test process may exit right after its last test, with nothing left buffered.
   return (text) => appendFileSync(file, text)
+}
+
+/**
+ * A log stream for an app a test builds itself (not through `createTestApp`): every line goes to
+ * the run's capture file, and to `forward` when the test reads its own logs.
+ */
+export function captureLogStream(forward?: NodeJS.WritableStream): Writable {
+  const capture = logCaptureSink()
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      capture?.(chunk.toString())
+      if (forward) forward.write(chunk)
+      done()
+    },
+  })
 }
 
 /** Passwords the suites sign up, sign in and change passwords with. */
@@ -101,4 +118,28 @@ export function scanCapturedLogs(dir: string, passwords?: readonly string[]): Lo
     })
   }
   return findings
+}
+
+/**
+ * For a vitest global setup: prepares the run's capture folder, and returns the teardown that
+ * fails the run when the captured logs hold one of `passwords` or a token.
+ */
+export function startLogScan(
+  project: TestProject,
+  passwords: readonly string[] = TEST_PASSWORDS,
+): () => void {
+  const logDir = prepareLogCapture(project.config.root)
+  project.provide(LOG_CAPTURE_KEY, logDir)
+  return () => {
+    const findings = scanCapturedLogs(logDir, passwords)
+    if (findings.length === 0) return
+    const listed = findings
+      .slice(0, 20)
+      .map((finding) => `  ${finding.kind} ${finding.excerpt} at ${finding.file}:${finding.line}`)
+    // vitest reports an error thrown here but still exits 0: the exit code is set too.
+    process.exitCode = 1
+    throw new Error(
+      `The tests' logs hold ${findings.length} secret(s) (LOG-01):\n${listed.join('\n')}`,
+    )
+  }
 }
