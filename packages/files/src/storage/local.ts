@@ -12,6 +12,14 @@ import {
 } from './driver.js'
 
 /**
+ * Bytes a write may queue while the previous one is on disk. The stream's 16 KiB default makes
+ * one write call per network chunk; with room for several, they go down together (one `writev`),
+ * which measured about half the event-loop time of writing a 100 MiB upload. Bounded: memory
+ * stays flat whatever the file's size.
+ */
+const WRITE_BUFFER_BYTES = 1024 * 1024
+
+/**
  * Files on local disk under `directory`, one file per key (`<directory>/<tenantId>/<uuid>`).
  * Writes go to a temporary name beside the target and are renamed once complete, so a reader
  * never sees a partial file and a failed write leaves none.
@@ -38,7 +46,10 @@ export class LocalDiskDriver implements StorageDriver {
     await mkdir(join(target, '..'), { recursive: true })
     const partial = `${target}.${randomUUID()}.part`
     try {
-      await pipeline(body, createWriteStream(partial, { flags: 'wx', mode: 0o600 }))
+      await pipeline(
+        body,
+        createWriteStream(partial, { flags: 'wx', mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES }),
+      )
       const { size } = await stat(partial)
       await rename(partial, target)
       return { sizeBytes: size }
