@@ -38,6 +38,18 @@ export const FilesErrors = {
     'Unsupported File Type',
     'The content of a file is not of a type this route accepts, or not of the type it claims.',
   ),
+  ArchiveRefused: defineError(
+    'ACME_FILES_ARCHIVE_REFUSED',
+    415,
+    'Archive Refused',
+    'An archive names an entry outside the folder it would be extracted into, or cannot be read.',
+  ),
+  ArchiveTooLarge: defineError(
+    'ACME_FILES_ARCHIVE_TOO_LARGE',
+    413,
+    'Archive Too Large',
+    'An archive holds more entries, or expands to more bytes, than this route accepts.',
+  ),
   NoFile: defineError(
     'ACME_FILES_NO_FILE',
     400,

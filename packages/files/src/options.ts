@@ -13,6 +13,23 @@ const mimeType = z
   .string()
   .regex(/^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/, 'must be a MIME type')
 
+/** What a zip archive (and a format that is one underneath) may hold, read from its directory. */
+export const archiveLimitsSchema = z
+  .object({
+    /** Entries in its central directory (default 1,000). More: 413. */
+    maxEntries: z.number().int().min(1).max(1_000_000).default(1_000),
+    /** Sum of the entries' declared uncompressed sizes (default 1 GiB). More: 413. */
+    maxUncompressedBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(Number.MAX_SAFE_INTEGER)
+      .default(1024 * MiB),
+  })
+  .strict()
+
+export type ArchiveLimits = z.output<typeof archiveLimitsSchema>
+
 /** Limits of one upload route; every field has the plugin's default. */
 export const uploadLimitsSchema = z
   .object({
@@ -43,6 +60,11 @@ export const uploadLimitsSchema = z
       .min(1)
       .max(100)
       .default(() => [...DEFAULT_ALLOWED_TYPES]),
+    /**
+     * Checks of zip archives (`application/zip`, and OOXML, ODF, EPUB and JAR, which are zips),
+     * applied only when `allowedTypes` admits them.
+     */
+    archive: archiveLimitsSchema.prefault({}),
   })
   .strict()
 

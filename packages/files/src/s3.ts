@@ -164,18 +164,23 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  async readHead(key: string, bytes: number): Promise<Buffer> {
+  readHead(key: string, bytes: number): Promise<Buffer> {
+    return this.readRange(key, 0, bytes)
+  }
+
+  async readRange(key: string, start: number, end: number): Promise<Buffer> {
+    if (end <= start) return Buffer.alloc(0)
     try {
       const object = await this.#client.send(
         new GetObjectCommand({
           Bucket: this.#bucket,
           Key: this.objectKey(key),
-          Range: `bytes=0-${bytes - 1}`,
+          Range: `bytes=${start}-${end - 1}`,
         }),
       )
       const chunks: Buffer[] = []
       for await (const chunk of object.Body as Readable) chunks.push(chunk as Buffer)
-      return Buffer.concat(chunks).subarray(0, bytes)
+      return Buffer.concat(chunks).subarray(0, end - start)
     } catch (error) {
       if (isMissing(error)) throw new StorageObjectMissing(key)
       throw error

@@ -107,7 +107,9 @@ export async function fileRoutes(app: FastifyInstance, options: FileRoutesOption
           'past any limit: 413 and nothing stored. The type comes from the content (magic ' +
           'numbers; CSV, JSON and plain text by parsing); a type the route does not accept, or ' +
           'one that contradicts the file name or part header, is 415. HTML, SVG, XML and ' +
-          'executables are always refused. Names are kept as metadata only; files are stored ' +
+          'executables are always refused. A zip archive, where the route accepts one, is ' +
+          'refused when an entry is named outside it (`..`, an absolute path, NUL: 415) or it ' +
+          'holds too many entries or expands too far (413). Names are kept as metadata only; files are stored ' +
           'under server-generated keys.',
         params: tenantParams,
         consumes: ['multipart/form-data'],

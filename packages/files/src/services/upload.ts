@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { Readable, Transform } from 'node:stream'
 import { isAcmeError } from '@acme/core'
+import { inspectZip, ZIP_ARCHIVE_TYPES } from '../archive/inspect.js'
+import { rangeReaderOf } from '../archive/reader.js'
 import { FilesErrors } from '../errors.js'
 import { sanitiseFileName } from '../names.js'
 import type { UploadLimits } from '../options.js'
@@ -159,6 +161,22 @@ async function storeOne(
     // store failing (its partial object is the driver's to remove).
     if (isAcmeError(error) || isParserError(error)) throw error
     throw new FilesErrors.StorageUnavailable({ cause: error })
+  }
+  if (ZIP_ARCHIVE_TYPES.has(sniffed.type)) {
+    // An archive's directory is at its end: read back from storage once whole, before anything
+    // records it. Refused (or unreadable storage): the object goes, as for any other refusal.
+    try {
+      await inspectZip(
+        rangeReaderOf(context.storage, storageKey),
+        size,
+        context.limits.archive,
+        name,
+      )
+    } catch (error) {
+      await context.storage.delete(storageKey).catch(() => undefined)
+      if (isAcmeError(error)) throw error
+      throw new FilesErrors.StorageUnavailable({ cause: error })
+    }
   }
   return {
     id,

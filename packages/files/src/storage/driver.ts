@@ -33,6 +33,11 @@ export interface StorageDriver {
   delete(key: string): Promise<void>
   /** Reading a range of an object's first bytes (sniffing a direct upload). */
   readHead(key: string, bytes: number): Promise<Buffer>
+  /**
+   * Bytes `[start, end)` of an object (reading an archive's directory at its end). Optional: a
+   * driver without it is read from the start through `get`.
+   */
+  readRange?(key: string, start: number, end: number): Promise<Buffer>
   /** Direct-to-storage uploads: only drivers whose store accepts presigned requests. */
   presignPut?(
     key: string,

@@ -11,6 +11,7 @@ import {
   type StoredObjectInfo,
 } from './driver.js'
 
+
 /**
  * Bytes a write may queue while the previous one is on disk. The stream's 16 KiB default makes
  * one write call per network chunk; with room for several, they go down together (one `writev`),
@@ -78,14 +79,18 @@ export class LocalDiskDriver implements StorageDriver {
     }
   }
 
-  async readHead(key: string, bytes: number): Promise<Buffer> {
+  readHead(key: string, bytes: number): Promise<Buffer> {
+    return this.readRange(key, 0, bytes)
+  }
+
+  async readRange(key: string, start: number, end: number): Promise<Buffer> {
     const handle = await open(this.pathOf(key), 'r').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') throw new StorageObjectMissing(key)
       throw error
     })
     try {
-      const buffer = Buffer.alloc(bytes)
-      const { bytesRead } = await handle.read(buffer, 0, bytes, 0)
+      const buffer = Buffer.alloc(Math.max(0, end - start))
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, start)
       return buffer.subarray(0, bytesRead)
     } finally {
       await handle.close()
@@ -121,3 +126,4 @@ export class LocalDiskDriver implements StorageDriver {
     return removed
   }
 }
+
