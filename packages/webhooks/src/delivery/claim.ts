@@ -40,31 +40,32 @@ export interface ClaimedRow extends Claimed {
 }
 
 /**
- * Claims a delivery in `tx` (already in the tenant): this one, or with `null` the tenant's
- * oldest due one. Due by the injected clock and not leased; `FOR UPDATE SKIP LOCKED` so two
- * runs never wait on, nor take, the same row. The lease (`leaseUntil`) keeps other runs off it
- * while this one calls the receiver; after a crash it runs out and the sweeper queues it again.
- * One statement claims and reads the endpoint and the message.
+ * Claims deliveries in `tx` (already in the tenant): this one, or with `null` the tenant's oldest
+ * due ones, up to `limit`. Due by the injected clock and not leased; `FOR UPDATE SKIP LOCKED` so
+ * two runs never wait on, nor take, the same row. The lease (`leaseUntil`) keeps other runs off
+ * them while this worker calls the receiver; after a crash it runs out and the sweeper queues
+ * them again. One statement claims and reads the endpoints and the messages, oldest due first.
  */
-export async function claimDelivery(
+export async function claimDeliveries(
   tx: SqlClient,
   tenantId: string,
   deliveryId: string | null,
-  at: { now: Date; leaseUntil: Date },
-): Promise<ClaimedRow | null> {
-  const rows = await tx.$queryRawUnsafe<ClaimedRow[]>(
+  at: { now: Date; leaseUntil: Date; limit: number },
+): Promise<ClaimedRow[]> {
+  if (at.limit < 1) return []
+  return tx.$queryRawUnsafe<ClaimedRow[]>(
     `WITH next AS (
-       SELECT id FROM webhook_deliveries
+       SELECT id, next_attempt_at FROM webhook_deliveries
        WHERE tenant_id = $1::uuid AND status = 'pending' AND next_attempt_at <= $2
          AND (lease_until IS NULL OR lease_until < $2)
-         ${deliveryId === null ? '' : 'AND id = $4::uuid'}
-       ORDER BY next_attempt_at LIMIT 1
+         ${deliveryId === null ? '' : 'AND id = $5::uuid'}
+       ORDER BY next_attempt_at LIMIT $4
        FOR UPDATE SKIP LOCKED
      ), claimed AS (
        UPDATE webhook_deliveries d
        SET attempts = d.attempts + 1, lease_until = $3, updated_at = $2
        FROM next WHERE d.id = next.id
-       RETURNING d.id, d.attempts, d.message_id, d.endpoint_id
+       RETURNING d.id, d.attempts, d.message_id, d.endpoint_id, next.next_attempt_at
      )
      SELECT c.id AS "deliveryId", c.attempts, c.message_id AS "messageId",
        c.endpoint_id AS "endpointId", e.url, e.enabled, e.headers, e.secret,
@@ -73,13 +74,14 @@ export async function claimDelivery(
        m.created_at AS "createdAt"
      FROM claimed c
      LEFT JOIN webhook_endpoints e ON e.tenant_id = $1::uuid AND e.id = c.endpoint_id
-     LEFT JOIN webhook_messages m ON m.tenant_id = $1::uuid AND m.id = c.message_id`,
+     LEFT JOIN webhook_messages m ON m.tenant_id = $1::uuid AND m.id = c.message_id
+     ORDER BY c.next_attempt_at`,
     tenantId,
     at.now,
     at.leaseUntil,
+    at.limit,
     ...(deliveryId === null ? [] : [deliveryId]),
   )
-  return rows[0] ?? null
 }
 
 /**

@@ -4,9 +4,10 @@ import { endpointWants } from '../event-types.js'
 import type { SecretVault } from '../services/secrets.js'
 import { inTenant, type SqlClient, type TransactionalClient } from '../sql.js'
 import type { GuardSettings } from '../ssrf/guard.js'
-import { type Claim, type ClaimedRow, claimDelivery, signClaim } from './claim.js'
-import { DeliveryFailure, type PostResult, postWebhook } from './http.js'
-import { type AttemptOutcome, RESPONSE_BODY_BYTES, recordAttempt } from './record.js'
+import { type Claim, type ClaimedRow, claimDeliveries, signClaim } from './claim.js'
+import { DeliveryFailure, postWebhook } from './http.js'
+import { type AttemptOutcome, RESPONSE_BODY_BYTES } from './record.js'
+import { type AttemptResponse, StepBatcher } from './step-batcher.js'
 import type { TenantSlots } from './tenant-slots.js'
 
 export interface EngineSettings {
@@ -74,10 +75,17 @@ export const LEASE_MARGIN_MS = 60_000
  */
 export class DeliveryEngine {
   readonly #deps: EngineDeps
+  readonly #steps: StepBatcher
   #stopping = false
 
   constructor(deps: EngineDeps) {
     this.#deps = deps
+    this.#steps = new StepBatcher({
+      prisma: deps.prisma,
+      clock: deps.clock,
+      settings: deps.settings,
+      leaseMs: deps.settings.timeoutMs + LEASE_MARGIN_MS,
+    })
   }
 
   /** Fans committed outbox rows out into deliveries, then queues their first attempts. */
@@ -146,12 +154,13 @@ export class DeliveryEngine {
    * tenant has due, oldest first, until nothing is due or the run's budget is spent. A job that
    * finds every slot taken does nothing: the runs holding them take its delivery in turn, so one
    * tenant's burst flows at its cap without waiting for the sweeper, and its queued jobs cost
-   * one Redis round trip each. Each attempt's record and the next claim share one transaction.
+   * one Redis round trip each. Each attempt's record and the next claim share one transaction,
+   * with those of the tenant's other runs in this process (`StepBatcher`).
    * A run that ends with deliveries still due (that a job capped meanwhile left to it) hands
    * them to a job of its own.
    */
   async run(tenantId: string, deliveryId: string): Promise<RunReport> {
-    const { prisma, clock, settings, slots } = this.#deps
+    const { prisma, clock, slots } = this.#deps
     const holder = randomUUID()
     if (!(await slots.take(tenantId, holder))) return { capped: true, outcomes: [] }
     const outcomes: AttemptOutcome[] = []
@@ -172,12 +181,12 @@ export class DeliveryEngine {
           !this.#stopping &&
           outcomes.length + 1 < RUN_BUDGET.attempts &&
           performance.now() - started < RUN_BUDGET.ms
-        const step = await inTenant(prisma, tenantId, async (tx) => {
-          const recorded =
-            response.kind === 'posted'
-              ? await recordAttempt(tx, tenantId, current.claimed, response, clock(), settings)
-              : { outcome: response.outcome, disabled: null }
-          return { ...recorded, next: goOn ? await this.#claim(tx, tenantId, null) : null }
+        // Recorded with the tenant's other runs' attempts, and the next claimed with theirs.
+        const step = await this.#steps.submit(tenantId, {
+          claimed: current.claimed,
+          response,
+          at: clock(),
+          wantsNext: goOn,
         })
         outcomes.push(step.outcome)
         if (step.disabled) await this.#deps.onDisabled(step.disabled)
@@ -197,10 +206,15 @@ export class DeliveryEngine {
     this.#stopping = true
   }
 
-  #claim(tx: SqlClient, tenantId: string, deliveryId: string | null): Promise<ClaimedRow | null> {
+  async #claim(
+    tx: SqlClient,
+    tenantId: string,
+    deliveryId: string | null,
+  ): Promise<ClaimedRow | null> {
     const now = this.#deps.clock()
     const leaseUntil = new Date(now.getTime() + this.#deps.settings.timeoutMs + LEASE_MARGIN_MS)
-    return claimDelivery(tx, tenantId, deliveryId, { now, leaseUntil })
+    const [row] = await claimDeliveries(tx, tenantId, deliveryId, { now, leaseUntil, limit: 1 })
+    return row ?? null
   }
 
   /** Queues a run for the tenant's oldest due delivery, if any is left. */
@@ -228,13 +242,7 @@ export class DeliveryEngine {
    * disabled, its cancellation, or, over the endpoint's own rate, the claim given back. Only a
    * POST's outcome is left to record.
    */
-  async #post(
-    tenantId: string,
-    { claimed, request }: Claim,
-  ): Promise<
-    | { kind: 'posted'; result: PostResult | null; failure: DeliveryFailure | null }
-    | { kind: 'settled'; outcome: AttemptOutcome }
-  > {
+  async #post(tenantId: string, { claimed, request }: Claim): Promise<AttemptResponse> {
     const { prisma, clock, settings } = this.#deps
     if (!request) {
       await inTenant(prisma, tenantId, async (tx) =>

@@ -30,9 +30,10 @@ const REDACTED_HEADERS = new Set([
 
 /**
  * Records an attempt in `tx` (already in the tenant): its log row, the delivery's new state and
- * the endpoint's failure run. A success, the common case, is one statement; a failure also
- * computes the retry and may disable the endpoint (410, or failing too long), cancelling what it
- * still had pending. `disabled` is for the caller to announce once the transaction committed.
+ * the endpoint's failure run. A success, the common case, is one statement (`recordDelivered`,
+ * which records a batch of them at once); a failure also computes the retry and may disable the
+ * endpoint (410, or failing too long), cancelling what it still had pending. `disabled` is for
+ * the caller to announce once the transaction committed.
  */
 export async function recordAttempt(
   tx: SqlClient,
@@ -43,11 +44,14 @@ export async function recordAttempt(
   settings: RecordSettings,
 ): Promise<{ outcome: AttemptOutcome; disabled: Disabled | null }> {
   const { result, failure } = response
+  if (result && isDelivered(result)) {
+    await recordDelivered(tx, tenantId, [{ claimed, result, at: now }])
+    return { outcome: 'delivered', disabled: null }
+  }
   const status = result?.status ?? null
-  let outcome: AttemptOutcome
+  let outcome: 'gone' | 'retrying' | 'failed'
   let next: Date | null = null
-  if (status !== null && status >= 200 && status < 300) outcome = 'delivered'
-  else if (status === 410) outcome = 'gone'
+  if (status === 410) outcome = 'gone'
   else {
     const retryAfter =
       status === 429 || status === 503 ? parseRetryAfter(result?.headers['retry-after'], now) : null
@@ -60,42 +64,16 @@ export async function recordAttempt(
     claimed.deliveryId,
     claimed.attempts,
     status,
-    outcome === 'delivered'
-      ? 'delivered'
-      : outcome === 'gone'
-        ? 'gone'
-        : (failure?.kind ?? 'failed'),
-    failure
-      ? failure.message.slice(0, 500)
-      : status !== null && outcome !== 'delivered'
-        ? `HTTP ${status}`
-        : null,
+    outcome === 'gone' ? 'gone' : (failure?.kind ?? 'failed'),
+    failure ? failure.message.slice(0, 500) : status !== null ? `HTTP ${status}` : null,
     result?.durationMs ?? failure?.durationMs ?? 0,
     JSON.stringify(redactHeaders(result?.headers ?? {})),
-    // PostgreSQL text cannot hold NUL.
-    (result?.body ?? '').replaceAll('\u0000', '').slice(0, RESPONSE_BODY_BYTES),
+    loggedBody(result?.body ?? ''),
     now,
   ]
   const insertLog = `INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, status,
       outcome, error, duration_ms, response_headers, response_body, attempted_at)
     VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) RETURNING id`
-
-  if (outcome === 'delivered') {
-    await tx.$queryRawUnsafe(
-      `WITH logged AS (${insertLog}),
-         ended_run AS (
-           UPDATE webhook_endpoints SET failing_since = NULL
-           WHERE tenant_id = $2::uuid AND id = $12::uuid AND failing_since IS NOT NULL
-           RETURNING id
-         )
-       UPDATE webhook_deliveries
-       SET status = 'delivered', next_attempt_at = NULL, lease_until = NULL, updated_at = $11
-       WHERE tenant_id = $2::uuid AND id = $3::uuid RETURNING id`,
-      ...log,
-      claimed.endpointId,
-    )
-    return { outcome, disabled: null }
-  }
 
   await tx.$queryRawUnsafe(insertLog, ...log)
   let disabled: Disabled | null = null
@@ -131,6 +109,63 @@ export async function recordAttempt(
     now,
   )
   return { outcome: endpointOff && outcome === 'retrying' ? 'failed' : outcome, disabled }
+}
+
+/** A 2xx answer: the attempt is recorded with others of its tenant by `recordDelivered`. */
+export function isDelivered(result: PostResult | null): boolean {
+  return result !== null && result.status >= 200 && result.status < 300
+}
+
+/** One delivered attempt: its claim, the answer, when it came. */
+export interface DeliveredAttempt {
+  claimed: Claimed
+  result: PostResult
+  at: Date
+}
+
+/**
+ * Records delivered attempts of one tenant in `tx` (already in the tenant) in one statement:
+ * their log rows, their deliveries delivered, and the end of their endpoints' failure runs. The
+ * common case of a busy tenant, so one round trip records a whole batch.
+ */
+export async function recordDelivered(
+  tx: SqlClient,
+  tenantId: string,
+  attempts: readonly DeliveredAttempt[],
+): Promise<void> {
+  if (attempts.length === 0) return
+  await tx.$queryRawUnsafe(
+    `WITH attempt AS (
+       SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[],
+         $8::text[], $9::timestamptz[])
+         AS a(id, delivery_id, attempt, status, duration_ms, response_headers, response_body, at)
+     ), logged AS (
+       INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, status, outcome, error,
+         duration_ms, response_headers, response_body, attempted_at)
+       SELECT id, $1::uuid, delivery_id, attempt, status, 'delivered', NULL, duration_ms,
+         response_headers::jsonb, response_body, at
+       FROM attempt
+       RETURNING id
+     ), ended_run AS (
+       UPDATE webhook_endpoints SET failing_since = NULL
+       WHERE tenant_id = $1::uuid AND id = ANY($10::uuid[]) AND failing_since IS NOT NULL
+       RETURNING id
+     )
+     UPDATE webhook_deliveries d
+     SET status = 'delivered', next_attempt_at = NULL, lease_until = NULL, updated_at = a.at
+     FROM attempt a WHERE d.tenant_id = $1::uuid AND d.id = a.delivery_id
+     RETURNING d.id`,
+    tenantId,
+    attempts.map(() => randomUUID()),
+    attempts.map((attempt) => attempt.claimed.deliveryId),
+    attempts.map((attempt) => attempt.claimed.attempts),
+    attempts.map((attempt) => attempt.result.status),
+    attempts.map((attempt) => attempt.result.durationMs),
+    attempts.map((attempt) => JSON.stringify(redactHeaders(attempt.result.headers))),
+    attempts.map((attempt) => loggedBody(attempt.result.body)),
+    attempts.map((attempt) => attempt.at),
+    [...new Set(attempts.map((attempt) => attempt.claimed.endpointId))],
+  )
 }
 
 /**
@@ -169,3 +204,6 @@ function redactHeaders(headers: Record<string, string>): Record<string, string> 
   }
   return kept
 }
+
+// PostgreSQL text cannot hold NUL.
+const loggedBody = (body: string) => body.replaceAll('\u0000', '').slice(0, RESPONSE_BODY_BYTES)
