@@ -1,5 +1,5 @@
 import type {} from '@acme/auth'
-import { AcmeConfigError, parseOptions, systemClock } from '@acme/core'
+import { AcmeConfigError, parseOptions, scheduleOnReady, systemClock } from '@acme/core'
 import type {} from '@acme/rbac'
 import type {} from '@acme/tenancy'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -23,6 +23,7 @@ import { fromMultipartError } from './services/multipart-errors.js'
 import { scanFile } from './services/scanning.js'
 import { Signer } from './services/signing.js'
 import { fileStore } from './services/store.js'
+import { sweepStorage } from './services/sweep.js'
 import type { UploadPart } from './services/upload.js'
 import type { SqlClient, TransactionalClient } from './sql.js'
 import { LocalDiskDriver } from './storage/local.js'
@@ -80,6 +81,29 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
       if (scanDeps) await scanFile(scanDeps, tenantId, fileId)
     },
   })
+
+  const sweep = () =>
+    sweepStorage({
+      storage,
+      inTenant,
+      now: clock,
+      graceSeconds: options.sweep.graceSeconds,
+      warn: (context, message) => app.log.warn(context, message),
+    })
+  const sweepJob = app.jobs.define({
+    name: 'files.sweep',
+    schema: z.object({}).strict(),
+    concurrency: 1,
+    handler: async () => {
+      await sweep()
+    },
+  })
+  scheduleOnReady(
+    app,
+    sweepJob,
+    options.sweep.enabled ? { every: options.sweep.everySeconds * 1_000 } : null,
+    '@acme/files',
+  )
 
   const service = new FileService({
     storage,
@@ -187,6 +211,7 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
       for (const fileId of ids) await scanFile(scanDeps, tenantId, fileId)
       return ids.length
     },
+    sweep,
   }
   app.decorate('files', services)
   // Not a readiness check: a storage outage fails uploads and downloads (503), it does not take
@@ -231,6 +256,7 @@ export type {
   UploadLimitsInput,
 } from './options.js'
 export { FILES_PERMISSIONS } from './permissions.js'
+export type { SweepReport } from './services/sweep.js'
 export { DEFAULT_ALLOWED_TYPES, TEXT_TYPES } from './sniff/types.js'
 export {
   type PresignedUpload,
@@ -238,6 +264,7 @@ export {
   type StorageDriver,
   StorageObjectMissing,
   type StoredObjectInfo,
+  type StoredObjectSummary,
 } from './storage/driver.js'
 export { LocalDiskDriver } from './storage/local.js'
 export type {

@@ -112,7 +112,35 @@ export const filesOptionsSchema = z
     scan: z
       .custom<ScanHook>((value) => typeof value === 'function', 'must be a function')
       .optional(),
-    /** Injectable time source (tests): link expiry. */
+    /**
+     * The `files.sweep` job, scheduled at startup: removes stored objects that no file records
+     * once they are `graceSeconds` old (what a crash between an upload's last write and its
+     * transaction leaves), and the local driver's temporary files.
+     */
+    sweep: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Runs every this many seconds (default an hour), one run per tick across instances. */
+        everySeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(31 * 86_400)
+          .default(3_600),
+        /**
+         * Age before an object without a row is removed (default a day): longer than any upload
+         * request can take, since a request's first files are stored before its last arrive.
+         */
+        graceSeconds: z
+          .number()
+          .int()
+          .min(600)
+          .max(365 * 86_400)
+          .default(86_400),
+      })
+      .strict()
+      .prefault({}),
+    /** Injectable time source (tests): link expiry, and the sweeper's "older than". */
     clock: z
       .custom<() => Date>(
         (value) => typeof value === 'function',

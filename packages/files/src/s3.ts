@@ -7,6 +7,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -15,9 +16,11 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import {
   assertStorageKey,
   type PresignedUpload,
+  STORAGE_KEY,
   type StorageDriver,
   StorageObjectMissing,
   type StoredObjectInfo,
+  type StoredObjectSummary,
 } from './storage/driver.js'
 
 export interface S3DriverOptions {
@@ -208,6 +211,29 @@ export class S3Driver implements StorageDriver {
       headers: {},
       expiresAt: new Date(Date.now() + options.expiresInSeconds * 1000),
     }
+  }
+
+  /** The bucket's objects under `keyPrefix`, a listing page (up to 1,000) at a time. */
+  async *list(): AsyncGenerator<StoredObjectSummary[]> {
+    let ContinuationToken: string | undefined
+    do {
+      const listed = await this.#client.send(
+        new ListObjectsV2Command({
+          Bucket: this.#bucket,
+          Prefix: this.#prefix,
+          ...(ContinuationToken ? { ContinuationToken } : {}),
+        }),
+      )
+      const page: StoredObjectSummary[] = []
+      for (const object of listed.Contents ?? []) {
+        const key = object.Key?.slice(this.#prefix.length) ?? ''
+        // Pending direct uploads are the bucket's lifecycle rule's; other keys are not ours.
+        if (!STORAGE_KEY.test(key) || key.startsWith('pending/')) continue
+        page.push({ key, lastModified: object.LastModified ?? new Date() })
+      }
+      if (page.length > 0) yield page
+      ContinuationToken = listed.IsTruncated ? listed.NextContinuationToken : undefined
+    } while (ContinuationToken)
   }
 
   async check(): Promise<void> {

@@ -3,6 +3,7 @@ import type {} from '@acme/auth'
 import type {} from '@acme/tenancy'
 import type { FastifyRequest } from 'fastify'
 import type { UploadLimitsInput } from './options.js'
+import type { SweepReport } from './services/sweep.js'
 import type { StorageDriver } from './storage/driver.js'
 
 /** `quarantined` until the scanning hook passes the file (or none is configured). */
@@ -51,12 +52,19 @@ export interface FilesServices {
   signedUrl(tenantId: string, fileId: string): { path: string; expiresAt: Date }
   /** Runs queued scans now (tests and operations). */
   scanPending(tenantId: string): Promise<number>
+  /**
+   * Runs the `files.sweep` job's work now: removes stored objects older than the grace period
+   * that no file records, and the local driver's temporary files. Answers what it removed.
+   */
+  sweep(): Promise<SweepReport>
 }
 
 declare module '@acme/core' {
   interface AcmeJobs {
     /** Scans one quarantined file with the scanning hook. */
     'files.scan': { tenantId: string; fileId: string }
+    /** Removes stored objects no file records (scheduled). */
+    'files.sweep': Record<string, never>
   }
   interface AcmeEvents {
     /** Files were stored (the upload committed). */

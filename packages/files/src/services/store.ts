@@ -172,6 +172,20 @@ export const fileStore = {
     )
   },
 
+  /** Which of `keys` a file of the tenant is stored under. */
+  async recordedKeys(
+    db: SqlClient,
+    tenantId: string,
+    keys: readonly string[],
+  ): Promise<Set<string>> {
+    const rows = await db.$queryRawUnsafe<Array<{ storage_key: string }>>(
+      'SELECT storage_key FROM files WHERE tenant_id = $1::uuid AND storage_key = ANY($2::text[])',
+      tenantId,
+      keys,
+    )
+    return new Set(rows.map((row) => row.storage_key))
+  },
+
   async quarantined(db: SqlClient, tenantId: string): Promise<string[]> {
     const rows = await db.$queryRawUnsafe<Array<{ id: string }>>(
       `SELECT id FROM files WHERE tenant_id = $1::uuid AND status = 'quarantined'

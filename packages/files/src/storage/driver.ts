@@ -5,6 +5,12 @@ export interface StoredObjectInfo {
   sizeBytes: number
 }
 
+/** One stored object, as a driver lists it. */
+export interface StoredObjectSummary {
+  key: string
+  lastModified: Date
+}
+
 /** A presigned direct upload: the client sends the bytes with this method, URL and headers. */
 export interface PresignedUpload {
   method: 'PUT'
@@ -43,6 +49,11 @@ export interface StorageDriver {
     key: string,
     options: { contentType: string; contentLength: number; expiresInSeconds: number },
   ): Promise<PresignedUpload>
+  /**
+   * Every stored object under a key of this product (`pending/` ones excepted), in pages: the
+   * sweeper compares them with the recorded files. Optional: without it, nothing is swept.
+   */
+  list?(): AsyncIterable<StoredObjectSummary[]>
   /** Checks the store answers (for monitoring; not part of the app's readiness). */
   check?(): Promise<void>
 }

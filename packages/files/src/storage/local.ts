@@ -6,11 +6,15 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import {
   assertStorageKey,
+  STORAGE_KEY,
   type StorageDriver,
   StorageObjectMissing,
   type StoredObjectInfo,
+  type StoredObjectSummary,
 } from './driver.js'
 
+/** Objects per page of `list`. */
+const LIST_PAGE = 1_000
 
 /**
  * Bytes a write may queue while the previous one is on disk. The stream's 16 KiB default makes
@@ -101,6 +105,26 @@ export class LocalDiskDriver implements StorageDriver {
     await rm(this.pathOf(key), { force: true })
   }
 
+  /** Every stored object (one folder per tenant), a page at a time; temporary files are not. */
+  async *list(): AsyncGenerator<StoredObjectSummary[]> {
+    for (const tenant of await entriesOf(this.directory)) {
+      if (!tenant.isDirectory()) continue
+      let page: StoredObjectSummary[] = []
+      for (const entry of await entriesOf(join(this.directory, tenant.name))) {
+        const key = `${tenant.name}/${entry.name}`
+        if (!entry.isFile() || !STORAGE_KEY.test(key)) continue
+        // Gone since the folder was read (deleted meanwhile): nothing to list.
+        const stats = await stat(join(this.directory, key)).catch(() => null)
+        if (stats) page.push({ key, lastModified: stats.mtime })
+        if (page.length >= LIST_PAGE) {
+          yield page
+          page = []
+        }
+      }
+      if (page.length > 0) yield page
+    }
+  }
+
   /**
    * Removes temporary files (`*.part`) last written before `olderThan`: what a process that
    * crashed mid-upload left behind. Run it from a scheduled job, with a margin longer than any
@@ -127,3 +151,10 @@ export class LocalDiskDriver implements StorageDriver {
   }
 }
 
+/** A folder's entries; none when it does not exist (nothing stored yet, or removed meanwhile). */
+async function entriesOf(folder: string) {
+  return readdir(folder, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return []
+    throw error
+  })
+}

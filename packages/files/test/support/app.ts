@@ -31,6 +31,8 @@ export interface FilesTestApp extends AppRoleTestApp {
 
 export interface FilesHarness {
   core?: Partial<CoreOptions>
+  /** Real Redis (default), or none: core's in-process jobs, driven by `core.jobs.clock`. */
+  redis?: boolean
   tenancy?: Record<string, unknown>
   routes?: (app: FastifyInstance) => void | Promise<void>
 }
@@ -46,6 +48,7 @@ export async function createFilesApp(
     migrationsDir,
     PrismaClient,
     ...(harness.core ? { core: harness.core } : {}),
+    ...(harness.redis === false ? { redis: false } : {}),
     setup: async (instance) => {
       await instance.register(acmeAuth, { jwt: { issuer: 'https://api.initech.test' } })
       await instance.register(acmeTenancy, harness.tenancy ?? {})
