@@ -305,6 +305,101 @@ describe('every plugin event becomes one audit entry (LOG-01)', () => {
     expect(changed.metadata).toMatchObject({ roles: ['auditor'] })
   })
 
+  it('an API key created and revoked, for its owner, never the key', async () => {
+    const createdSeen = await count('api_key.created')
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/auth/api-keys',
+      headers: bearer(owner.token),
+      payload: { name: 'ci deploys', scopes: ['projects:read'] },
+    })
+    expect(created.statusCode).toBe(201)
+    const { key, apiKey } = created.json<{ key: string; apiKey: { id: string } }>()
+    secrets.push(key)
+    const entry = await oneEntry('api_key.created', createdSeen)
+    expectComplete(entry, { tenant_id: null, actor: { type: 'user', id: owner.userId } })
+    expect(entry.targets).toEqual(
+      expect.arrayContaining([
+        { type: 'api_key', id: apiKey.id },
+        { type: 'user', id: owner.userId },
+      ]),
+    )
+    expect(entry.metadata).toMatchObject({ name: 'ci deploys', scopes: ['projects:read'] })
+
+    const revokedSeen = await count('api_key.revoked')
+    const revoked = await t.app.inject({
+      method: 'DELETE',
+      url: `/auth/api-keys/${apiKey.id}`,
+      headers: bearer(owner.token),
+    })
+    expect(revoked.statusCode).toBe(204)
+    const gone = await oneEntry('api_key.revoked', revokedSeen)
+    expectComplete(gone, { actor: { type: 'user', id: owner.userId } })
+    expect(gone.targets).toContainEqual({ type: 'api_key', id: apiKey.id })
+    expect(JSON.stringify(await allEntries(t))).not.toContain(key.slice(16))
+  })
+
+  it('a tenant’s API key created and revoked, in the tenant’s chain', async () => {
+    const createdSeen = await count('api_key.created')
+    const created = await t.app.inject({
+      method: 'POST',
+      url: `/tenants/${tenant.id}/api-keys`,
+      headers: bearer(owner.token),
+      payload: { name: 'billing sync', scopes: ['projects:read'] },
+    })
+    expect(created.statusCode).toBe(201)
+    const { key, id } = created.json<{ key: string; id: string }>()
+    secrets.push(key)
+    const entry = await oneEntry('api_key.created', createdSeen)
+    expectComplete(entry, { tenant_id: tenant.id, actor: { type: 'user', id: owner.userId } })
+    expect(entry.targets).toContainEqual({ type: 'api_key', id })
+
+    const revokedSeen = await count('api_key.revoked')
+    const revoked = await t.app.inject({
+      method: 'DELETE',
+      url: `/tenants/${tenant.id}/api-keys/${id}`,
+      headers: bearer(owner.token),
+    })
+    expect(revoked.statusCode).toBe(204)
+    const gone = await oneEntry('api_key.revoked', revokedSeen)
+    expectComplete(gone, { tenant_id: tenant.id, actor: { type: 'user', id: owner.userId } })
+    expect(gone.targets).toContainEqual({ type: 'api_key', id })
+  })
+
+  it('a member invited and an invitation revoked, in the tenant’s chain, never the link', async () => {
+    const invitedSeen = await count('member.invited')
+    const invite = await t.app.inject({
+      method: 'POST',
+      url: `/tenants/${tenant.id}/invitations`,
+      headers: bearer(owner.token),
+      payload: { email: 'Newcomer@Events.test', roles: ['member'] },
+    })
+    expect(invite.statusCode).toBe(201)
+    const invitationId = invite.json<{ id: string }>().id
+    const entry = await oneEntry('member.invited', invitedSeen)
+    expectComplete(entry, { tenant_id: tenant.id, actor: { type: 'user', id: owner.userId } })
+    expect(entry.targets).toContainEqual({ type: 'invitation', id: invitationId })
+    expect(entry.metadata).toMatchObject({ email: 'newcomer@events.test', roles: ['member'] })
+    const mail = await waitFor(() =>
+      t.app.mailer.sent.find((sent) => sent.to === 'newcomer@events.test'),
+    )
+    const link = mail.text.match(/token=([A-Za-z0-9_-]+)/)?.[1] ?? ''
+    expect(link).not.toBe('')
+    secrets.push(link)
+
+    const revokedSeen = await count('invitation.revoked')
+    const revoked = await t.app.inject({
+      method: 'DELETE',
+      url: `/tenants/${tenant.id}/invitations/${invitationId}`,
+      headers: bearer(owner.token),
+    })
+    expect(revoked.statusCode).toBe(204)
+    const gone = await oneEntry('invitation.revoked', revokedSeen)
+    expectComplete(gone, { tenant_id: tenant.id, actor: { type: 'user', id: owner.userId } })
+    expect(gone.targets).toContainEqual({ type: 'invitation', id: invitationId })
+    expect(JSON.stringify(await allEntries(t))).not.toContain(link)
+  })
+
   it('a member removed, in the tenant’s chain', async () => {
     const seen = await count('member.removed')
     const removed = await t.app.inject({

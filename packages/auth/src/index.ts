@@ -103,7 +103,15 @@ async function registerAuth(app: FastifyInstance, rawOptions: AuthOptions): Prom
     resolveRefreshCookie(options.refreshCookie, options.prefix),
     clock,
   )
-  const apiKeys = new ApiKeyService({ db, clock, columns: () => extensions.apiKeyColumns() })
+  const apiKeys = new ApiKeyService({
+    db,
+    clock,
+    columns: () => extensions.apiKeyColumns(),
+    events: {
+      onCreated: (info) => app.events.emit('api_key.created', info),
+      onRevoked: (info) => app.events.emit('api_key.revoked', info),
+    },
+  })
   const accounts = new AccountStatusService({
     db,
     sessions,

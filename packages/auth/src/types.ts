@@ -149,6 +149,15 @@ declare module '@acme/core' {
     'user.mfa_disabled': { userId: string }
     'user.suspended': { userId: string }
     'user.reactivated': { userId: string }
+    /** `userId` owns the key; `tenantId` when the key is bound to a tenant. Never the key. */
+    'api_key.created': {
+      keyId: string
+      userId: string
+      name: string
+      scopes: string[]
+      tenantId?: string
+    }
+    'api_key.revoked': { keyId: string; userId: string; tenantId?: string; by?: string }
   }
   interface AcmeMailTemplates {
     'auth.welcome': { name: string | null; loginUrl: string }

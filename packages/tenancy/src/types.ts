@@ -129,5 +129,16 @@ declare module '@acme/core' {
     /** `tenantId` is null for global assignments (an authorization plugin without tenancy). */
     'member.roles_changed': { tenantId: string | null; userId: string; roles: string[]; by: string }
     'member.removed': { tenantId: string; userId: string; by: string }
+    /** `email` is the invited address (normalised); never the invitation's link or token. */
+    'member.invited': {
+      tenantId: string
+      invitationId: string
+      email: string
+      roles: string[]
+      by: string
+    }
+    'invitation.revoked': { tenantId: string; invitationId: string; by: string }
+    /** An invitation accepted: `roles` are the member's roles now. */
+    'member.joined': { tenantId: string; userId: string; invitationId: string; roles: string[] }
   }
 }

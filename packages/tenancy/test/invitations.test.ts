@@ -341,10 +341,18 @@ describe('revoking', () => {
 describe('accepting', () => {
   it('makes the invitee a member with the invited roles, listed in GET /tenants', async () => {
     const email = uniqueEmail('joiner')
-    const { token } = await invited(email, ['admin', 'viewer'])
+    const { id, token } = await invited(email, ['admin', 'viewer'])
     const invitee = await user(email)
+    const joined: unknown[] = []
+    const off = t.app.events.on('member.joined', (event) => {
+      joined.push(event.payload)
+    })
     const response = await accept(invitee, token)
+    off()
     expect(response.statusCode).toBe(200)
+    expect(joined).toEqual([
+      { tenantId: tenant.id, userId: invitee.userId, invitationId: id, roles: ['admin', 'viewer'] },
+    ])
     expect(response.json().tenant).toMatchObject({
       id: tenant.id,
       name: 'Initech',

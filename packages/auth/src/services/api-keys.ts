@@ -50,6 +50,20 @@ export interface ApiKeyServiceOptions {
   cacheTtlSeconds?: number
   /** Most keys cached; the least recently used goes first. 0 disables the cache. */
   cacheMaxEntries?: number
+  events?: ApiKeyServiceEvents
+}
+
+/** Told after the change is stored, for the event bus (and so the audit trail). */
+export interface ApiKeyServiceEvents {
+  /** `tenantId` when an extension bound the key to a tenant (@acme/tenancy's tenant keys). */
+  onCreated?(info: {
+    keyId: string
+    userId: string
+    name: string
+    scopes: string[]
+    tenantId?: string
+  }): Promise<void> | void
+  onRevoked?(info: { keyId: string; userId: string }): Promise<void> | void
 }
 
 export const API_KEY_PREFIX = 'ak_'
@@ -102,6 +116,7 @@ export class ApiKeyService {
   readonly #columns: () => readonly string[]
   readonly #ttlMs: number
   readonly #maxEntries: number
+  readonly #events: ApiKeyServiceEvents
   /** By prefix. The hash is compared on every hit: a cached prefix never admits a wrong secret. */
   readonly #cache = new Map<string, CachedKey>()
   /**
@@ -116,6 +131,7 @@ export class ApiKeyService {
     this.#columns = options.columns ?? (() => [])
     this.#ttlMs = (options.cacheTtlSeconds ?? 30) * 1_000
     this.#maxEntries = Math.max(0, Math.floor(options.cacheMaxEntries ?? 10_000))
+    this.#events = options.events ?? {}
   }
 
   async create(ownerId: string, input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
@@ -138,6 +154,14 @@ export class ApiKeyService {
         select: RECORD_SELECT,
       }),
     )
+    const tenantId = columns.tenantId
+    await this.#events.onCreated?.({
+      keyId: record.id,
+      userId: ownerId,
+      name: record.name,
+      scopes: record.scopes,
+      ...(typeof tenantId === 'string' ? { tenantId } : {}),
+    })
     return { key, record }
   }
 
@@ -166,6 +190,7 @@ export class ApiKeyService {
     if (!row) throw new CoreErrors.NotFound()
     // Effective at once here; other instances drop it when their cache entry expires.
     this.#cache.delete(row.prefix)
+    await this.#events.onRevoked?.({ keyId, userId: ownerId })
   }
 
   /**

@@ -113,8 +113,16 @@ export async function tenantApiKeyRoutes(app: FastifyInstance, options: TenantAp
     async (request, reply) => {
       const tenant = currentTenant(request)
       rules.require(tenant, managers)
-      sessionUser(request)
-      if (!(await keys.revoke(tenant.id, request.params.keyId))) throw new TenancyErrors.NotFound()
+      const me = sessionUser(request)
+      const { keyId } = request.params
+      const revoked = await keys.revoke(tenant.id, keyId)
+      if (!revoked) throw new TenancyErrors.NotFound()
+      app.events.emit('api_key.revoked', {
+        keyId,
+        userId: revoked.ownerId,
+        tenantId: tenant.id,
+        by: me,
+      })
       return reply.code(204).send(null)
     },
   )

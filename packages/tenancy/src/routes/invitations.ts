@@ -76,6 +76,13 @@ export async function invitationRoutes(app: FastifyInstance, options: Invitation
         acceptUrl: acceptUrl.toString(),
         expiresInDays: Math.round(options.ttlSeconds / 86_400),
       })
+      app.events.emit('member.invited', {
+        tenantId: tenant.id,
+        invitationId: invitation.id,
+        email: invitation.email,
+        roles: invitation.roles,
+        by: inviterId,
+      })
       return reply.code(201).send(invitation)
     },
   )
@@ -114,7 +121,13 @@ export async function invitationRoutes(app: FastifyInstance, options: Invitation
     async (request, reply) => {
       const tenant = currentTenant(request)
       rules.require(tenant, managers)
-      await invitations.revoke(tenant.id, request.params.invitationId)
+      const { invitationId } = request.params
+      await invitations.revoke(tenant.id, invitationId)
+      app.events.emit('invitation.revoked', {
+        tenantId: tenant.id,
+        invitationId,
+        by: callerId(request),
+      })
       return reply.code(204).send(null)
     },
   )
@@ -142,6 +155,12 @@ export async function invitationRoutes(app: FastifyInstance, options: Invitation
       if (!user) throw new TenancyErrors.InvitationInvalid()
       const accepted = await invitations.accept(request.body.token, user)
       await app.tenancy.invalidate(accepted.tenantId, userId)
+      app.events.emit('member.joined', {
+        tenantId: accepted.tenantId,
+        userId,
+        invitationId: accepted.invitationId,
+        roles: accepted.roles,
+      })
       const record = await tenants.get(accepted.tenantId)
       return { tenant: { ...record, roles: accepted.roles } }
     },

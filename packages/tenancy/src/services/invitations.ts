@@ -111,7 +111,7 @@ export class InvitationService {
   async accept(
     token: string,
     user: { id: string; email: string },
-  ): Promise<{ tenantId: string; roles: string[] }> {
+  ): Promise<{ tenantId: string; roles: string[]; invitationId: string }> {
     const tokenHash = hashToken(token)
     const now = this.#now()
     // No tenant yet: the invitation policy shows exactly the row this token names.
@@ -149,11 +149,12 @@ export class InvitationService {
           where: { tenantId_userId: { tenantId: invitation.tenantId, userId: user.id } },
           select: { roles: true },
         })
-        if (existing) return { tenantId: invitation.tenantId, roles: existing.roles }
+        const accepted = { tenantId: invitation.tenantId, invitationId: invitation.id }
+        if (existing) return { ...accepted, roles: existing.roles }
         await tx.membership.create({
           data: { tenantId: invitation.tenantId, userId: user.id, roles: invitation.roles },
         })
-        return { tenantId: invitation.tenantId, roles: invitation.roles }
+        return { ...accepted, roles: invitation.roles }
       },
     )
     return result

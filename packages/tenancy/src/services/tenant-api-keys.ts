@@ -53,16 +53,17 @@ export class TenantApiKeys {
   }
 
   /** False for another tenant's key, an unknown id and a revoked key alike (no oracle). */
-  async revoke(tenantId: string, keyId: string): Promise<boolean> {
+  /** The revoked key's owner, or null when the tenant has no such key (already revoked too). */
+  async revoke(tenantId: string, keyId: string): Promise<{ ownerId: string } | null> {
     const [revoked] = await this.#options.tenants.run({ tenantId }, (tx) =>
       tx.apiKey.updateManyAndReturn({
         where: { id: keyId, tenantId, revokedAt: null },
         data: { revokedAt: this.#options.now() },
-        select: { prefix: true },
+        select: { prefix: true, ownerId: true },
       }),
     )
-    if (!revoked) return false
+    if (!revoked) return null
     this.#options.forget(revoked.prefix)
-    return true
+    return { ownerId: revoked.ownerId }
   }
 }
