@@ -143,6 +143,8 @@ async function registerAudit(app: FastifyInstance, rawOptions: AuditOptions): Pr
     linker,
     exportLimit: options.exportLimit,
     searchWindow: options.searchWindow,
+    actions,
+    writer,
   })
 }
 

@@ -383,7 +383,7 @@ describe('every plugin event becomes one audit entry (LOG-01)', () => {
     const mail = await waitFor(() =>
       t.app.mailer.sent.find((sent) => sent.to === 'newcomer@events.test'),
     )
-    const link = mail.text.match(/token=([A-Za-z0-9_-]+)/)?.[1] ?? ''
+    const link = mail?.text.match(/token=([A-Za-z0-9_-]+)/)?.[1] ?? ''
     expect(link).not.toBe('')
     secrets.push(link)
 

@@ -342,6 +342,34 @@ describe('GET /audit/verify and GET /audit/export', () => {
     for (const row of rows.slice(1)) expect(row).not.toMatch(/(^|,)"?[=+@-]/)
   })
 
+  it('records each export once, with who asked, the format and the filters', async () => {
+    const exports = async () => {
+      const listed = await t.app.inject({
+        url: '/audit/events?action=audit.exported',
+        headers: inA(alice.token),
+      })
+      expect(listed.statusCode).toBe(200)
+      return listed.json<{ items: Array<Record<string, unknown>> }>().items
+    }
+    const before = (await exports()).length
+    const response = await t.app.inject({
+      url: '/audit/export?format=csv&action=project.created',
+      headers: inA(alice.token),
+    })
+    expect(response.statusCode).toBe(200)
+    // Its own entry is not a project.created row: the filter holds for it too.
+    expect(response.body).not.toContain('audit.exported')
+    const entries = await exports()
+    expect(entries).toHaveLength(before + 1)
+    expect(entries[0]).toMatchObject({
+      action: 'audit.exported',
+      actor: { type: 'user', id: alice.userId },
+      metadata: { format: 'csv', filters: { action: 'project.created' } },
+      ip: expect.any(String),
+      requestId: expect.any(String),
+    })
+  })
+
   it('keeps control characters of user input encoded: in entries, exports and log lines (LOG-02)', async () => {
     const forged = 'ua\u001b[31m\r\n{"level":30,"msg":"forged line"}\u0007'
     const response = await t.app.inject({

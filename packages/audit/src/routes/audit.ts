@@ -2,8 +2,11 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import type { ActionRegistry } from '../actions.js'
+import type { BackgroundWriter } from '../background-writer.js'
 import { csvRow } from '../csv.js'
 import { AuditErrors } from '../errors.js'
+import { originOf } from '../request-info.js'
 import type { CheckpointSigner } from '../services/checkpoints.js'
 import {
   type EntryFilter,
@@ -26,7 +29,17 @@ export interface AuditRoutesOptions {
   linker: Linker
   exportLimit: number
   searchWindow: number
+  actions: ActionRegistry
+  writer: BackgroundWriter
 }
+
+/** What an export's own entry keeps: the format and the filters, so it says what left. */
+const exportedMetadata = z
+  .object({
+    format: z.enum(['jsonl', 'csv']),
+    filters: z.record(z.string(), z.string()),
+  })
+  .strict()
 
 const EXPORT_PAGE = 1_000
 
@@ -95,6 +108,7 @@ const cellOf = (entry: AuditEntry, column: (typeof CSV_COLUMNS)[number]) => {
 export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOptions) {
   const routes = app.withTypeProvider<ZodTypeProvider>()
   const db = (request: FastifyRequest) => request.db as unknown as SqlClient
+  options.actions.define({ name: 'audit.exported', metadata: exportedMetadata })
 
   routes.get(
     '/audit/events',
@@ -212,6 +226,20 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
       const filter = filterOf(request.query)
       const csv = request.query.format === 'csv'
       const limit = options.exportLimit
+      const { format, ...filters } = request.query
+      const metadata = {
+        format,
+        filters: Object.fromEntries(
+          Object.entries(filters).filter((field): field is [string, string] => !!field[1]),
+        ),
+      }
+      // Recorded before the first row leaves, so the export carries its own entry.
+      await options.writer.write({
+        action: 'audit.exported',
+        content: options.actions.check('audit.exported', { metadata }),
+        targets: [],
+        origin: { ...originOf(request), tenantId },
+      })
       async function* lines(): AsyncGenerator<string> {
         if (csv) yield csvRow([...CSV_COLUMNS])
         // Linked first, so the export is as much of the chain as has committed.
