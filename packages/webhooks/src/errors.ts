@@ -38,6 +38,18 @@ export const WebhooksErrors = {
     'Too Many Endpoints',
     'The tenant has as many webhook endpoints as it may have; delete one first.',
   ),
+  SigningKeyNotFound: defineError(
+    'ACME_WEBHOOKS_SIGNING_KEY_NOT_FOUND',
+    404,
+    'Not Found',
+    'The tenant has no signing key: deliveries carry `v1` (HMAC) signatures only.',
+  ),
+  ReplayNotFound: defineError(
+    'ACME_WEBHOOKS_REPLAY_NOT_FOUND',
+    404,
+    'Not Found',
+    'No webhook replay with this id in this tenant.',
+  ),
   TenantRequired: defineError(
     'ACME_WEBHOOKS_TENANT_REQUIRED',
     400,

@@ -22,15 +22,34 @@ import { WEBHOOKS_PERMISSIONS } from './permissions.js'
 import { deliveryRoutes } from './routes/deliveries.js'
 import { endpointRoutes } from './routes/endpoints.js'
 import { eventTypeRoutes } from './routes/event-types.js'
+import { signingKeyRoutes } from './routes/signing-key.js'
 import { DeliveryLog } from './services/deliveries.js'
-import { mailEndpointDisabled } from './services/disabled-mail.js'
+import { type CanManage, mailEndpointDisabled } from './services/disabled-mail.js'
 import { EndpointService } from './services/endpoints.js'
 import { writeOutbox } from './services/outbox.js'
+import { ReplayService } from './services/replays.js'
 import { purgeMessages } from './services/retention.js'
 import { SecretVault } from './services/secrets.js'
+import { SigningKeyService } from './services/signing-keys.js'
 import type { TransactionalClient } from './sql.js'
 import { checkEndpointUrl, type GuardSettings, SsrfRefusal, systemResolver } from './ssrf/guard.js'
 import type { WebhooksServices } from './types.js'
+
+/** The shape of `@acme/rbac`'s public `app.rbac.can` this plugin uses (rbac is optional). */
+interface PermissionAuthority {
+  can(
+    principal: { type: 'user'; userId: string },
+    permission: string,
+    context: { tenantId: string },
+  ): Promise<boolean>
+}
+
+/** Who may manage a tenant's webhooks, by rbac when the app has it (custom roles included). */
+function canManageWebhooks(app: FastifyInstance): CanManage | null {
+  if (!app.hasDecorator('rbac')) return null
+  const rbac = (app as unknown as { rbac: PermissionAuthority }).rbac
+  return (userId, tenantId) => rbac.can({ type: 'user', userId }, 'webhooks:manage', { tenantId })
+}
 
 async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOptions): Promise<void> {
   const options = parseOptions('@acme/webhooks', webhooksOptionsSchema, rawOptions)
@@ -106,7 +125,34 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
         app.mailer,
         event,
         clock(),
+        canManageWebhooks(app),
       )
+    },
+  })
+  const replayJob = app.jobs.define({
+    name: 'webhooks.replay',
+    schema: z.object({ tenantId: z.uuid(), replayId: z.uuid() }).strict(),
+    concurrency: 2,
+    // Idempotent: a retried run goes on where the failed one stopped.
+    attempts: 3,
+    handler: async ({ tenantId, replayId }, context) => {
+      const { total } = await replays.run(tenantId, replayId)
+      app.log.info(
+        { job: 'webhooks.replay', jobId: context.id, tenantId, replayId, total },
+        'webhook replay queued its deliveries',
+      )
+    },
+  })
+  const replays = new ReplayService({
+    prisma: app.prisma as unknown as TransactionalClient,
+    clock,
+    batchSize: options.delivery.sweepBatch,
+    perTenantConcurrency: options.delivery.perTenantConcurrency,
+    enqueueReplay: async (job) => {
+      await replayJob.enqueue(job, { jobId: `replay.${job.replayId}` })
+    },
+    enqueueAttempt: async (job, jobOptions) => {
+      await deliverJob.enqueue(job, jobOptions)
     },
   })
   const sweepJob = app.jobs.define({
@@ -270,8 +316,13 @@ async function registerWebhooks(app: FastifyInstance, rawOptions: WebhooksOption
     async (scope) => {
       await scope.register(eventTypeRoutes, { catalog })
       await scope.register(endpointRoutes, { endpoints, catalog, checkUrl })
+      await scope.register(signingKeyRoutes, {
+        signingKeys: new SigningKeyService({ vault, clock }),
+      })
       await scope.register(deliveryRoutes, {
         log: new DeliveryLog(clock),
+        replays,
+        prefix: options.prefix,
         enqueueAttempt: async (job, jobId) => {
           await deliverJob.enqueue(job, { jobId })
         },
@@ -300,7 +351,9 @@ export {
 } from './options.js'
 export { WEBHOOKS_PERMISSIONS } from './permissions.js'
 export * from './receiver/index.js'
+export type { ReplayState, ReplayView } from './services/replays.js'
 export { generateSecret, signatureHeader, signedHeaders } from './services/secrets.js'
+export type { SigningKeyView } from './services/signing-keys.js'
 export type { SqlClient } from './sql.js'
 export { type AddressClass, classifyAddress } from './ssrf/address.js'
 export type {

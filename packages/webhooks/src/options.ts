@@ -66,7 +66,7 @@ export const webhooksOptionsSchema = z
       .default(() => [...DEFAULT_RETRY_SCHEDULE_SECONDS]),
     /** A response slower than this is a failed attempt. */
     timeoutMs: z.number().int().min(100).max(60_000).default(15_000),
-    /** Mail the tenant's owners and admins when the engine disables an endpoint (410, failing). */
+    /** Mail the tenant's members holding `webhooks:manage` when the engine disables an endpoint. */
     mailAdminsOnDisable: z.boolean().default(true),
     /** An endpoint failing without a success for this long is disabled. */
     disableAfterFailingSeconds: z

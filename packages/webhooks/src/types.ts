@@ -72,6 +72,8 @@ declare module '@acme/core' {
     'webhooks.relay': { tenantId: string; messageIds: string[] }
     /** One attempt of one delivery. */
     'webhooks.deliver': { tenantId: string; deliveryId: string }
+    /** Makes an endpoint's failed deliveries due again, in batches, and queues their runs. */
+    'webhooks.replay': { tenantId: string; replayId: string }
     /** Queues unrelayed outbox rows and due deliveries. */
     'webhooks.sweep': Record<string, never>
     /** Deletes messages past their retention, with their deliveries and attempt log. */

@@ -208,8 +208,8 @@ describe('resend and replay', () => {
     expect(enabled.statusCode).toBe(200)
     const response = await replay()
     expect(response.statusCode).toBe(202)
-    expect(response.json()).toEqual({ deliveries: 1 })
-    await t.app.webhooks.sweep()
+    expect(response.json()).toMatchObject({ endpointId: endpoint.id, since })
+    // The replay's job makes the delivery due and queues its run: no sweep needed.
     await settled(endpoint.id, (d) => d.status === 'delivered')
     expect(receiver.at('/replay').map((entry) => entry.headers['webhook-id'])).toEqual([
       messageId,

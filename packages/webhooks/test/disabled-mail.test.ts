@@ -94,7 +94,7 @@ async function tenantWithEndpoint(label: string, path: string) {
     },
   })
   expect(created.statusCode).toBe(201)
-  return { tenant, endpoint: created.json<{ id: string }>() }
+  return { tenant, owner, endpoint: created.json<{ id: string }>() }
 }
 
 async function sendInvoice(tenantId: string, invoiceId: string) {
@@ -134,6 +134,40 @@ describe('mail when the engine disables an endpoint', () => {
       [endpoint.id],
     )
     expect(stored?.enabled).toBe(false)
+  })
+
+  it('members of a custom role holding webhooks:manage are mailed; of one without it, not', async () => {
+    const { tenant, owner } = await tenantWithEndpoint('custom', '/custom')
+    const role = async (name: string, permissions: string[]) => {
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/rbac/roles',
+        headers: { ...bearer(owner.token), 'x-tenant-id': tenant.id },
+        payload: { name, permissions },
+      })
+      expect(created.statusCode).toBe(201)
+    }
+    await role('integrations', ['webhooks:manage'])
+    await role('auditor', ['webhooks:read'])
+    const integrator = await signUp(t, 'integrator@custom.test')
+    const auditor = await signUp(t, 'auditor@custom.test')
+    await t.app.tenancy.tenants.addMember(tenant.id, integrator.userId, ['integrations'])
+    await t.app.tenancy.tenants.addMember(tenant.id, auditor.userId, ['auditor'])
+    receiver.answer('/custom?token=receiver-own-token', status(410))
+    await sendInvoice(tenant.id, 'inv_custom')
+    const sent = await waitFor(() => {
+      const found = disabledMails().filter((entry) => entry.to[0]?.endsWith('@custom.test'))
+      return found.length >= 3 ? found : false
+    }, SLOW)
+    // Members are mailed in order of their address: the auditor's mail, had it been queued,
+    // would have been queued before the integrator's and the owner's that arrived.
+    expect(
+      disabledMails()
+        .filter((entry) => entry.to[0]?.endsWith('@custom.test'))
+        .flatMap((entry) => entry.to)
+        .sort(),
+    ).toEqual(['admin@custom.test', 'integrator@custom.test', 'owner@custom.test'])
+    expect(sent.length).toBe(3)
   })
 
   it('an endpoint failing for 5 days: the mail says how long', async () => {

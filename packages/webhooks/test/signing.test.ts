@@ -216,6 +216,7 @@ describe('the receiver entry point', () => {
   it('exports the verifier without Fastify or core', () => {
     expect(Object.keys(receiver).sort()).toEqual([
       'MemoryIdempotencyStore',
+      'PUBLIC_KEY_PREFIX',
       'SECRET_PREFIX',
       'WebhookVerificationError',
       'handleOnce',

@@ -37,6 +37,9 @@ export interface ClaimedRow extends Claimed {
   eventType: string | null
   payload: unknown
   createdAt: Date | null
+  tenantId: string
+  /** The tenant's sealed Ed25519 key (`v1a`), null when it signs with `v1` only. */
+  signingKey: string | null
 }
 
 /**
@@ -71,10 +74,11 @@ export async function claimDeliveries(
        c.endpoint_id AS "endpointId", e.url, e.enabled, e.headers, e.secret,
        e.previous_secret AS "previousSecret", e.previous_secret_until AS "previousSecretUntil",
        e.rate_limit_per_second AS "rateLimit", m.event_type AS "eventType", m.payload,
-       m.created_at AS "createdAt"
+       m.created_at AS "createdAt", $1::text AS "tenantId", k.private_key AS "signingKey"
      FROM claimed c
      LEFT JOIN webhook_endpoints e ON e.tenant_id = $1::uuid AND e.id = c.endpoint_id
      LEFT JOIN webhook_messages m ON m.tenant_id = $1::uuid AND m.id = c.message_id
+     LEFT JOIN webhook_signing_keys k ON k.tenant_id = $1::uuid
      ORDER BY c.next_attempt_at`,
     tenantId,
     at.now,
@@ -114,7 +118,16 @@ export function signClaim(row: ClaimedRow, now: Date, vault: SecretVault): Claim
       url: row.url,
       rateLimit: row.rateLimit,
       body,
-      headers: { ...row.headers, ...signedHeaders(secrets, row.messageId, now, body) },
+      headers: {
+        ...row.headers,
+        ...signedHeaders(
+          secrets,
+          row.messageId,
+          now,
+          body,
+          vault.openSigningKey(row.signingKey, row.tenantId),
+        ),
+      },
     },
   }
 }

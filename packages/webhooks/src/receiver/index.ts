@@ -1,5 +1,7 @@
 // `@acme/webhooks/receiver`: what the product's customers run in their own Node apps to check
 // deliveries. No Fastify, no @acme/core: only node:crypto.
+
+export { PUBLIC_KEY_PREFIX } from './asymmetric.js'
 export {
   handleOnce,
   type IdempotencyRedis,

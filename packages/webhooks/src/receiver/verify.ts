@@ -1,3 +1,4 @@
+import { matchesAnyV1a, publicKeyOf } from './asymmetric.js'
 import { matchesAnyV1, secretKey } from './signature.js'
 
 export type WebhookVerificationReason =
@@ -29,7 +30,12 @@ export interface VerifyWebhookInput {
   body: string | Uint8Array
   headers: WebhookHeaders
   /** The endpoint's secret (`whsec_…`); several while you rotate it on your side. */
-  secret: string | readonly string[]
+  secret?: string | readonly string[]
+  /**
+   * The sender's Ed25519 public key (`whpk_…`) to check `v1a` signatures with; several while the
+   * sender rotates it. Give `secret`, `publicKey` or both: any valid entry verifies.
+   */
+  publicKey?: string | readonly string[]
   /** Largest distance between the message's timestamp and now, in seconds. Default 300. */
   toleranceSeconds?: number
   /** Time source (tests). */
@@ -53,13 +59,23 @@ function header(headers: WebhookHeaders, name: string): string | undefined {
   return Array.isArray(value) ? value.join(' ') : value
 }
 
+const list = (value: string | readonly string[] | undefined): readonly string[] =>
+  value === undefined ? [] : typeof value === 'string' ? [value] : value
+
 /**
  * Verifies a Standard Webhooks 1.0 delivery: its `webhook-signature` (any `v1` entry made with
- * any of the secrets, compared in constant time) over `webhook-id`, `webhook-timestamp` and the
+ * any of the secrets, compared in constant time, or any `v1a` entry made by the private key of
+ * any of the public keys) over `webhook-id`, `webhook-timestamp` and the
  * raw body, and a timestamp within the tolerance (replays of old captures fail). Returns the
  * parsed payload; throws `WebhookVerificationError` otherwise.
  */
 export function verifyWebhook<T = unknown>(input: VerifyWebhookInput): VerifiedWebhook<T> {
+  const secrets = list(input.secret)
+  const publicKeys = list(input.publicKey).map(publicKeyOf)
+  if (secrets.length === 0 && publicKeys.length === 0) {
+    // A caller's configuration mistake, not a bad delivery: never "verified by nothing".
+    throw new TypeError('verifyWebhook needs a secret or a publicKey')
+  }
   const id = header(input.headers, 'webhook-id')
   const timestampHeader = header(input.headers, 'webhook-timestamp')
   const signature = header(input.headers, 'webhook-signature')
@@ -86,10 +102,12 @@ export function verifyWebhook<T = unknown>(input: VerifyWebhookInput): VerifiedW
   }
   const body =
     typeof input.body === 'string' ? input.body : Buffer.from(input.body).toString('utf8')
-  const secrets = typeof input.secret === 'string' ? [input.secret] : input.secret
   let valid = false
   for (const secret of secrets) {
     if (matchesAnyV1(signature, secretKey(secret), id, timestamp, body)) valid = true
+  }
+  for (const publicKey of publicKeys) {
+    if (matchesAnyV1a(signature, publicKey, id, timestamp, body)) valid = true
   }
   if (!valid) {
     throw new WebhookVerificationError('invalid_signature', 'no signature matches')

@@ -3,11 +3,15 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { WebhooksErrors } from '../errors.js'
 import type { DeliveryLog } from '../services/deliveries.js'
+import type { ReplayService } from '../services/replays.js'
 import type { SqlClient } from '../sql.js'
 import { endpointParams } from './schemas.js'
 
 export interface DeliveryRoutesOptions {
   log: DeliveryLog
+  replays: ReplayService
+  /** The plugin's route prefix, for the `Location` of a replay. */
+  prefix: string
   /** Queues one attempt now (core's jobs), so a resend does not wait for the sweeper. */
   enqueueAttempt(job: { tenantId: string; deliveryId: string }, jobId: string): Promise<void>
 }
@@ -36,6 +40,21 @@ const attemptView = z.object({
   attemptedAt: z.date(),
 })
 
+const replayView = z.object({
+  id: z.uuid(),
+  endpointId: z.uuid(),
+  since: z.date(),
+  state: z
+    .enum(['queued', 'running', 'done', 'failed'])
+    .describe('`done` once every delivery it made due has been attempted.'),
+  total: z.number().int().describe('Deliveries made due again so far.'),
+  done: z.number().int().describe('Of those, attempted since (delivered, failed or cancelled).'),
+  delivered: z.number().int().describe('Of those, delivered.'),
+  error: z.string().nullable().describe('Why it failed (the endpoint was disabled).'),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+})
+
 function tenantOf(request: FastifyRequest): string {
   const tenant = request.tenant
   if (!tenant) throw new WebhooksErrors.TenantRequired()
@@ -44,9 +63,9 @@ function tenantOf(request: FastifyRequest): string {
 
 const db = (request: FastifyRequest) => request.db as unknown as SqlClient
 
-/** The delivery log, resend and replay. API keys: core's rule (the permission's scope). */
+/** The delivery log, resend, replays and their progress. API keys: core's rule (the permission's scope). */
 export async function deliveryRoutes(app: FastifyInstance, options: DeliveryRoutesOptions) {
-  const { log, enqueueAttempt } = options
+  const { log, replays, prefix, enqueueAttempt } = options
   const routes = app.withTypeProvider<ZodTypeProvider>()
   const read = { auth: 'required', tenant: 'required', permission: 'webhooks:read' } as const
   const manage = { auth: 'required', tenant: 'required', permission: 'webhooks:manage' } as const
@@ -136,22 +155,46 @@ export async function deliveryRoutes(app: FastifyInstance, options: DeliveryRout
         tags: ['webhooks'],
         summary: 'Replay an endpoint’s failed deliveries',
         description:
-          'Every failed or cancelled delivery of the endpoint created since `since` is due again ' +
-          'now (one attempt each, same `webhook-id`s); the sweeper sends them in the background.',
+          'Starts a background job (202, `Location` names its progress) that makes every failed ' +
+          'or cancelled delivery of the endpoint created since `since` due again: one attempt ' +
+          'each, same `webhook-id`s, sent by the delivery engine under the tenant’s cap. While ' +
+          'a replay of the endpoint is under way, starting another answers that one (a double ' +
+          'click does the work once). 409 `ACME_WEBHOOKS_NOT_RESENDABLE` with the endpoint disabled.',
         params: endpointParams,
         body: z.object({ since: z.iso.datetime({ offset: true }) }).strict(),
-        response: { 202: z.object({ deliveries: z.number().int() }) },
+        response: { 202: replayView },
       },
       config: manage,
     },
     async (request, reply) => {
-      const replayed = await log.replay(
-        db(request),
-        tenantOf(request),
+      const tenantId = tenantOf(request)
+      const { replay } = await replays.start(
+        tenantId,
         request.params.endpointId,
         new Date(request.body.since),
       )
-      return reply.code(202).send({ deliveries: replayed.length })
+      return reply
+        .code(202)
+        .header('location', `${prefix}/tenants/${tenantId}/webhooks/replays/${replay.id}`)
+        .send(replay)
     },
+  )
+
+  routes.get(
+    '/tenants/:tenantId/webhooks/replays/:replayId',
+    {
+      schema: {
+        tags: ['webhooks'],
+        summary: 'Get a replay’s progress',
+        description:
+          '`state` (`queued`, `running`, `done`, `failed`), `total` deliveries made due again, ' +
+          '`done` of them attempted since, `delivered` of them delivered. 404 for an id of ' +
+          'another tenant.',
+        params: z.object({ tenantId: z.uuid(), replayId: z.uuid() }).strict(),
+        response: { 200: replayView },
+      },
+      config: read,
+    },
+    async (request) => replays.get(db(request), tenantOf(request), request.params.replayId),
   )
 }

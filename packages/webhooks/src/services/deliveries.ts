@@ -29,8 +29,8 @@ const DELIVERY_COLUMNS = `d.id, d.message_id AS "messageId", m.event_type AS "ev
   d.updated_at AS "updatedAt"`
 
 /**
- * The delivery log and what a tenant does with it: read it, resend one delivery, replay an
- * endpoint's failures. `db` is `request.db`; every statement also names the tenant.
+ * The delivery log and what a tenant does with it: read it, resend one delivery (replays of an
+ * endpoint's failures are `ReplayService`'s). `db` is `request.db`; every statement also names the tenant.
  */
 export class DeliveryLog {
   readonly #clock: Clock
@@ -106,33 +106,6 @@ export class DeliveryLog {
           ? 'The delivery is still pending: it will be attempted on its schedule.'
           : 'The endpoint is disabled: enable it first.',
     })
-  }
-
-  /** Makes every failed or cancelled delivery of the endpoint since `since` due again, now. */
-  async replay(
-    db: SqlClient,
-    tenantId: string,
-    endpointId: string,
-    since: Date,
-  ): Promise<Array<{ id: string; attempts: number }>> {
-    const endpoint = await this.#endpoint(db, tenantId, endpointId)
-    if (!endpoint.enabled) {
-      throw new WebhooksErrors.NotResendable({
-        detail: 'The endpoint is disabled: enable it first.',
-      })
-    }
-    const now = this.#clock()
-    return db.$queryRawUnsafe<Array<{ id: string; attempts: number }>>(
-      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $4, lease_until = NULL,
-         updated_at = $4
-       WHERE tenant_id = $1::uuid AND endpoint_id = $2::uuid AND status IN ('failed', 'cancelled')
-         AND created_at >= $3
-       RETURNING id, attempts`,
-      tenantId,
-      endpointId,
-      since,
-      now,
-    )
   }
 
   async #endpoint(db: SqlClient, tenantId: string, endpointId: string) {

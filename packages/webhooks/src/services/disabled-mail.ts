@@ -2,19 +2,28 @@ import type { Mailer } from '@acme/core'
 import type { EndpointDisabledMail } from '../mail.js'
 import { inTenant, type TransactionalClient } from '../sql.js'
 
-/** The system roles whose members are mailed (they hold `webhooks:manage` by default). */
+/** Without an authorizer: the system roles that hold `webhooks:manage` by default. */
 const ADMIN_ROLES = ['owner', 'admin']
 
 /**
- * Mails the tenant's owners and admins (active accounts) that the engine disabled one of its
- * endpoints. Reads the tenant, the endpoint and the members in the tenant (row-level security);
- * each mail is its own `mail.send` job. Resolves with how many were queued.
+ * Whether a member holds a permission in the tenant: `@acme/rbac`'s public `app.rbac.can`, when
+ * the app has it, so members of custom roles granted `webhooks:manage` are mailed too.
+ */
+export type CanManage = (userId: string, tenantId: string) => Promise<boolean>
+
+/**
+ * Mails the tenant's members (active accounts) who may manage its webhooks that the engine
+ * disabled one of its endpoints: those `canManage` admits (`webhooks:manage`, through custom
+ * roles too), or without it the owners and admins. Reads the tenant, the endpoint and the
+ * members in the tenant (row-level security); each mail is its own `mail.send` job. Resolves
+ * with how many were queued.
  */
 export async function mailEndpointDisabled(
   prisma: TransactionalClient,
   mailer: Mailer,
   event: { tenantId: string; endpointId: string; reason: 'gone' | 'failing' },
   now: Date,
+  canManage: CanManage | null = null,
 ): Promise<number> {
   const found = await inTenant(prisma, event.tenantId, async (tx) => {
     const [endpoint] = await tx.$queryRawUnsafe<
@@ -27,17 +36,22 @@ export async function mailEndpointDisabled(
       event.endpointId,
     )
     if (!endpoint) return null
-    const admins = await tx.$queryRawUnsafe<Array<{ email: string }>>(
-      `SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
-       WHERE m.tenant_id = $1::uuid AND m.roles && $2::text[] AND u.status = 'active'
+    const members = await tx.$queryRawUnsafe<Array<{ userId: string; email: string }>>(
+      `SELECT u.id AS "userId", u.email FROM memberships m JOIN users u ON u.id = m.user_id
+       WHERE m.tenant_id = $1::uuid AND ($2::text[] IS NULL OR m.roles && $2::text[])
+         AND u.status = 'active'
        ORDER BY u.email`,
       event.tenantId,
-      ADMIN_ROLES,
+      canManage ? null : ADMIN_ROLES,
     )
-    return { endpoint, admins }
+    return { endpoint, members }
   })
   if (!found) return 0
-  const { endpoint, admins } = found
+  const { endpoint, members } = found
+  const admins: typeof members = []
+  for (const member of members) {
+    if (!canManage || (await canManage(member.userId, event.tenantId))) admins.push(member)
+  }
   const url = new URL(endpoint.url)
   const data: EndpointDisabledMail = {
     tenantName: endpoint.tenantName,

@@ -1,6 +1,10 @@
-import { randomBytes } from 'node:crypto'
+import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto'
 import { SecretBox } from '@acme/core'
+import { signV1a } from '../receiver/asymmetric.js'
 import { SECRET_PREFIX, secretKey, signV1 } from '../receiver/signature.js'
+
+/** Standard Webhooks 1.0: an Ed25519 private key is `whsk_` + base64 (kept on the server only). */
+export const PRIVATE_KEY_PREFIX = 'whsk_'
 
 /** A new endpoint secret: `whsec_` + base64 of `bytes` random bytes (Standard Webhooks). */
 export function generateSecret(bytes: number): string {
@@ -25,20 +29,42 @@ export class SecretVault {
   open(sealed: string, endpointId: string): string {
     return this.#box.decrypt(sealed, `webhook-endpoint:${endpointId}`)
   }
+
+  /** A tenant's `whsk_` private key, bound to the tenant: it does not decrypt on another's row. */
+  sealSigningKey(privateKey: string, tenantId: string): string {
+    return this.#box.encrypt(privateKey, `webhook-signing-key:${tenantId}`)
+  }
+
+  /** The private key a sealed `whsk_` value holds, ready to sign; null for a tenant without one. */
+  openSigningKey(sealed: string | null | undefined, tenantId: string): KeyObject | null {
+    if (!sealed) return null
+    return privateKeyOf(this.#box.decrypt(sealed, `webhook-signing-key:${tenantId}`))
+  }
+}
+
+/** The Ed25519 key of a `whsk_` value (base64 of the 32-byte seed). */
+export function privateKeyOf(serialized: string): KeyObject {
+  const seed = Buffer.from(serialized.slice(PRIVATE_KEY_PREFIX.length), 'base64')
+  // PKCS#8 of an Ed25519 seed is this fixed 16-byte header followed by the 32 bytes (RFC 8410).
+  const header = Buffer.from('302e020100300506032b657004220420', 'hex')
+  return createPrivateKey({ key: Buffer.concat([header, seed]), format: 'der', type: 'pkcs8' })
 }
 
 /**
  * The `webhook-signature` header: one `v1,` entry per secret, space-separated (the current
  * secret, and during a rotation's overlap the previous one, so a receiver holding either
- * verifies).
+ * verifies), and a `v1a,` entry when the tenant has an Ed25519 signing key.
  */
 export function signatureHeader(
   secrets: readonly string[],
   id: string,
   timestamp: number,
   body: string,
+  privateKey: KeyObject | null = null,
 ): string {
-  return secrets.map((secret) => signV1(secretKey(secret), id, timestamp, body)).join(' ')
+  const entries = secrets.map((secret) => signV1(secretKey(secret), id, timestamp, body))
+  if (privateKey) entries.push(signV1a(privateKey, id, timestamp, body))
+  return entries.join(' ')
 }
 
 /** The three Standard Webhooks headers of one attempt. */
@@ -47,12 +73,13 @@ export function signedHeaders(
   id: string,
   at: Date,
   body: string,
+  privateKey: KeyObject | null = null,
 ): Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string> {
   const timestamp = Math.floor(at.getTime() / 1000)
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signatureHeader(secrets, id, timestamp, body),
+    'webhook-signature': signatureHeader(secrets, id, timestamp, body, privateKey),
   }
 }
 
