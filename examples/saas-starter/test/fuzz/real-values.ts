@@ -47,6 +47,9 @@ function idFor(name: string, path: string, owner: Owner): string | undefined {
     // No delivery exists (the endpoint is disabled): an id of another kind answers 404.
     case 'deliveryId':
       return owner.projectId
+    // Nor a replay (one needs an enabled endpoint): likewise 404.
+    case 'replayId':
+      return owner.projectId
     default:
       return undefined
   }
