@@ -25,6 +25,7 @@ import { Signer } from './services/signing.js'
 import { fileStore } from './services/store.js'
 import { sweepStorage } from './services/sweep.js'
 import type { UploadPart } from './services/upload.js'
+import { svgSanitiser } from './sniff/svg.js'
 import type { SqlClient, TransactionalClient } from './sql.js'
 import { LocalDiskDriver } from './storage/local.js'
 import type { FilesServices, FileView } from './types.js'
@@ -45,6 +46,8 @@ async function registerFiles(app: FastifyInstance, rawOptions: FilesOptions): Pr
       'register @acme/auth, @acme/tenancy and @acme/rbac before @acme/files',
     ])
   }
+  // Sanitising SVG needs optional peer dependencies: without them the app does not start.
+  if (options.upload.svg === 'sanitise') await svgSanitiser()
   const clock = options.clock ?? systemClock
   const storage = options.storage ?? new LocalDiskDriver(options.localDirectory as string)
   const signer = new Signer(options.signingKey)

@@ -61,6 +61,12 @@ export const uploadLimitsSchema = z
       .max(100)
       .default(() => [...DEFAULT_ALLOWED_TYPES]),
     /**
+     * SVG: `refuse` (default), or `sanitise`: with `image/svg+xml` in `allowedTypes`, an SVG
+     * document (at most 1 MiB, read whole) is stored as DOMPurify's SVG profile leaves it.
+     * Needs the peer dependencies `dompurify` and `jsdom`.
+     */
+    svg: z.enum(['refuse', 'sanitise']).default('refuse'),
+    /**
      * Checks of zip archives (`application/zip`, and OOXML, ODF, EPUB and JAR, which are zips),
      * applied only when `allowedTypes` admits them.
      */
@@ -69,6 +75,7 @@ export const uploadLimitsSchema = z
   .strict()
 
 export type UploadLimits = z.output<typeof uploadLimitsSchema>
+export type SvgPolicy = UploadLimits['svg']
 export type UploadLimitsInput = z.input<typeof uploadLimitsSchema>
 
 const isDriver = (value: unknown): value is StorageDriver =>

@@ -1,4 +1,5 @@
 import { fileTypeFromBuffer } from 'file-type'
+import type { SvgPolicy } from '../options.js'
 import { isTextType, REFUSED_TYPES, type TextType, TYPE_OF_EXTENSION } from './types.js'
 
 /** Bytes read before deciding a file's type: enough for every magic number file-type checks. */
@@ -10,6 +11,8 @@ export type Sniffed =
   | { kind: 'binary'; type: string }
   /** No magic number: text, to be confirmed by parsing the whole content as `type`. */
   | { kind: 'text'; type: TextType }
+  /** An SVG document, to be sanitised before it is stored (routes with `svg: 'sanitise'`). */
+  | { kind: 'svg'; type: 'image/svg+xml' }
   /** Refused whatever the allowlist: `type` is what it looked like. */
   | { kind: 'refused'; type: string; reason: string }
 
@@ -52,6 +55,26 @@ export function claimsMatch(claims: readonly string[], type: string): boolean {
 const MARKUP =
   /^(?:\s|<!--[\s\S]*?-->)*<(?:!doctype\s+html|html|head|body|script|iframe|svg|\?xml|!entity|div|a\s|img|meta|style|object|embed)\b/i
 
+// A document whose first element is <svg>, after an XML declaration, comments or a doctype.
+const SVG_DOCUMENT =
+  /^(?:\s|<\?xml[\s\S]*?\?>|<!--[\s\S]*?-->|<!doctype[^[>]*(?:\[[\s\S]*?\])?\s*>)*<svg\b/i
+
+/**
+ * An SVG is sanitised when the route asks for it and allows the type; otherwise refused, as
+ * is markup that holds an <svg> without being an SVG document.
+ */
+function svgOrRefused(text: string, allowed: ReadonlySet<string>, svg: SvgPolicy): Sniffed {
+  if (svg === 'sanitise' && allowed.has('image/svg+xml') && SVG_DOCUMENT.test(text)) {
+    return { kind: 'svg', type: 'image/svg+xml' }
+  }
+  return {
+    kind: 'refused',
+    type: 'image/svg+xml',
+    reason:
+      svg === 'sanitise' ? 'not an SVG document' : 'SVG is refused on this route (not sanitised)',
+  }
+}
+
 /**
  * Decides what the bytes are. `allowed` is the route's allowlist: a text file is confirmed as
  * the claimed text format when the route allows it, otherwise as plain text.
@@ -60,15 +83,13 @@ export async function sniff(
   head: Uint8Array,
   claims: readonly string[],
   allowed: ReadonlySet<string>,
+  svg: SvgPolicy = 'refuse',
 ): Promise<Sniffed> {
   const detected = await fileTypeFromBuffer(head)
   if (detected) {
-    if (detected.mime === 'application/xml' && /<svg\b/i.test(Buffer.from(head).toString('utf8'))) {
-      return {
-        kind: 'refused',
-        type: 'image/svg+xml',
-        reason: 'SVG is not sanitised; it is refused',
-      }
+    const text = Buffer.from(head).toString('utf8')
+    if (detected.mime === 'application/xml' && /<svg\b/i.test(text)) {
+      return svgOrRefused(text.replace(/^\uFEFF/, ''), allowed, svg)
     }
     if (REFUSED_TYPES.has(detected.mime)) {
       return { kind: 'refused', type: detected.mime, reason: 'executable or active content' }
@@ -82,12 +103,8 @@ export async function sniff(
     return { kind: 'refused', type: 'text/x-shellscript', reason: 'a script (#!)' }
   }
   if (MARKUP.test(text)) {
-    const svg = /<svg\b/i.test(text)
-    return {
-      kind: 'refused',
-      type: svg ? 'image/svg+xml' : 'text/html',
-      reason: svg ? 'SVG is not sanitised; it is refused' : 'HTML or XML markup',
-    }
+    if (/<svg\b/i.test(text)) return svgOrRefused(text, allowed, svg)
+    return { kind: 'refused', type: 'text/html', reason: 'HTML or XML markup' }
   }
   const claim = claims.find(isTextType)
   if (claim && allowed.has(claim)) return { kind: 'text', type: claim }
