@@ -100,7 +100,9 @@ export class Broadcast {
     const { redis } = this.#options
     if (!redis || this.#subscriber || this.#closed) return
     // A connection in subscriber mode can run no other command, so publishing keeps `redis`.
-    const subscriber = duplicateRedis(redis)
+    // The 'ready' listener below resubscribes; ioredis's own resubscription leaves its SUBSCRIBE
+    // unhandled, so a shutdown landing as the connection comes back was an unhandled rejection.
+    const subscriber = duplicateRedis(redis, { autoResubscribe: false })
     this.#subscriber = subscriber
     subscriber.on('message', (channel: string, raw: string) => this.#receive(channel, raw))
     let lastError: Error | undefined

@@ -112,6 +112,48 @@ describe('app.broadcast', () => {
     await waitFor(() => heard.includes('after'))
     expect(heard).toEqual(['after'])
   })
+
+  it('closes while its connection is coming back without an unhandled rejection', async () => {
+    const target = new URL(TEST_REDIS_URL)
+    const proxy: TcpProxy = await startTcpProxy(target.hostname, Number(target.port || 6379))
+    opened.push(proxy)
+    const redis = redisClient(proxy.url(TEST_REDIS_URL))
+    // The real subscriber connection, kept to close the broadcast as it reconnects.
+    let subscriber: Redis | undefined
+    const duplicate = redis.duplicate.bind(redis)
+    redis.duplicate = (options) => {
+      subscriber = duplicate(options)
+      return subscriber
+    }
+    const broadcast = instance(uniquePrefix('broadcast'), redis)
+    broadcast.channel('notes', { schema: note, onMessage: () => {} })
+    await broadcast.start()
+    const unhandled: unknown[] = []
+    const record = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', record)
+    try {
+      await proxy.cut()
+      await waitFor(() => subscriber?.status === 'reconnecting')
+      // Connected again, its readiness check (INFO) just sent: a shutdown comes now.
+      const connection = subscriber as Redis
+      const info = connection.info.bind(connection) as (...args: unknown[]) => unknown
+      let closed: Promise<void> | undefined
+      Object.assign(connection, {
+        info: (...args: unknown[]) => {
+          const sent = info(...args)
+          closed ??= broadcast.close()
+          return sent
+        },
+      })
+      await proxy.restore()
+      await waitFor(() => closed !== undefined, { timeoutMs: 10_000 })
+      await closed
+      await sleep(300)
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', record)
+    }
+  })
 })
 
 describe('BroadcastCache', () => {
