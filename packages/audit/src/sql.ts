@@ -7,6 +7,7 @@ import { RLS_SETTINGS } from '@acme/core'
  */
 export interface SqlClient {
   $queryRawUnsafe<T = unknown>(sql: string, ...values: unknown[]): PromiseLike<T>
+  $executeRawUnsafe(sql: string, ...values: unknown[]): PromiseLike<number>
 }
 
 export interface TransactionalClient extends SqlClient {

@@ -18,27 +18,16 @@ export interface Appended {
   id: string
 }
 
-// One INSERT, so it is atomic even on a client that runs each statement in a transaction of its
+// One statement, so it is atomic even on a client that runs each statement in a transaction of its
 // own (`request.db` in tenancy's statement scope), and joins the caller's transaction when there
 // is one. It takes no lock: the entry's place in the chain (seq, prev_hash, hash) is left empty,
 // and the linker fills it in once the entry is committed (see linker.ts). The content hash is
-// computed here, from exactly what is stored (see canonical.ts).
-// The entry's target ids go to `audit_event_targets` in the same statement (the target filter's
-// index), distinct per entry.
-const APPEND = `
-WITH entry AS (
-  INSERT INTO "audit_events" (
-    "id", "tenant_id", "action", "action_version", "occurred_at", "actor_type", "actor_id",
-    "actor", "targets", "before", "after", "changes", "metadata", "ip", "user_agent",
-    "request_id", "content_hash")
-  VALUES ($1::uuid, $2::uuid, $3::text, $4::int, $5::timestamptz, $6::text, $7::text,
-    $8::jsonb, $9::jsonb, $11::jsonb, $12::jsonb, $13::jsonb, $14::jsonb, $15::text,
-    $16::text, $17::text, $18::text)
-  RETURNING "tenant_id", "pos"
-)
-INSERT INTO "audit_event_targets" ("tenant_id", "target_id", "pos")
-SELECT DISTINCT entry."tenant_id", target."id", entry."pos"
-FROM entry, jsonb_array_elements_text($10::jsonb) AS target("id")`
+// computed here, from exactly what is stored (see canonical.ts). `acme_audit_append` (audit.sql)
+// inserts the entry and its distinct target ids (the target filter's index) with statements
+// PostgreSQL planned once per connection; sent as an execute, nothing comes back to decode.
+const APPEND = `SELECT "acme_audit_append"($1::uuid, $2::uuid, $3::text, $4::int,
+  $5::timestamptz, $6::text, $7::text, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, $12::jsonb,
+  $13::jsonb, $14::text, $15::text, $16::text, $17::text)`
 
 const json = (value: JsonValue): string | null => (value === null ? null : JSON.stringify(value))
 
@@ -78,7 +67,7 @@ export class Recorder {
       userAgent: origin.userAgent,
       requestId: origin.requestId,
     }
-    await db.$queryRawUnsafe(
+    await db.$executeRawUnsafe(
       APPEND,
       id,
       origin.tenantId,
@@ -89,7 +78,6 @@ export class Recorder {
       origin.actor.id,
       json(hashed.actor),
       json(targets),
-      JSON.stringify(targets.map((target) => target.id)),
       json(hashed.before),
       json(hashed.after),
       json(hashed.changes),
