@@ -210,6 +210,51 @@ describe.each(modes)('the starter in $name mode', ({ real, checks }) => {
     expect(badCursor.statusCode).toBe(400)
   })
 
+  it('audits webhook configuration: an endpoint created, its secret rotated, once each', async () => {
+    const owner = await ownerOfNewTenant(app, 'owner@hooks.test', 'Hooks')
+    const endpoints = `/tenants/${owner['x-tenant-id']}/webhooks/endpoints`
+    const created = await app.inject({
+      method: 'POST',
+      url: endpoints,
+      headers: owner,
+      payload: {
+        url: 'https://hooks.example.com/in',
+        headers: { authorization: 'Bearer receiver-credential' },
+      },
+    })
+    expect(created.statusCode, created.body).toBe(201)
+    const { id, secret } = created.json<{ id: string; secret: string }>()
+    const rotated = await app.inject({
+      method: 'POST',
+      url: `${endpoints}/${id}/rotate-secret`,
+      headers: owner,
+    })
+    expect(rotated.statusCode).toBe(200)
+    const entries = async (action: string) => {
+      const listed = await app.inject({ url: `/audit/events?action=${action}`, headers: owner })
+      return listed.json<{ items: Array<Record<string, unknown>> }>().items
+    }
+    // Event entries are written in transactions of their own, right after the request's.
+    await expect
+      .poll(async () => (await entries('webhook.secret.rotated')).length, { timeout: 10_000 })
+      .toBe(1)
+    const [made] = await entries('webhook.endpoint.created')
+    expect(made).toMatchObject({
+      targets: expect.arrayContaining([{ type: 'webhook_endpoint', id }]),
+      after: expect.objectContaining({ headers: ['authorization'] }),
+    })
+    const rotations = await entries('webhook.secret.rotated')
+    expect(rotations).toHaveLength(1)
+    expect(rotations[0]).toMatchObject({
+      targets: expect.arrayContaining([{ type: 'webhook_endpoint', id }]),
+    })
+    const all =
+      JSON.stringify(await entries('webhook.endpoint.created')) + JSON.stringify(rotations)
+    expect(all).not.toContain('receiver-credential')
+    expect(all).not.toContain(secret)
+    expect(all).not.toContain(rotated.json<{ secret: string }>().secret)
+  })
+
   it('works as a database role that row-level security applies to', async () => {
     const rows = await app.prisma.$queryRaw<
       Array<{ role: string; superuser: boolean; bypass: boolean }>

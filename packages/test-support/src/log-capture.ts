@@ -12,12 +12,30 @@ import { LOG_CAPTURE_KEY } from './provided.js'
  * in any test file fails the run even when that file asserts nothing about its logs.
  */
 
-/** The run's capture folder, made empty: `test-results/logs` of the package. */
+/**
+ * The run's capture folder, `test-results/logs/<pid of the run>` of the package, made empty;
+ * folders of earlier runs go, those of a run still going (a second vitest in the package) stay.
+ */
 export function prepareLogCapture(packageDir: string): string {
-  const dir = join(packageDir, 'test-results', 'logs')
-  rmSync(dir, { recursive: true, force: true })
+  const root = join(packageDir, 'test-results', 'logs')
+  mkdirSync(root, { recursive: true })
+  for (const entry of readdirSync(root)) {
+    const pid = Number(entry)
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) continue
+    rmSync(join(root, entry), { recursive: true, force: true })
+  }
+  const dir = join(root, String(process.pid))
   mkdirSync(dir, { recursive: true })
   return dir
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Appends log text to this process's capture file; null outside a run with the global setup. */

@@ -357,6 +357,7 @@ export type { SigningKeyView } from './services/signing-keys.js'
 export type { SqlClient } from './sql.js'
 export { type AddressClass, classifyAddress } from './ssrf/address.js'
 export type {
+  EndpointConfiguration,
   WebhookDisabledReason,
   WebhookEndpointView,
   WebhookEventName,

@@ -33,6 +33,14 @@ export interface WebhookEndpointView {
   updatedAt: Date
 }
 
+/**
+ * An endpoint as its configuration events carry it (and so the audit trail keeps it): header
+ * names without their values, which often hold a receiver's credentials; never the secret.
+ */
+export type EndpointConfiguration = Omit<WebhookEndpointView, 'headers' | 'failingSince'> & {
+  headers: string[]
+}
+
 /** What `defineEventType` takes. */
 export interface WebhookEventTypeDefinition<S extends z.ZodType> {
   name: string
@@ -86,6 +94,25 @@ declare module '@acme/core' {
     'webhooks.endpoint-disabled': EndpointDisabledMail
   }
   interface AcmeEvents {
+    /** Configuration changes, with header names but never their values or the secret. */
+    'webhook.endpoint.created': {
+      tenantId: string
+      endpointId: string
+      after: EndpointConfiguration
+    }
+    'webhook.endpoint.updated': {
+      tenantId: string
+      endpointId: string
+      before: EndpointConfiguration
+      after: EndpointConfiguration
+    }
+    'webhook.endpoint.deleted': {
+      tenantId: string
+      endpointId: string
+      before: EndpointConfiguration
+    }
+    /** A new secret; the previous one keeps signing until `previousSecretUntil` (ISO 8601). */
+    'webhook.secret.rotated': { tenantId: string; endpointId: string; previousSecretUntil: string }
     /** An endpoint was disabled: its receiver answered 410, or it failed for too long. */
     'webhook.endpoint.disabled': {
       tenantId: string

@@ -356,6 +356,73 @@ describe('changing, rotating and deleting', () => {
     expect(again.statusCode).toBe(404)
   })
 
+  it('tells the event bus of each change, with header names only and never a secret', async () => {
+    const heard: Array<{ name: string; payload: unknown }> = []
+    const names = [
+      'webhook.endpoint.created',
+      'webhook.endpoint.updated',
+      'webhook.secret.rotated',
+      'webhook.endpoint.deleted',
+    ] as const
+    const offs = names.map((name) =>
+      t.app.events.on(name, (event) => {
+        heard.push({ name: event.name, payload: event.payload })
+      }),
+    )
+    try {
+      const created = (
+        await create(alice.token, {
+          url: 'https://hooks.example.com/e',
+          headers: { authorization: 'Bearer receiver-credential' },
+        })
+      ).json<Endpoint>()
+      const url = `${base(tenantA)}/${created.id}`
+      const denied = await t.app.inject({
+        method: 'PATCH',
+        url: `${base(tenantB)}/${created.id}`,
+        headers: bearer(bob.token),
+        payload: { description: 'taken' },
+      })
+      expect(denied.statusCode).toBe(404)
+      await t.app.inject({
+        method: 'PATCH',
+        url,
+        headers: bearer(alice.token),
+        payload: { eventTypes: ['invoice.*'] },
+      })
+      const rotated = await t.app.inject({
+        method: 'POST',
+        url: `${url}/rotate-secret`,
+        headers: bearer(alice.token),
+      })
+      await t.app.inject({ method: 'DELETE', url, headers: bearer(alice.token) })
+
+      expect(heard.map((event) => event.name)).toEqual(names)
+      const [made, changed, rotation, gone] = heard.map((event) => event.payload)
+      expect(made).toMatchObject({
+        tenantId: tenantA.id,
+        endpointId: created.id,
+        after: { url: 'https://hooks.example.com/e', headers: ['authorization'] },
+      })
+      expect(changed).toMatchObject({
+        before: { eventTypes: [] },
+        after: { eventTypes: ['invoice.*'] },
+      })
+      expect(rotation).toEqual({
+        tenantId: tenantA.id,
+        endpointId: created.id,
+        previousSecretUntil: rotated.json<{ previousSecretUntil: string }>().previousSecretUntil,
+      })
+      expect(gone).toMatchObject({ endpointId: created.id, before: { id: created.id } })
+      const carried = JSON.stringify(heard)
+      expect(carried).not.toContain('receiver-credential')
+      expect(carried).not.toContain(created.secret)
+      expect(carried).not.toContain(rotated.json<{ secret: string }>().secret)
+    } finally {
+      for (const off of offs) off()
+    }
+  })
+
   it('refuses unknown fields and bad ids with 400', async () => {
     const extra = await create(alice.token, {
       url: 'https://hooks.example.com/x',

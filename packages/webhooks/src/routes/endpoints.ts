@@ -5,6 +5,7 @@ import { WebhooksErrors } from '../errors.js'
 import type { EventTypeCatalog } from '../event-types.js'
 import type { EndpointService } from '../services/endpoints.js'
 import type { SqlClient } from '../sql.js'
+import { configurationOf } from './endpoint-events.js'
 import {
   endpointBody,
   endpointParams,
@@ -87,6 +88,13 @@ export async function endpointRoutes(app: FastifyInstance, options: EndpointRout
       checkFilters(request.body.eventTypes)
       await checkUrl(request.body.url)
       const { endpoint, secret } = await endpoints.create(db(request), tenantId, request.body)
+      // Not awaited: subscribers (the audit trail) write in transactions of their own, which on
+      // one embedded connection could not start until this request's transaction ends.
+      void app.events.emit('webhook.endpoint.created', {
+        tenantId,
+        endpointId: endpoint.id,
+        after: configurationOf(endpoint),
+      })
       return reply.code(201).send({ ...endpoint, secret })
     },
   )
@@ -125,7 +133,16 @@ export async function endpointRoutes(app: FastifyInstance, options: EndpointRout
       const tenantId = tenantOf(request)
       checkFilters(request.body.eventTypes)
       if (request.body.url !== undefined) await checkUrl(request.body.url)
-      return endpoints.update(db(request), tenantId, request.params.endpointId, request.body)
+      const { endpointId } = request.params
+      const before = await endpoints.get(db(request), tenantId, endpointId)
+      const after = await endpoints.update(db(request), tenantId, endpointId, request.body)
+      void app.events.emit('webhook.endpoint.updated', {
+        tenantId,
+        endpointId,
+        before: configurationOf(before),
+        after: configurationOf(after),
+      })
+      return after
     },
   )
 
@@ -142,7 +159,15 @@ export async function endpointRoutes(app: FastifyInstance, options: EndpointRout
       config: manage,
     },
     async (request, reply) => {
-      await endpoints.remove(db(request), tenantOf(request), request.params.endpointId)
+      const tenantId = tenantOf(request)
+      const { endpointId } = request.params
+      const before = await endpoints.get(db(request), tenantId, endpointId)
+      await endpoints.remove(db(request), tenantId, endpointId)
+      void app.events.emit('webhook.endpoint.deleted', {
+        tenantId,
+        endpointId,
+        before: configurationOf(before),
+      })
       return reply.code(204).send(null)
     },
   )
@@ -161,7 +186,16 @@ export async function endpointRoutes(app: FastifyInstance, options: EndpointRout
       },
       config: manage,
     },
-    async (request) =>
-      endpoints.rotateSecret(db(request), tenantOf(request), request.params.endpointId),
+    async (request) => {
+      const tenantId = tenantOf(request)
+      const { endpointId } = request.params
+      const rotated = await endpoints.rotateSecret(db(request), tenantId, endpointId)
+      void app.events.emit('webhook.secret.rotated', {
+        tenantId,
+        endpointId,
+        previousSecretUntil: rotated.previousSecretUntil.toISOString(),
+      })
+      return rotated
+    },
   )
 }
