@@ -42,49 +42,37 @@ export interface ClaimedRow extends Claimed {
   signingKey: string | null
 }
 
+/** How long a claim holds and how many it takes. */
+export interface ClaimWindow {
+  /** Due by this time (the injected clock). */
+  now: Date
+  /** The claimed rows are the worker's until then. */
+  leaseUntil: Date
+  limit: number
+}
+
 /**
  * Claims deliveries in `tx` (already in the tenant): this one, or with `null` the tenant's oldest
- * due ones, up to `limit`. Due by the injected clock and not leased; `FOR UPDATE SKIP LOCKED` so
- * two runs never wait on, nor take, the same row. The lease (`leaseUntil`) keeps other runs off
- * them while this worker calls the receiver; after a crash it runs out and the sweeper queues
- * them again. One statement claims and reads the endpoints and the messages, oldest due first.
+ * due ones, up to `limit` (`acme_webhooks_claim`, from the package's SQL). Due by the injected
+ * clock and not leased; `FOR UPDATE SKIP LOCKED` so two runs never wait on, nor take, the same
+ * row. The lease (`leaseUntil`) keeps other runs off them while this worker calls the receiver;
+ * after a crash it runs out and the sweeper queues them again. Each comes with its endpoint and
+ * message, oldest due first.
  */
 export async function claimDeliveries(
   tx: SqlClient,
   tenantId: string,
   deliveryId: string | null,
-  at: { now: Date; leaseUntil: Date; limit: number },
+  at: ClaimWindow,
 ): Promise<ClaimedRow[]> {
   if (at.limit < 1) return []
   return tx.$queryRawUnsafe<ClaimedRow[]>(
-    `WITH next AS (
-       SELECT id, next_attempt_at FROM webhook_deliveries
-       WHERE tenant_id = $1::uuid AND status = 'pending' AND next_attempt_at <= $2
-         AND (lease_until IS NULL OR lease_until < $2)
-         ${deliveryId === null ? '' : 'AND id = $5::uuid'}
-       ORDER BY next_attempt_at LIMIT $4
-       FOR UPDATE SKIP LOCKED
-     ), claimed AS (
-       UPDATE webhook_deliveries d
-       SET attempts = d.attempts + 1, lease_until = $3, updated_at = $2
-       FROM next WHERE d.id = next.id
-       RETURNING d.id, d.attempts, d.message_id, d.endpoint_id, next.next_attempt_at
-     )
-     SELECT c.id AS "deliveryId", c.attempts, c.message_id AS "messageId",
-       c.endpoint_id AS "endpointId", e.url, e.enabled, e.headers, e.secret,
-       e.previous_secret AS "previousSecret", e.previous_secret_until AS "previousSecretUntil",
-       e.rate_limit_per_second AS "rateLimit", m.event_type AS "eventType", m.payload,
-       m.created_at AS "createdAt", $1::text AS "tenantId", k.private_key AS "signingKey"
-     FROM claimed c
-     LEFT JOIN webhook_endpoints e ON e.tenant_id = $1::uuid AND e.id = c.endpoint_id
-     LEFT JOIN webhook_messages m ON m.tenant_id = $1::uuid AND m.id = c.message_id
-     LEFT JOIN webhook_signing_keys k ON k.tenant_id = $1::uuid
-     ORDER BY c.next_attempt_at`,
+    'SELECT * FROM acme_webhooks_claim($1::uuid, $2::uuid, $3, $4, $5::int)',
     tenantId,
+    deliveryId,
     at.now,
     at.leaseUntil,
     at.limit,
-    ...(deliveryId === null ? [] : [deliveryId]),
   )
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { SqlClient } from '../sql.js'
-import type { Claimed } from './claim.js'
+import type { Claimed, ClaimedRow, ClaimWindow } from './claim.js'
 import type { DeliveryFailure, PostResult } from './http.js'
 import { nextAttemptAt, parseRetryAfter } from './schedule.js'
 
@@ -124,9 +124,9 @@ export interface DeliveredAttempt {
 }
 
 /**
- * Records delivered attempts of one tenant in `tx` (already in the tenant) in one statement:
- * their log rows, their deliveries delivered, and the end of their endpoints' failure runs. The
- * common case of a busy tenant, so one round trip records a whole batch.
+ * Records delivered attempts of one tenant in `tx` (already in the tenant): their log rows, their
+ * deliveries delivered, and the end of their endpoints' failure runs (`recordDeliveredAndClaim`
+ * claiming nothing).
  */
 export async function recordDelivered(
   tx: SqlClient,
@@ -134,27 +134,25 @@ export async function recordDelivered(
   attempts: readonly DeliveredAttempt[],
 ): Promise<void> {
   if (attempts.length === 0) return
-  await tx.$queryRawUnsafe(
-    `WITH attempt AS (
-       SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::int[], $6::int[], $7::text[],
-         $8::text[], $9::timestamptz[])
-         AS a(id, delivery_id, attempt, status, duration_ms, response_headers, response_body, at)
-     ), logged AS (
-       INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, status, outcome, error,
-         duration_ms, response_headers, response_body, attempted_at)
-       SELECT id, $1::uuid, delivery_id, attempt, status, 'delivered', NULL, duration_ms,
-         response_headers::jsonb, response_body, at
-       FROM attempt
-       RETURNING id
-     ), ended_run AS (
-       UPDATE webhook_endpoints SET failing_since = NULL
-       WHERE tenant_id = $1::uuid AND id = ANY($10::uuid[]) AND failing_since IS NOT NULL
-       RETURNING id
-     )
-     UPDATE webhook_deliveries d
-     SET status = 'delivered', next_attempt_at = NULL, lease_until = NULL, updated_at = a.at
-     FROM attempt a WHERE d.tenant_id = $1::uuid AND d.id = a.delivery_id
-     RETURNING d.id`,
+  const now = new Date()
+  await recordDeliveredAndClaim(tx, tenantId, attempts, { now, leaseUntil: now, limit: 0 })
+}
+
+/**
+ * Records delivered attempts of one tenant, then claims up to `claim.limit` of its next due
+ * deliveries, in one statement (`acme_webhooks_step`, from the package's SQL), which sets the
+ * tenant itself: sent on its own it is its own transaction, one round trip for a busy tenant's
+ * whole batch.
+ */
+export async function recordDeliveredAndClaim(
+  client: SqlClient,
+  tenantId: string,
+  attempts: readonly DeliveredAttempt[],
+  claim: ClaimWindow,
+): Promise<ClaimedRow[]> {
+  return client.$queryRawUnsafe<ClaimedRow[]>(
+    `SELECT * FROM acme_webhooks_step($1::uuid, $2::uuid[], $3::uuid[], $4::int[], $5::int[],
+       $6::int[], $7::text[], $8::text[], $9::timestamptz[], $10::uuid[], $11, $12, $13::int)`,
     tenantId,
     attempts.map(() => randomUUID()),
     attempts.map((attempt) => attempt.claimed.deliveryId),
@@ -165,6 +163,9 @@ export async function recordDelivered(
     attempts.map((attempt) => loggedBody(attempt.result.body)),
     attempts.map((attempt) => attempt.at),
     [...new Set(attempts.map((attempt) => attempt.claimed.endpointId))],
+    claim.now,
+    claim.leaseUntil,
+    claim.limit,
   )
 }
 

@@ -10,6 +10,7 @@ import {
   type RecordSettings,
   recordAttempt,
   recordDelivered,
+  recordDeliveredAndClaim,
 } from './record.js'
 
 /** What became of an attempt: a POST to record, or settled without one (cancelled, skipped). */
@@ -50,11 +51,12 @@ interface Waiting {
 
 /**
  * Records the attempts of a tenant's runs and claims their next deliveries together (group
- * commit): while one transaction of the tenant is writing, the steps of its other runs queue,
- * and the next transaction records all of them (every delivered attempt in one statement) and
- * claims the next deliveries of all of them (one statement). A lone run waits for nothing; a
- * busy tenant pays a handful of statements per batch rather than per attempt. The runs, their
- * slots and their leases are unchanged: only the writes are shared.
+ * commit): while one batch of the tenant is writing, the steps of its other runs queue, and the
+ * next batch records all of them and claims the next deliveries of all of them. When every
+ * attempt of a batch was delivered (the common case), the batch is one statement, its own
+ * transaction: one round trip. A lone run waits for nothing; a busy tenant pays one round trip
+ * per batch rather than a transaction per attempt. The runs, their slots and their leases are
+ * unchanged: only the writes are shared.
  */
 export class StepBatcher {
   readonly #deps: StepBatcherDeps
@@ -116,16 +118,41 @@ export class StepBatcher {
     }
   }
 
-  #write(tenantId: string, steps: readonly Step[]): Promise<StepResult[]> {
-    const { prisma, clock, settings, leaseMs } = this.#deps
+  /**
+   * A batch of delivered (or settled) attempts, the common case, is one statement that records
+   * and claims in its own transaction; a batch with a failure records it in a transaction of its
+   * own statements, as the retry and the endpoint's state need.
+   */
+  async #write(tenantId: string, steps: readonly Step[]): Promise<StepResult[]> {
+    const { prisma, clock, leaseMs } = this.#deps
+    const delivered: DeliveredAttempt[] = []
+    let failed = false
+    for (const step of steps) {
+      if (step.response.kind !== 'posted') continue
+      const { result } = step.response
+      if (result && isDelivered(result))
+        delivered.push({ claimed: step.claimed, result, at: step.at })
+      else failed = true
+    }
+    const now = clock()
+    const claim = {
+      now,
+      leaseUntil: new Date(now.getTime() + leaseMs),
+      limit: steps.filter((step) => step.wantsNext).length,
+    }
+    if (!failed) {
+      const next = await recordDeliveredAndClaim(prisma, tenantId, delivered, claim)
+      return handOut(
+        steps,
+        steps.map((step) => ({
+          outcome: step.response.kind === 'settled' ? step.response.outcome : 'delivered',
+          disabled: null,
+          next: null,
+        })),
+        next,
+      )
+    }
     return inTenant(prisma, tenantId, async (tx: SqlClient) => {
-      const delivered: DeliveredAttempt[] = []
-      for (const step of steps) {
-        const result = step.response.kind === 'posted' ? step.response.result : null
-        if (result && isDelivered(result)) {
-          delivered.push({ claimed: step.claimed, result, at: step.at })
-        }
-      }
       // Delivered first: an endpoint another attempt disables in this batch cancels only what
       // it still has pending.
       await recordDelivered(tx, tenantId, delivered)
@@ -143,23 +170,25 @@ export class StepBatcher {
             step.claimed,
             response,
             step.at,
-            settings,
+            this.#deps.settings,
           )
           results.push({ ...recorded, next: null })
         }
       }
-      const wanting = steps.filter((step) => step.wantsNext).length
-      const now = clock()
-      const next = await claimDeliveries(tx, tenantId, null, {
-        now,
-        leaseUntil: new Date(now.getTime() + leaseMs),
-        limit: wanting,
-      })
-      steps.forEach((step, index) => {
-        const result = results[index]
-        if (step.wantsNext && result) result.next = next.shift() ?? null
-      })
-      return results
+      return handOut(steps, results, await claimDeliveries(tx, tenantId, null, claim))
     })
   }
+}
+
+/** Gives the claimed deliveries, oldest due first, to the steps that want one, in their order. */
+function handOut(
+  steps: readonly Step[],
+  results: StepResult[],
+  claimed: ClaimedRow[],
+): StepResult[] {
+  steps.forEach((step, index) => {
+    const result = results[index]
+    if (step.wantsNext && result) result.next = claimed.shift() ?? null
+  })
+  return results
 }
