@@ -7,6 +7,9 @@ CREATE POLICY "acme_webhooks_relay" ON "webhook_messages" FOR SELECT
   USING (current_setting('app.webhooks_relay', true) = 'on');
 CREATE POLICY "acme_webhooks_relay" ON "webhook_deliveries" FOR SELECT
   USING (current_setting('app.webhooks_relay', true) = 'on');
+-- The retention job lists, the same way, the tenants with finished replays past the retention.
+CREATE POLICY "acme_webhooks_relay" ON "webhook_replays" FOR SELECT
+  USING (current_setting('app.webhooks_relay', true) = 'on');
 
 -- The delivery engine's two hot statements, as PL/pgSQL functions: their statements are planned
 -- once per connection (a parameterised statement, as Prisma sends raw SQL, is planned on every

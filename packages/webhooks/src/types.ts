@@ -71,7 +71,7 @@ export interface WebhooksServices {
   /** Queues what the sweeper would (tests and operations): unrelayed rows and due retries. */
   sweep(): Promise<{ messages: number; deliveries: number }>
   /** Runs the retention purge now, as the scheduled `webhooks.retention` job does. */
-  purge(): Promise<{ tenants: number; deleted: number }>
+  purge(): Promise<{ tenants: number; deleted: number; replays: number }>
 }
 
 declare module '@acme/core' {

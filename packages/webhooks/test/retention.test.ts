@@ -84,7 +84,7 @@ describe('payload retention', () => {
       t.app.webhooks.send(tx, alpha, 'invoice.paid', { invoiceId: 'new', amount: 1 }),
     )
 
-    expect(await t.app.webhooks.purge()).toEqual({ tenants: 2, deleted: 2 })
+    expect(await t.app.webhooks.purge()).toEqual({ tenants: 2, deleted: 2, replays: 0 })
     const left = await sql<{ tenant_id: string; invoice: string }>(
       t.db.owner.url,
       "SELECT tenant_id, payload->>'invoiceId' AS invoice FROM webhook_messages ORDER BY tenant_id, invoice",
