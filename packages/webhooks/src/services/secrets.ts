@@ -1,5 +1,5 @@
 import { createPrivateKey, type KeyObject, randomBytes } from 'node:crypto'
-import { SecretBox } from '@acme/core'
+import { LocalCache, SecretBox } from '@acme/core'
 import { signV1a } from '../receiver/asymmetric.js'
 import { SECRET_PREFIX, secretKey, signV1 } from '../receiver/signature.js'
 
@@ -17,6 +17,13 @@ export function generateSecret(bytes: number): string {
  */
 export class SecretVault {
   readonly #box: SecretBox
+  /**
+   * Opened values by binding and ciphertext: every delivery of a busy endpoint would otherwise
+   * decrypt its secret again and, for a `v1a` tenant, parse its Ed25519 key again (the parse alone
+   * cost more CPU than the rest of a delivery). A new secret or key is a new ciphertext, so
+   * nothing here goes stale; bounded, and each entry dropped after ten minutes.
+   */
+  readonly #opened = new LocalCache<string | KeyObject>({ ttlMs: 600_000, maxEntries: 1_000 })
 
   constructor(encryptionKeyBase64: string) {
     this.#box = new SecretBox(Buffer.from(encryptionKeyBase64, 'base64'))
@@ -27,7 +34,7 @@ export class SecretVault {
   }
 
   open(sealed: string, endpointId: string): string {
-    return this.#box.decrypt(sealed, `webhook-endpoint:${endpointId}`)
+    return this.#openOnce(sealed, `webhook-endpoint:${endpointId}`, (value) => value) as string
   }
 
   /** A tenant's `whsk_` private key, bound to the tenant: it does not decrypt on another's row. */
@@ -38,7 +45,20 @@ export class SecretVault {
   /** The private key a sealed `whsk_` value holds, ready to sign; null for a tenant without one. */
   openSigningKey(sealed: string | null | undefined, tenantId: string): KeyObject | null {
     if (!sealed) return null
-    return privateKeyOf(this.#box.decrypt(sealed, `webhook-signing-key:${tenantId}`))
+    return this.#openOnce(sealed, `webhook-signing-key:${tenantId}`, privateKeyOf) as KeyObject
+  }
+
+  #openOnce(
+    sealed: string,
+    binding: string,
+    parse: (value: string) => string | KeyObject,
+  ): string | KeyObject {
+    const key = `${binding}\n${sealed}`
+    const cached = this.#opened.get(key)
+    if (cached !== undefined) return cached
+    const opened = parse(this.#box.decrypt(sealed, binding))
+    this.#opened.set(key, opened)
+    return opened
   }
 }
 
