@@ -226,6 +226,9 @@ export function createBullmqRunner(options: BullmqRunnerOptions): JobRunner {
         connection: workerConnection,
         prefix,
         concurrency: job.concurrency,
+        // A dead worker's job is taken over after this; one stalled twice fails for good.
+        lockDuration: job.stallAfterMs,
+        stalledInterval: job.stallAfterMs,
         // Started by startWorker() once Redis is known not to evict keys.
         autorun: false,
       },

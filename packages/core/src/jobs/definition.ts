@@ -9,6 +9,8 @@ export interface ResolvedJob {
   readonly backoffMs: number
   readonly concurrency: number
   readonly keepCompleted: boolean
+  /** BullMQ's lock duration and stalled-check interval for this job's worker. */
+  readonly stallAfterMs: number
   /** Throws `InvalidJobPayload` naming the bad fields, so the caller's bug fails at enqueue. */
   validate(payload: unknown): void
   /** Parses the stored payload again (a schema may transform it) and runs the handler. */
@@ -32,6 +34,7 @@ export function resolveJob<S extends z.ZodType>(
     'concurrency',
     definition.concurrency ?? settings.concurrency,
   )
+  const stallAfterMs = positiveInteger(name, 'stallAfterMs', definition.stallAfterMs ?? 30_000)
   const backoffMs = definition.backoffMs ?? settings.backoffMs
   if (!Number.isInteger(backoffMs) || backoffMs < 0) {
     throw new TypeError(`Job "${name}": backoffMs must be a non-negative integer`)
@@ -49,6 +52,7 @@ export function resolveJob<S extends z.ZodType>(
     backoffMs,
     concurrency,
     keepCompleted: definition.keepCompleted ?? false,
+    stallAfterMs,
     validate: (payload) => {
       parse(payload)
     },

@@ -26,6 +26,14 @@ export interface JobDefinition<S extends z.ZodType> {
   concurrency?: number
   /** Keep completed jobs? Mail and other payloads carrying secrets should not. Default false. */
   keepCompleted?: boolean
+  /**
+   * How long a run holds its job without renewing its hold (BullMQ's lock, renewed while the
+   * handler runs): a worker that dies mid-run (a crash, SIGKILL) keeps the job this long, then
+   * another worker takes it over. A job that stalls so a second time fails for good, with
+   * `job stalled more than allowable limit`, and is logged and kept like any failed job.
+   * Default 30,000 ms. The in-process runner has no other worker to hand over to and ignores it.
+   */
+  stallAfterMs?: number
 }
 
 export interface EnqueueOptions {
