@@ -4,13 +4,14 @@
 // not the worker's. Usage:
 //   pnpm --filter @acme/bench bench:webhooks   [BENCH_MESSAGES=20000 BENCH_CONCURRENCY=100
 //                                               BENCH_PER_TENANT=10 BENCH_SEND_SAMPLES=2000
-//                                               BENCH_POOL=20]
+//                                               BENCH_POOL=20 BENCH_V1A=1]
 // All the messages are one tenant's: BENCH_PER_TENANT is `delivery.perTenantConcurrency`
-// (default 10, the product's), which bounds one tenant's burst.
+// (default 10, the product's), which bounds one tenant's burst. BENCH_V1A=1 gives the tenant an
+// Ed25519 signing key, so every delivery also carries a `v1a` signature.
 // Goals (issue 14): at least 1,000 deliveries/s with one worker process; `send` under 1 ms.
 
 import { type ChildProcess, fork } from 'node:child_process'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -28,17 +29,19 @@ import { packageMigrations } from './package-migrations.js'
 // The receiver: a child process answering 204 to everything, counting what it got.
 if (process.argv[2] === 'receiver') {
   let received = 0
+  let withV1a = 0
   const server = createServer((request, response) => {
     request.resume()
     request.on('end', () => {
       received++
+      if (String(request.headers['webhook-signature']).includes('v1a,')) withV1a++
       response.writeHead(204).end()
     })
   })
   server.listen(0, '127.0.0.1', () => {
     process.send?.({ port: (server.address() as AddressInfo).port })
   })
-  process.on('message', () => process.send?.({ received }))
+  process.on('message', () => process.send?.({ received, withV1a }))
 } else {
   await main()
 }
@@ -78,10 +81,10 @@ async function main(): Promise<void> {
     execArgv: process.execArgv,
   })
   const [{ port }] = (await once(receiver, 'message')) as [{ port: number }]
-  const receivedSoFar = async (): Promise<number> => {
+  const receiverCounts = async (): Promise<{ received: number; withV1a: number }> => {
     receiver.send('count')
-    const [{ received }] = (await once(receiver, 'message')) as [{ received: number }]
-    return received
+    const [counts] = (await once(receiver, 'message')) as [{ received: number; withV1a: number }]
+    return counts
   }
 
   await admin(`CREATE DATABASE "${database}"`)
@@ -107,6 +110,24 @@ async function main(): Promise<void> {
       ownerUrl.toString(),
     )
 
+    if (process.env.BENCH_V1A === '1') {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+      const seed = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32)
+      const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32)
+      await admin(
+        `INSERT INTO webhook_signing_keys (tenant_id, public_key, private_key, created_at)
+         VALUES ($1, $2, $3, now())`,
+        [
+          tenantId,
+          `whpk_${raw.toString('base64')}`,
+          new SecretBox(Buffer.from(encryptionKey, 'base64')).encrypt(
+            `whsk_${seed.toString('base64')}`,
+            `webhook-signing-key:${tenantId}`,
+          ),
+        ],
+        ownerUrl.toString(),
+      )
+    }
     await app.register(acmeCore, {
       brand: {
         name: 'Bench',
@@ -211,7 +232,7 @@ async function main(): Promise<void> {
       [],
       ownerUrl.toString(),
     )
-    const before = await receivedSoFar()
+    const before = await receiverCounts()
     const started = performance.now()
     await app.webhooks.sweep()
     let delivered = 0
@@ -227,7 +248,8 @@ async function main(): Promise<void> {
         throw new Error(`only ${delivered} delivered in 10 min`)
     }
     const seconds = (performance.now() - started) / 1000
-    const received = (await receivedSoFar()) - before
+    const after = await receiverCounts()
+    const received = after.received - before.received
     const { rows: durations } = await admin(
       `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
               percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99
@@ -252,6 +274,7 @@ async function main(): Promise<void> {
       `| deliveries | ${MESSAGES} in ${seconds.toFixed(1)} s: ${(MESSAGES / seconds).toFixed(0)}/s (goal >= 1,000/s) |`,
     )
     console.log(`| requests the receiver saw | ${received} |`)
+    console.log(`| of them signed with \`v1a\` too | ${after.withV1a - before.withV1a} |`)
     console.log(
       `| attempt duration p50 / p99 | ${Number(durations[0].p50).toFixed(1)} / ${Number(durations[0].p99).toFixed(1)} ms |`,
     )
