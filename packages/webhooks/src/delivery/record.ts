@@ -134,25 +134,25 @@ export async function recordDelivered(
   attempts: readonly DeliveredAttempt[],
 ): Promise<void> {
   if (attempts.length === 0) return
-  const now = new Date()
-  await recordDeliveredAndClaim(tx, tenantId, attempts, { now, leaseUntil: now, limit: 0 })
+  await recordDeliveredAndClaim(tx, tenantId, attempts, null)
 }
 
 /**
  * Records delivered attempts of one tenant, then claims up to `claim.limit` of its next due
- * deliveries, in one statement (`acme_webhooks_step`, from the package's SQL), which sets the
- * tenant itself: sent on its own it is its own transaction, one round trip for a busy tenant's
- * whole batch.
+ * deliveries (none with `null`), in one statement (`acme_webhooks_step`, from the package's SQL),
+ * which sets the tenant itself: sent on its own it is its own transaction, one round trip for a
+ * busy tenant's whole batch.
  */
 export async function recordDeliveredAndClaim(
   client: SqlClient,
   tenantId: string,
   attempts: readonly DeliveredAttempt[],
-  claim: ClaimWindow,
+  claim: ClaimWindow | null,
 ): Promise<ClaimedRow[]> {
   return client.$queryRawUnsafe<ClaimedRow[]>(
     `SELECT * FROM acme_webhooks_step($1::uuid, $2::uuid[], $3::uuid[], $4::int[], $5::int[],
-       $6::int[], $7::text[], $8::text[], $9::timestamptz[], $10::uuid[], $11, $12, $13::int)`,
+       $6::int[], $7::text[], $8::text[], $9::timestamptz[], $10::uuid[], $11::timestamptz,
+       $12::timestamptz, $13::int)`,
     tenantId,
     attempts.map(() => randomUUID()),
     attempts.map((attempt) => attempt.claimed.deliveryId),
@@ -163,9 +163,9 @@ export async function recordDeliveredAndClaim(
     attempts.map((attempt) => loggedBody(attempt.result.body)),
     attempts.map((attempt) => attempt.at),
     [...new Set(attempts.map((attempt) => attempt.claimed.endpointId))],
-    claim.now,
-    claim.leaseUntil,
-    claim.limit,
+    claim?.now ?? null,
+    claim?.leaseUntil ?? null,
+    claim?.limit ?? 0,
   )
 }
 

@@ -11,6 +11,9 @@ export function generateSecret(bytes: number): string {
   return `${SECRET_PREFIX}${randomBytes(bytes).toString('base64')}`
 }
 
+/** How many opened secrets (and keys) a vault keeps, and for how long. */
+const OPENED = { ttlMs: 600_000, maxEntries: 1_000 }
+
 /**
  * Endpoint secrets at rest: AES-256-GCM under the `encryptionKey` option, bound to the endpoint
  * id, so a ciphertext copied onto another endpoint's row does not decrypt.
@@ -18,12 +21,13 @@ export function generateSecret(bytes: number): string {
 export class SecretVault {
   readonly #box: SecretBox
   /**
-   * Opened values by binding and ciphertext: every delivery of a busy endpoint would otherwise
-   * decrypt its secret again and, for a `v1a` tenant, parse its Ed25519 key again (the parse alone
-   * cost more CPU than the rest of a delivery). A new secret or key is a new ciphertext, so
-   * nothing here goes stale; bounded, and each entry dropped after ten minutes.
+   * Opened secrets and keys by binding and ciphertext: every delivery of a busy endpoint would
+   * otherwise decrypt its secret again and, for a `v1a` tenant, parse its Ed25519 key again (the
+   * parse alone cost more CPU than the rest of a delivery). A new secret or key is a new
+   * ciphertext, so nothing here goes stale; bounded, and each entry dropped after ten minutes.
    */
-  readonly #opened = new LocalCache<string | KeyObject>({ ttlMs: 600_000, maxEntries: 1_000 })
+  readonly #secrets = new LocalCache<string>(OPENED)
+  readonly #signingKeys = new LocalCache<KeyObject>(OPENED)
 
   constructor(encryptionKeyBase64: string) {
     this.#box = new SecretBox(Buffer.from(encryptionKeyBase64, 'base64'))
@@ -34,7 +38,7 @@ export class SecretVault {
   }
 
   open(sealed: string, endpointId: string): string {
-    return this.#openOnce(sealed, `webhook-endpoint:${endpointId}`, (value) => value) as string
+    return this.#openOnce(this.#secrets, sealed, `webhook-endpoint:${endpointId}`, (value) => value)
   }
 
   /** A tenant's `whsk_` private key, bound to the tenant: it does not decrypt on another's row. */
@@ -45,19 +49,25 @@ export class SecretVault {
   /** The private key a sealed `whsk_` value holds, ready to sign; null for a tenant without one. */
   openSigningKey(sealed: string | null | undefined, tenantId: string): KeyObject | null {
     if (!sealed) return null
-    return this.#openOnce(sealed, `webhook-signing-key:${tenantId}`, privateKeyOf) as KeyObject
+    return this.#openOnce(
+      this.#signingKeys,
+      sealed,
+      `webhook-signing-key:${tenantId}`,
+      privateKeyOf,
+    )
   }
 
-  #openOnce(
+  #openOnce<T>(
+    cache: LocalCache<T>,
     sealed: string,
     binding: string,
-    parse: (value: string) => string | KeyObject,
-  ): string | KeyObject {
+    parse: (value: string) => T,
+  ): T {
     const key = `${binding}\n${sealed}`
-    const cached = this.#opened.get(key)
+    const cached = cache.get(key)
     if (cached !== undefined) return cached
     const opened = parse(this.#box.decrypt(sealed, binding))
-    this.#opened.set(key, opened)
+    cache.set(key, opened)
     return opened
   }
 }
